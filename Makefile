@@ -1,0 +1,26 @@
+# The two commands of the README's quickstart. Each does all of its own set-up.
+.PHONY: demo test setup lint typecheck unit bench clean
+
+PY := .venv/bin/python
+export PARLOUR_DATASTAR_JS := $(CURDIR)/vendor/datastar-1.0.4.js
+
+setup:
+	@sh scripts/bootstrap
+	@sh scripts/fetch-datastar
+
+demo: setup
+	$(PY) -m parlour run examples.counter:app --host 127.0.0.1 --port 8000
+
+lint: setup
+	$(PY) -m ruff check src tests examples
+	$(PY) -m ruff format --check src tests examples
+
+typecheck: setup
+	$(PY) -m pyright
+
+test: setup lint typecheck
+	@sh scripts/ensure-chromium
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf .venv vendor .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""parlour: durable, server-driven, real-time web apps on Datastar."""
