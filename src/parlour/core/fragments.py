@@ -1,0 +1,70 @@
+"""Fragments: wire-neutral descriptions of one browser update.
+
+The kernel returns fragments; only `parlour.wire` turns them into Datastar SSE text. Keeping
+them plain frozen values means the kernel never knows about SSE framing, and the delivery
+pipeline can reason about them (coalesce by `key`, drop superseded patches) without parsing.
+
+    Elements  HTML to patch into the page (morph by id, or with a selector and mode)
+    Signals   a JSON merge patch for the client's signal store
+    Script    JavaScript to run once in the page
+    Redirect  navigate the tab to another URL
+    Close     end the SSE stream (the conversation ended)
+
+What this module does not do: render HTML (see `component`), or encode anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Close", "Elements", "Fragment", "PatchMode", "Redirect", "Script", "Signals"]
+
+PatchMode = Literal["outer", "inner", "replace", "prepend", "append", "before", "after", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class Elements:
+    """Patch `html` into the page.
+
+    With no `selector` the top-level elements are matched to the page by id (mode `outer`
+    morphs them). `key` names what the patch updates (usually an instance id) so that a
+    delivery queue may keep only the newest patch per key; `None` means "never coalesce".
+    """
+
+    html: str
+    selector: str | None = None
+    mode: PatchMode = "outer"
+    key: str | None = None
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """A JSON merge patch (RFC 7386) applied to the client's signals; `None` removes one."""
+
+    data: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    only_if_missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """JavaScript the browser runs once (appended to `body`, then removed)."""
+
+    js: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Send the tab to `url` (a full navigation, not a patch)."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The conversation is over: the stream should end after what precedes this."""
+
+
+Fragment = Elements | Signals | Script | Redirect | Close
