@@ -1,0 +1,500 @@
+"""Components: typed state, a pure render, and event handlers.
+
+A component is a plain Python class. Its *state* is the set of annotated fields (with
+defaults), which must be plain, serialisable data: it is what a conversation stores, snapshots
+for *back*, and restores after a restart. Everything else is behaviour:
+
+    class Counter(Component):
+        count: int = 0                      # state: a typed field
+
+        def render(self):                   # pure: state in, HTML out
+            return div(self.root)[button(self.on("click", "inc"))["+"], self.count]
+
+        @event                              # reachable from the browser
+        def inc(self):
+            self.count += 1                 # no effect returned: the kernel re-renders
+
+Handlers mutate `self` and may return effects (see `effects`). The kernel hands a handler a
+private copy of the instance, so a conversation value is never changed in place; that is what
+makes `dispatch` pure and *back* cheap.
+
+Helpers used while rendering (`root`, `on`, `bind`, `slot`, ...) need to know where the
+instance lives (its id, its conversation, the URL base); the kernel mounts that information on
+the object before calling `render` or a handler. A component that is not mounted says so
+clearly instead of producing broken URLs.
+
+Every concrete subclass registers itself by name (`module.QualName`, or `name=` in the class
+statement) so that a stored conversation can find its classes again.
+
+What this module does not do: decide when to render, or apply effects (see `kernel`).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, cast, get_origin
+from urllib.parse import quote
+
+import msgspec
+from htpy import Node, button
+from markupsafe import Markup, escape
+
+from .errors import ComponentDefinitionError, StateError, UnknownComponentError
+
+__all__ = [
+    "Component",
+    "Mount",
+    "event",
+    "lookup",
+    "registered",
+]
+
+_EVENT_MARK = "__parlour_event__"
+
+# Names of the public Component API: a state field may not shadow them.
+_RESERVED = frozenset(
+    {
+        "iid",
+        "root",
+        "on",
+        "bind",
+        "local",
+        "bind_local",
+        "slot",
+        "keyed",
+        "render",
+        "start",
+        "stop",
+        "wakeup",
+        "children",
+        "url",
+        "keep",
+        "can_go_back",
+        "back_action",
+        "back_button",
+        "mounted",
+    }
+)
+
+_IMMUTABLE: frozenset[type] = frozenset({int, float, str, bool, bytes, type(None), complex})
+
+
+def event[F: Callable[..., Any]](fn: F) -> F:
+    """Mark a method as an event handler the browser may reach.
+
+    Only methods marked `@event` can be named in `POST /_parlour/event/CID/IID/EVENT`; any other
+    name answers 404. Resume methods, timers and bus handlers need no mark: they are called by
+    the kernel, never by the browser.
+    """
+    setattr(fn, _EVENT_MARK, True)
+    return fn
+
+
+class Host(Protocol):
+    """What a mounted component can ask of the kernel while it renders."""
+
+    def render_slot(self, iid: str, slot: str) -> Markup: ...
+
+    def render_keyed(self, iid: str, slot: str) -> Markup: ...
+
+    @property
+    def can_go_back(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """Where an instance lives: its id, its conversation, the URL base and the kernel host."""
+
+    iid: str
+    cid: str
+    base: str
+    host: Host | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    type: Any
+    default: Any
+    has_default: bool
+
+
+_registry: dict[str, type[Component]] = {}
+
+
+def lookup(name: str) -> type[Component]:
+    """The component class registered under `name`, or a clear error listing what is known."""
+    try:
+        return _registry[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry)[:20]) or "none"
+        raise UnknownComponentError(
+            f"no component is registered under {name!r} (known: {known}). A stored conversation "
+            "names a class that was renamed or removed; import the module that defines it, or "
+            "give the class `name=` in its class statement to keep its stored name stable."
+        ) from None
+
+
+def registered() -> Mapping[str, type[Component]]:
+    """A read-only view of every registered component class, by name."""
+    return dict(_registry)
+
+
+class Component:
+    """Base class of every parlour component. See the module docstring."""
+
+    keep: ClassVar[tuple[str, ...]] = ()
+    """Signals lifted onto same-named fields before a handler runs (local `NAME-IID` first)."""
+
+    __parlour_name__: ClassVar[str]
+    __parlour_fields__: ClassVar[dict[str, _Field]]
+    __parlour_events__: ClassVar[frozenset[str]]
+    __parlour_decoder__: ClassVar[msgspec.msgpack.Decoder[Any]]
+
+    _parlour: Mount | None
+
+    def __init_subclass__(cls, *, name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__parlour_name__ = name or f"{cls.__module__}.{cls.__qualname__}"
+        fields = _collect_fields(cls)
+        cls.__parlour_fields__ = fields
+        cls.__parlour_events__ = frozenset(
+            attr
+            for klass in cls.__mro__
+            for attr, member in vars(klass).items()
+            if getattr(member, _EVENT_MARK, False)
+        )
+        cls.__parlour_decoder__ = _state_decoder(cls, fields)
+        for attr in cls.keep:
+            if attr not in fields:
+                raise ComponentDefinitionError(
+                    f"{cls.__qualname__}.keep names {attr!r}, which is not a state field "
+                    f"(fields: {', '.join(fields) or 'none'}). Declare `{attr}: str = ''` on "
+                    "the class, or remove it from keep."
+                )
+        _registry[cls.__parlour_name__] = cls
+
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).__parlour_fields__
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__qualname__}() got unexpected field(s) "
+                f"{', '.join(sorted(unknown))}; its fields are: {', '.join(fields) or 'none'}"
+            )
+        for f in fields.values():
+            if f.name in values:
+                setattr(self, f.name, values[f.name])
+            elif f.has_default:
+                default = f.default
+                setattr(
+                    self, f.name, default if type(default) in _IMMUTABLE else copy.deepcopy(default)
+                )
+            else:
+                raise TypeError(f"{type(self).__qualname__}() is missing the field {f.name!r}")
+        self._parlour = None
+
+    # -- identity and state -------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        state = ", ".join(f"{k}={getattr(self, k, '?')!r}" for k in type(self).__parlour_fields__)
+        return f"{type(self).__qualname__}({state})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return state_of(self) == state_of(cast(Component, other))
+
+    __hash__ = None  # type: ignore[assignment]  # state is mutable, so instances are unhashable
+
+    # -- lifecycle (override as needed) ---------------------------------------------------
+
+    def render(self) -> Node:
+        """HTML for this instance. Put `self.root` on the outermost element."""
+        return Markup(f'<div id="{escape(self.iid)}" hidden></div>')
+
+    def start(self) -> Any:
+        """Called once, right after the instance is created. May return effects."""
+        return None
+
+    def stop(self) -> Any:
+        """Called before the instance is removed. State changes are discarded; effects run."""
+        return None
+
+    def wakeup(self) -> Any:
+        """Called when the instance's frame is shown again (back, restore). May return effects."""
+        return None
+
+    def children(self) -> Mapping[str, Component]:
+        """Eager children by slot name, created with this instance (see `slot`)."""
+        return {}
+
+    def url(self) -> str | tuple[str, str] | None:
+        """The page URL this state stands for (root frame only); `("push", url)` adds an entry."""
+        return None
+
+    # -- where the instance lives ---------------------------------------------------------
+
+    @property
+    def mounted(self) -> Mount:
+        mount = self.__dict__.get("_parlour")
+        if mount is None:
+            raise RuntimeError(
+                f"{type(self).__qualname__} is not mounted in a conversation, so it has no id "
+                "or URLs yet. Render it through the kernel (parlour.testing.Harness, or an App), "
+                "not by calling render() directly."
+            )
+        return cast(Mount, mount)
+
+    @property
+    def iid(self) -> str:
+        """This instance's id: unique within its conversation, stable across restarts."""
+        return self.mounted.iid
+
+    @property
+    def root(self) -> dict[str, str]:
+        """Attributes for the outermost element: `div(self.root)[...]`. Carries the id."""
+        return {"id": self.mounted.iid}
+
+    def on(
+        self,
+        dom_event: str,
+        handler: str | Callable[..., Any],
+        *,
+        payload: Any = None,
+        modifiers: str | Sequence[str] = (),
+    ) -> dict[str, str]:
+        """A `data-on:EVENT` attribute that POSTs `handler` (an `@event` method) when it fires.
+
+        `handler` is a method name or a bound method (`self.on("click", self.inc)`, or another
+        mounted instance's method to route the event there). `payload` (JSON-able) reaches the
+        handler as its argument. `modifiers` are Datastar's: `"debounce.300ms"`, `"prevent"`.
+        """
+        target, name = _event_target(self, handler)
+        mount = target.mounted
+        url = f"{mount.base}/event/{mount.cid}/{mount.iid}/{name}"
+        if payload is not None:
+            url += "?p=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
+        mods = [modifiers] if isinstance(modifiers, str) else list(modifiers)
+        suffix = "".join(f"__{m}" for m in mods if m)
+        return {f"data-on:{dom_event}{suffix}": f"@post('{url}')"}
+
+    def bind(self, signal: str) -> dict[str, bool]:
+        """A `data-bind` attribute for `signal`, keeping its kebab-case name on the wire."""
+        return {f"data-bind:{signal}__case.kebab": True}
+
+    def local(self, name: str) -> str:
+        """The signal name `NAME-IID`: private to this instance, since signals are page-global."""
+        return f"{name}-{self.iid}"
+
+    def bind_local(self, name: str) -> dict[str, bool]:
+        """`bind(local(name))`: an input bound to this instance's own copy of `name`."""
+        return self.bind(self.local(name))
+
+    def slot(self, name: str) -> Markup:
+        """The HTML of the child in slot `name` (from `children()` or `call_in_slot`)."""
+        host = self.mounted.host
+        if host is None:
+            raise RuntimeError("slot() can only be used inside render()")
+        return host.render_slot(self.iid, name)
+
+    def keyed(self, slot: str) -> Markup:
+        """The keyed children of `slot` in their order, inside `<div id="IID--SLOT">`."""
+        host = self.mounted.host
+        if host is None:
+            raise RuntimeError("keyed() can only be used inside render()")
+        return host.render_keyed(self.iid, slot)
+
+    @property
+    def can_go_back(self) -> bool:
+        """True when the conversation has history to step back into."""
+        host = self.mounted.host
+        return host is not None and host.can_go_back
+
+    def back_action(self) -> str:
+        """A Datastar expression that steps the conversation back one screen.
+
+        When the screen was entered with a browser history entry, it goes back through the
+        browser (so the browser's own Back and this stay in step); otherwise it POSTs back.
+        """
+        mount = self.mounted
+        return (
+            "history.state && history.state.parlour ? history.back() : "
+            f"@post('{mount.base}/back/{mount.cid}?screen=1')"
+        )
+
+    def back_button(self, label: str = "Back") -> Node:
+        """A stock `Back` button, or nothing when there is no history."""
+        if not self.can_go_back:
+            return None
+        return button(".parlour-button", type="button", **{"data-on:click": self.back_action()})[
+            label
+        ]
+
+
+# -- state fields ----------------------------------------------------------------------------
+
+
+def _collect_fields(cls: type[Component]) -> dict[str, _Field]:
+    fields: dict[str, _Field] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is Component or not (isinstance(klass, type) and issubclass(klass, Component)):
+            continue
+        try:
+            annotations = inspect.get_annotations(klass, eval_str=True)
+        except Exception:
+            # Annotations naming local types of a function cannot be resolved later; keep the
+            # field but accept any serialisable value for it.
+            raw = inspect.get_annotations(klass)
+            annotations = dict.fromkeys(raw, Any)
+        for attr, tp in annotations.items():
+            if attr.startswith("_") or get_origin(tp) is ClassVar or tp is ClassVar:
+                continue
+            if isinstance(tp, str) and tp.startswith("ClassVar"):
+                continue
+            if attr in _RESERVED:
+                raise ComponentDefinitionError(
+                    f"{cls.__qualname__}.{attr} is a state field, but `{attr}` is part of the "
+                    f"Component API. Rename the field (for example `{attr}_`)."
+                )
+            default = klass.__dict__.get(attr, _MISSING)
+            if callable(default) and not isinstance(default, type):
+                raise ComponentDefinitionError(
+                    f"{cls.__qualname__}.{attr} is annotated as state but its default is a "
+                    "function. State must be plain data; declare methods without annotations."
+                )
+            fields[attr] = _Field(attr, tp, default, default is not _MISSING)
+    return fields
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+def _state_decoder(
+    cls: type[Component], fields: Mapping[str, _Field]
+) -> msgspec.msgpack.Decoder[Any]:
+    spec: list[Any] = []
+    for f in fields.values():
+        if f.has_default:
+            default = f.default
+            if type(default) in _IMMUTABLE or isinstance(default, (tuple, frozenset)):
+                spec.append((f.name, f.type, default))
+            else:
+                spec.append(
+                    (
+                        f.name,
+                        f.type,
+                        msgspec.field(default_factory=lambda d=default: copy.deepcopy(d)),
+                    )
+                )
+        else:
+            spec.append((f.name, f.type))
+    try:
+        struct = msgspec.defstruct(f"{cls.__qualname__}.State", spec, kw_only=True)
+        return msgspec.msgpack.Decoder(struct)
+    except TypeError as exc:
+        raise ComponentDefinitionError(
+            f"{cls.__qualname__} declares a state field whose type parlour cannot serialise "
+            f"({exc}). Use plain data (str, int, float, bool, None, lists, dicts, tuples, "
+            "datetimes, enums) or msgspec Structs / dataclasses of those."
+        ) from exc
+
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def state_of(comp: Component) -> dict[str, Any]:
+    """The instance's state as a dict of field name to value."""
+    return {name: getattr(comp, name) for name in type(comp).__parlour_fields__}
+
+
+def encode_state(comp: Component) -> bytes:
+    """Serialise the state, or raise StateError naming the component, the field and the type."""
+    state = state_of(comp)
+    try:
+        return _encoder.encode(state)
+    except (TypeError, ValueError, OverflowError) as exc:
+        for name, value in state.items():
+            try:
+                _encoder.encode(value)
+            except (TypeError, ValueError, OverflowError):
+                raise StateError(
+                    f"{type(comp).__qualname__}.{name} holds a {type(value).__qualname__} "
+                    f"({_short(value)}), which cannot be serialised: {exc}. Component state "
+                    "must be plain data (str, int, float, bool, None, lists, dicts, datetimes, "
+                    "msgspec Structs, dataclasses); keep live objects such as connections or "
+                    "functions out of it."
+                ) from exc
+        raise StateError(f"{type(comp).__qualname__} state cannot be serialised: {exc}") from exc
+
+
+def decode_state(cls: type[Component], data: bytes) -> Component:
+    """Rebuild an instance of `cls` from `encode_state` bytes (fields added since get defaults)."""
+    struct = cls.__parlour_decoder__.decode(data)
+    comp = cls.__new__(cls)
+    for name in cls.__parlour_fields__:
+        setattr(comp, name, getattr(struct, name))
+    comp._parlour = None
+    return comp
+
+
+def clone(comp: Component) -> Component:
+    """A private copy for a handler to mutate: immutable values shared, the rest deep-copied."""
+    cls = type(comp)
+    new = cls.__new__(cls)
+    for name in cls.__parlour_fields__:
+        value = getattr(comp, name)
+        setattr(new, name, value if type(value) in _IMMUTABLE else copy.deepcopy(value))
+    new._parlour = comp.__dict__.get("_parlour")
+    return new
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- event routing -----------------------------------------------------------------------------
+
+
+def _event_target(self: Component, handler: str | Callable[..., Any]) -> tuple[Component, str]:
+    if isinstance(handler, str):
+        target, name = self, handler
+    else:
+        owner = getattr(handler, "__self__", None)
+        if not isinstance(owner, Component):
+            raise TypeError(
+                f"{type(self).__qualname__}.on() needs an @event method name or a bound method "
+                f"of a component, got {handler!r}"
+            )
+        target, name = owner, handler.__name__
+    events = type(target).__parlour_events__
+    if name not in events:
+        raise ComponentDefinitionError(
+            f"{type(target).__qualname__} has no @event method named {name!r} "
+            f"(its events: {', '.join(sorted(events)) or 'none'}). Mark the method with @event "
+            "so the browser may call it, or fix the name."
+        )
+    return target, name
+
+
+_ROOT_TAG = re.compile(r"\s*<[a-zA-Z][^\s/>]*(?P<attrs>[^>]*)>")
+
+
+def root_id(html: str) -> str | None:
+    """The `id` of the outermost element of `html`, if it has one."""
+    match = _ROOT_TAG.match(html)
+    if match is None:
+        return None
+    found = re.search(r'(?:^|\s)id="([^"]*)"', match.group("attrs"))
+    return found.group(1) if found else None
