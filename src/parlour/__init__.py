@@ -1,1 +1,64 @@
-"""parlour: durable, server-driven, real-time web apps on Datastar."""
+"""parlour: durable, server-driven, real-time web apps on Datastar.
+
+The names a component author needs are here; hosts use `parlour.web.App` (also exported),
+tests use `parlour.testing`, backends implement `parlour.stores` and `parlour.bus`.
+"""
+
+from parlour.core.component import Component as Component
+from parlour.core.component import event as event
+from parlour.core.effects import after as after
+from parlour.core.effects import answer as answer
+from parlour.core.effects import answer_error as answer_error
+from parlour.core.effects import back as back
+from parlour.core.effects import call as call
+from parlour.core.effects import call_in_slot as call_in_slot
+from parlour.core.effects import dispatch_to as dispatch_to
+from parlour.core.effects import end as end
+from parlour.core.effects import execute_script as execute_script
+from parlour.core.effects import history as history
+from parlour.core.effects import io as io
+from parlour.core.effects import patch as patch
+from parlour.core.effects import patch_signals as patch_signals
+from parlour.core.effects import publish as publish
+from parlour.core.effects import redirect as redirect
+from parlour.core.effects import replace as replace
+from parlour.core.effects import set_keyed_children as set_keyed_children
+from parlour.core.effects import subscribe as subscribe
+from parlour.core.effects import unsubscribe as unsubscribe
+from parlour.core.flow import flow as flow
+
+__all__ = [
+    "App",
+    "Component",
+    "after",
+    "answer",
+    "answer_error",
+    "back",
+    "call",
+    "call_in_slot",
+    "dispatch_to",
+    "end",
+    "event",
+    "execute_script",
+    "flow",
+    "history",
+    "io",
+    "patch",
+    "patch_signals",
+    "publish",
+    "redirect",
+    "replace",
+    "set_keyed_children",
+    "subscribe",
+    "unsubscribe",
+]
+
+
+def __getattr__(name: str) -> object:
+    # App lives in the web layer; importing it lazily keeps `import parlour` light for code
+    # (and tests) that only use the pure core.
+    if name == "App":
+        from parlour.web.app import App
+
+        return App
+    raise AttributeError(f"module 'parlour' has no attribute {name!r}")

@@ -282,10 +282,18 @@ class Component:
             url += "?p=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
         mods = [modifiers] if isinstance(modifiers, str) else list(modifiers)
         suffix = "".join(f"__{m}" for m in mods if m)
-        return {f"data-on:{dom_event}{suffix}": f"@post('{url}')"}
+        # Event POSTs answer 204 at once; Datastar's default cancellation (same method and URL)
+        # could abort a second quick click, so it is disabled: every click counts.
+        return {
+            f"data-on:{dom_event}{suffix}": f"@post('{url}', {{requestCancellation: 'disabled'}})"
+        }
 
     def bind(self, signal: str) -> dict[str, bool]:
-        """A `data-bind` attribute for `signal`, keeping its kebab-case name on the wire."""
+        """A `data-bind` attribute for `signal`, keeping its kebab-case name on the wire.
+
+        Pass it positionally (`input(self.bind("q"))`): htpy turns `_` into `-` in keyword
+        attribute names, which would break the `__case` modifier.
+        """
         return {f"data-bind:{signal}__case.kebab": True}
 
     def local(self, name: str) -> str:
@@ -325,14 +333,14 @@ class Component:
         mount = self.mounted
         return (
             "history.state && history.state.parlour ? history.back() : "
-            f"@post('{mount.base}/back/{mount.cid}?screen=1')"
+            f"@post('{mount.base}/back/{mount.cid}')"
         )
 
     def back_button(self, label: str = "Back") -> Node:
         """A stock `Back` button, or nothing when there is no history."""
         if not self.can_go_back:
             return None
-        return button(".parlour-button", type="button", **{"data-on:click": self.back_action()})[
+        return button(".parlour-button", {"data-on:click": self.back_action()}, type="button")[
             label
         ]
 

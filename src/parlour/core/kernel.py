@@ -437,9 +437,7 @@ def _step(fold: _Fold, effect: fx.Effect, origin: str | None, *, to: int | None 
             if mode == "push":
                 fold.frags.append(fr.Script(_push_state_js(fold.depth, url)))
             else:
-                fold.frags.append(
-                    fr.Script(f"history.replaceState(history.state,'',{json.dumps(url)})")
-                )
+                fold.frags.append(fr.Script(f"history.replaceState(history.state,'',{_js(url)})"))
         case fx.DispatchTo(target, payload):
             iid = _owner(target, origin) or ""
             fold.cmds.append(cmd.DispatchTo(fold.cid, iid, target.method, payload))
@@ -815,9 +813,14 @@ def _back(fold: _Fold, to: int | None) -> None:
             _hook(fold, iid, "wakeup")
 
 
+def _js(value: object) -> str:
+    """A JSON literal safe inside an HTML <script> (no `</script>` breakout)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _push_state_js(depth: int, url: str | None) -> str:
-    state = json.dumps({"parlour": True, "depth": depth})
-    target = "" if url is None else "," + json.dumps(url)
+    state = _js({"parlour": True, "depth": depth})
+    target = "" if url is None else "," + _js(url)
     return f"history.pushState({state},''{target})"
 
 

@@ -1,0 +1,80 @@
+"""The `parlour` command.
+
+    parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--reload]
+
+`run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
+uvicorn. `--store` picks where conversations live (`memory`, `file:DIR`, `sqlite:PATH`); an
+`App` that was built without an explicit store gets it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["load_app", "main"]
+
+
+def load_app(target: str) -> Any:
+    """Import `module:attr`, with a message that says what went wrong and how to fix it."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise SystemExit(
+            f"parlour: expected MODULE:ATTR such as examples.counter:app, got {target!r}"
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise SystemExit(f"parlour: cannot import {module_name!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise SystemExit(f"parlour: module {module_name!r} has no attribute {attr!r}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parlour", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve an app with uvicorn")
+    run.add_argument("target", metavar="MODULE:ATTR")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--store",
+        default=None,
+        help="memory | file:DIR | sqlite:PATH (default: sqlite:.parlour/state.sqlite)",
+    )
+    run.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        return _run(args)
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from parlour.stores import DEFAULT_STORE_SPEC, open_store
+    from parlour.web.app import App
+
+    app = load_app(args.target)
+    if isinstance(app, App):
+        spec = args.store or DEFAULT_STORE_SPEC
+        if args.store is not None or app.runtime.store_is_default:
+            app.runtime.set_store(open_store(spec))
+            print(f"parlour: conversations in {spec}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""A connection: the outgoing queue of one SSE stream.
+
+Fragments for a conversation are pushed to each of its open connections; the stream's
+writer takes them in batches. The queue is bounded and coalescing, so a burst of updates or a
+slow client never grows memory without limit and never holds anyone else back:
+
+  * an element patch supersedes a queued, not yet sent patch with the same `key` (the same
+    instance): only the newest survives, in the newest's place;
+  * a full render of `#root` supersedes every queued element patch before it;
+  * signals, scripts and redirects are never dropped (they may change state);
+  * past `limit` queued fragments, the queue is emptied and marked `stale`: the writer then
+    asks for one fresh full render instead of sending the backlog.
+
+What this module does not do: encode fragments (see `parlour.wire`) or know about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+
+from parlour.core.fragments import Close, Elements, Fragment
+
+__all__ = ["Connection"]
+
+_ids = itertools.count(1)
+
+
+class Connection:
+    """The outgoing, coalescing queue of one SSE stream of conversation `cid`."""
+
+    def __init__(self, cid: str, *, limit: int = 500) -> None:
+        self.cid = cid
+        self.id = next(_ids)
+        self.limit = limit
+        self.stale = False
+        self.closed = False
+        self.sent = 0
+        self.coalesced = 0
+        self._queue: deque[Fragment] = deque()
+        self._ready = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"Connection(cid={self.cid!r}, id={self.id}, queued={len(self._queue)})"
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def push(self, fragments: tuple[Fragment, ...] | list[Fragment]) -> None:
+        """Queue fragments for this stream (never blocks, never grows past `limit`)."""
+        if self.closed:
+            return
+        for fragment in fragments:
+            if isinstance(fragment, Elements) and fragment.key is not None:
+                self._supersede(fragment)
+            self._queue.append(fragment)
+        if len(self._queue) > self.limit:
+            self.coalesced += len(self._queue)
+            self._queue.clear()
+            self.stale = True
+        self._ready.set()
+
+    def _supersede(self, fragment: Elements) -> None:
+        full = fragment.key == "#root"
+        before = len(self._queue)
+        kept = [
+            f
+            for f in self._queue
+            if not (isinstance(f, Elements) and (full or f.key == fragment.key))
+        ]
+        if len(kept) != before:
+            self.coalesced += before - len(kept)
+            self._queue = deque(kept)
+
+    async def take(self, timeout: float | None = None) -> list[Fragment] | None:
+        """Everything queued, waiting up to `timeout` seconds; None when nothing came."""
+        if not self._queue and not self.stale and not self.closed:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        batch = list(self._queue)
+        self._queue.clear()
+        self.sent += len(batch)
+        return batch
+
+    def close(self) -> None:
+        """End the stream after what is queued (the conversation ended or was replaced)."""
+        self._queue.append(Close())
+        self.closed = True
+        self._ready.set()

@@ -1,0 +1,358 @@
+"""The runtime: live conversations and the side effects the kernel asks for.
+
+The kernel is pure; this is where time passes. The runtime keeps the conversations that are
+in use (loading the others from the store on demand), serialises all work on one
+conversation behind one asyncio lock, saves every new conversation value before the event
+that produced it is acknowledged, hands fragments to the conversation's open connections,
+and performs commands: timers, bus subscriptions and publications, `io` work on threads, and
+`dispatch_to` events.
+
+    apply(cid, f):   lock -> step = f(conv) -> save -> perform commands -> push fragments
+
+Different conversations proceed in parallel; one conversation's events are applied one at a
+time, in arrival order. Nothing here knows about HTTP (see `parlour.web`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from parlour.core import commands as cmd
+from parlour.core import kernel
+from parlour.core.component import Component
+from parlour.core.conversation import Conversation, FormatError, decode, encode
+from parlour.core.errors import ParlourError
+from parlour.runtime.connection import Connection
+from parlour.stores.memory import MemoryStore
+from parlour.stores.protocol import ConversationStore
+
+__all__ = ["Live", "Runtime"]
+
+log = logging.getLogger("parlour")
+
+
+@dataclass(eq=False)
+class Live:
+    """A conversation in use: its current value, its lock and its open streams."""
+
+    conv: Conversation
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    connections: set[Connection] = field(default_factory=set[Connection])
+    restored: bool = False
+    """Loaded from the store: the next stream runs `wakeup` before it renders."""
+
+
+class Runtime:
+    """Live conversations, their locks and streams, and the commands the kernel returns."""
+
+    def __init__(
+        self,
+        *,
+        store: ConversationStore | None = None,
+        bus: Any = None,
+        history_limit: int = 50,
+        clock: Callable[[], float] = time.time,
+        queue_limit: int = 500,
+    ) -> None:
+        self.store: ConversationStore = store if store is not None else MemoryStore()
+        self.store_is_default = store is None
+        self.bus = bus
+        self.history_limit = history_limit
+        self.clock = clock
+        self.queue_limit = queue_limit
+        self.live: dict[str, Live] = {}
+        self._loading: dict[str, asyncio.Future[Live | None]] = {}
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._subscriptions: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"Runtime(live={len(self.live)}, connections={self.connection_count}, "
+            f"timers={len(self._timers)}, subscriptions={len(self._subscriptions)})"
+        )
+
+    def set_store(self, store: ConversationStore) -> None:
+        """Choose the store before serving (the CLI's --store); not once conversations exist."""
+        if self.live:
+            raise RuntimeError("set_store() must be called before any conversation exists")
+        self.store = store
+        self.store_is_default = False
+
+    # -- introspection (tests, status pages) ------------------------------------------------
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(live.connections) for live in self.live.values())
+
+    @property
+    def timer_count(self) -> int:
+        return len(self._timers)
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subscriptions)
+
+    # -- conversations -----------------------------------------------------------------------
+
+    async def mint(
+        self, root: Component, *, owner: str | None, base: str
+    ) -> tuple[Live, kernel.Step]:
+        """Start a conversation showing `root`, owned by session `owner`; save it."""
+        cid = secrets.token_urlsafe(12)
+        step = kernel.boot(
+            root,
+            cid=cid,
+            base=base,
+            owner=owner,
+            now=self.clock(),
+            history_limit=self.history_limit,
+        )
+        live = Live(step.conversation)
+        self.live[cid] = live
+        async with live.lock:
+            await self._commit(live, step)
+        return live, step
+
+    async def get(self, cid: str) -> Live | None:
+        """The live conversation `cid`, loading it from the store when needed; None if unknown."""
+        live = self.live.get(cid)
+        if live is not None:
+            return live
+        pending = self._loading.get(cid)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[Live | None] = asyncio.get_running_loop().create_future()
+        self._loading[cid] = future
+        try:
+            live = await self._load(cid)
+            future.set_result(live)
+            return live
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._loading[cid]
+
+    async def _load(self, cid: str) -> Live | None:
+        try:
+            data = await self.store.load(cid)
+        except ValueError:
+            return None  # not a cid this store could hold: unknown
+        if data is None:
+            return None
+        try:
+            conv = decode(data)
+        except (FormatError, ParlourError) as exc:
+            log.warning("parlour: cannot restore conversation %s: %s", cid, exc)
+            return None
+        if conv.ended:
+            return None
+        live = Live(conv, restored=True)
+        self.live[cid] = live
+        for timer in conv.timers:
+            self._schedule(cid, timer)
+        for sub in conv.subscriptions:
+            self._subscribe(cid, sub)
+        return live
+
+    async def apply(
+        self, cid: str, fn: Callable[[Conversation], kernel.Step], *, save: bool = True
+    ) -> bool:
+        """Run one kernel step on `cid` under its lock; False when the conversation is unknown."""
+        live = await self.get(cid)
+        if live is None:
+            return False
+        async with live.lock:
+            if self.live.get(cid) is not live:
+                return False  # ended while we waited
+            await self._commit(live, fn(live.conv), save=save)
+        return True
+
+    async def dispatch(self, cid: str, event: kernel.Event) -> bool:
+        """Apply one event (stale events are harmless no-ops)."""
+        return await self.apply(cid, lambda conv: kernel.dispatch(conv, event))
+
+    async def back(self, cid: str, *, to: int | None = None) -> bool:
+        now = self.clock()
+        return await self.apply(cid, lambda conv: kernel.back(conv, to=to, now=now))
+
+    async def end(self, cid: str) -> bool:
+        """End a conversation: stop hooks run, streams close, it is forgotten."""
+        now = self.clock()
+        return await self.apply(cid, lambda conv: kernel.finish(conv, now))
+
+    async def _commit(self, live: Live, step: kernel.Step, *, save: bool = True) -> None:
+        live.conv = step.conversation
+        for report in step.errors:
+            log.error(
+                "parlour: component error cid=%s iid=%s phase=%s: %r",
+                report.cid,
+                report.iid,
+                report.phase,
+                report.error,
+                exc_info=report.error,
+            )
+        conv = step.conversation
+        if conv.ended:
+            await self._forget(conv.id)
+        elif save:
+            try:
+                await self.store.save(conv.id, encode(conv), touched=conv.touched)
+            except ParlourError as exc:
+                log.error("parlour: cannot save conversation %s: %s", conv.id, exc)
+        for command in step.commands:
+            self._perform(command)
+        if step.fragments:
+            for connection in live.connections:
+                connection.push(step.fragments)
+
+    async def _forget(self, cid: str) -> None:
+        live = self.live.pop(cid, None)
+        for key in [k for k in self._timers if k[0] == cid]:
+            self._timers.pop(key).cancel()
+        for key in [k for k in self._subscriptions if k[0] == cid]:
+            self._subscriptions.pop(key).cancel()
+        if live is not None:
+            for connection in live.connections:
+                connection.close()
+        await self.store.delete(cid)
+
+    # -- streams -----------------------------------------------------------------------------
+
+    async def connect(self, cid: str) -> Connection | None:
+        """Open a stream: its queue starts with a full render of the top frame."""
+        live = await self.get(cid)
+        if live is None:
+            return None
+        connection = Connection(cid, limit=self.queue_limit)
+        async with live.lock:
+            live.connections.add(connection)
+            wake = live.restored
+            live.restored = False
+            await self._commit(live, kernel.render_top(live.conv, wake=wake), save=wake)
+        return connection
+
+    async def refresh(self, connection: Connection) -> None:
+        """A stream fell behind (`stale`): queue one fresh full render instead of a backlog."""
+        connection.stale = False
+        await self.apply(connection.cid, lambda conv: kernel.render_top(conv), save=False)
+
+    def disconnect(self, connection: Connection) -> None:
+        live = self.live.get(connection.cid)
+        if live is not None:
+            live.connections.discard(connection)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def _perform(self, command: cmd.Command) -> None:
+        match command:
+            case cmd.ScheduleTimer(cid, timer):
+                self._schedule(cid, timer)
+            case cmd.CancelTimer(cid, timer):
+                handle = self._timers.pop((cid, timer.id), None)
+                if handle is not None:
+                    handle.cancel()
+            case cmd.Subscribe(cid, sub):
+                self._subscribe(cid, sub)
+            case cmd.Unsubscribe(cid, sub):
+                task = self._subscriptions.pop((cid, sub.iid, sub.pattern), None)
+                if task is not None:
+                    task.cancel()
+            case cmd.RunIo(cid, iid, method, fn):
+                self._spawn(self._run_io(cid, iid, method, fn))
+            case cmd.DispatchTo(cid, iid, method, payload):
+                now = self.clock()
+                self._spawn(
+                    self.apply(cid, lambda c: kernel.deliver(c, iid, method, payload, now=now))
+                )
+            case cmd.Publish(topic, payload, source):
+                if self.bus is None:
+                    log.warning("parlour: publish(%r) with no bus configured; dropped", topic)
+                else:
+                    self._spawn(self.bus.publish(topic, payload, source=source))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("parlour: background work failed", exc_info=task.exception())
+
+    def _schedule(self, cid: str, timer: Any) -> None:
+        delay = max(0.0, timer.due - self.clock())
+        loop = asyncio.get_running_loop()
+        key = (cid, timer.id)
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            now = self.clock()
+            self._spawn(self.apply(cid, lambda c: kernel.fire_timer(c, timer.id, now)))
+
+        self._timers[key] = loop.call_later(delay, fire)
+
+    def _subscribe(self, cid: str, sub: Any) -> None:
+        if self.bus is None:
+            log.warning("parlour: subscribe(%r) with no bus configured; ignored", sub.pattern)
+            return
+        key = (cid, sub.iid, sub.pattern)
+        old = self._subscriptions.pop(key, None)
+        if old is not None:
+            old.cancel()
+        task = asyncio.ensure_future(self._listen(cid, sub))
+        self._subscriptions[key] = task
+
+    async def _listen(self, cid: str, sub: Any) -> None:
+        subscription = self.bus.subscribe(sub.pattern)
+        try:
+            async for event in subscription:
+                now = self.clock()
+                await self.apply(
+                    cid, lambda c, e=event: kernel.deliver(c, sub.iid, sub.method, e, now=now)
+                )
+        finally:
+            subscription.close()
+
+    async def _run_io(self, cid: str, iid: str, method: str, fn: Callable[[], Any]) -> None:
+        try:
+            result = await asyncio.to_thread(fn)
+        except Exception as exc:
+            now = self.clock()
+            await self.apply(cid, lambda c: kernel.fail(c, iid, method, exc, now=now))
+            return
+        now = self.clock()
+        await self.apply(cid, lambda c: kernel.deliver(c, iid, method, result, now=now))
+
+    async def close(self) -> None:
+        """Stop timers, subscriptions and background work; close every stream."""
+        if self.closed:
+            return
+        self.closed = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        tasks = [*self._subscriptions.values(), *self._tasks]
+        self._subscriptions.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        for live in self.live.values():
+            for connection in live.connections:
+                connection.close()
+        await self.store.close()

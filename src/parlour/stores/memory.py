@@ -1,0 +1,66 @@
+"""`MemoryStore`: conversations in a dict, gone when the process ends.
+
+For tests and throwaway demos: nothing survives a restart, which is exactly what a test
+wants and exactly what production must not have (use `SqliteStore` there).
+
+    {cid: (data, touched)}
+
+It records no format version: the bytes never outlive the process that wrote them, so
+no other parlour release can ever read them. Every method finishes without awaiting
+anything; the `async` signatures exist only to keep the `ConversationStore` contract.
+
+What it does not do: copy, limit or evict (the runtime's reaper decides what to forget).
+"""
+
+from __future__ import annotations
+
+from .protocol import check_cid, check_touched
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A `ConversationStore` backed by a dict in this process."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[bytes, float]] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._rows)} conversations)"
+
+    def describe(self) -> str:
+        return "memory"
+
+    async def save(self, cid: str, data: bytes, *, touched: float) -> None:
+        self._check_open()
+        self._rows[check_cid(cid)] = (bytes(data), check_touched(touched))
+
+    async def load(self, cid: str) -> bytes | None:
+        self._check_open()
+        row = self._rows.get(check_cid(cid))
+        return None if row is None else row[0]
+
+    async def delete(self, cid: str) -> None:
+        self._check_open()
+        self._rows.pop(check_cid(cid), None)
+
+    async def idle_since(self, before: float) -> list[str]:
+        self._check_open()
+        idle = [(touched, cid) for cid, (_, touched) in self._rows.items() if touched < before]
+        return [cid for _, cid in sorted(idle)]
+
+    async def count(self) -> int:
+        self._check_open()
+        return len(self._rows)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._rows.clear()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(
+                "MemoryStore is closed (its conversations were dropped); "
+                "open a new store instead of reusing a closed one"
+            )

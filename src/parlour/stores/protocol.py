@@ -1,0 +1,143 @@
+"""The contract every conversation store keeps, and the rules shared by all of them.
+
+A store is where a conversation lives between two events. The kernel serialises a
+conversation to opaque `bytes`; the runtime saves those bytes after every dispatch and
+loads them when a tab comes back (after a restart, or on another node). A store keeps,
+per conversation id (`cid`):
+
+    data      the serialised conversation, opaque bytes (never parsed here)
+    touched   unix seconds of the conversation's last activity (for the reaper)
+    version   `STORE_FORMAT_VERSION` at the time of writing (how the row/file is laid out)
+
+Every method is a coroutine because a save must never block the event loop: the stores
+that touch a disk do their I/O on worker threads. Operations on one cid take effect in
+the order they were called, even when the caller does not await one before starting the
+next.
+
+What this module does not do: know anything about the conversation format (that is the
+kernel's business, so the stores can never drift from it), lock conversations (the
+runtime holds one lock per conversation), or choose a store (see `open_store`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "CID_PATTERN",
+    "STORE_FORMAT_VERSION",
+    "ConversationStore",
+    "StoreFormatError",
+    "check_cid",
+    "check_touched",
+]
+
+STORE_FORMAT_VERSION = 1
+"""The layout version this parlour writes and reads (SQLite `version` column, file header).
+
+Bump it when the layout of what a store writes changes, and teach the stores to read the
+older versions they must still accept.
+"""
+
+CID_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+"""What a conversation id may look like: 1-128 URL-safe characters, not starting with a dot.
+
+Every store enforces the same rule (not just the file store, which needs it to build safe
+file names) so that moving from one store to another never makes a valid cid invalid.
+`secrets.token_urlsafe()` output always fits.
+"""
+
+
+@runtime_checkable
+class ConversationStore(Protocol):
+    """Where conversations live between events: opaque bytes by conversation id.
+
+    Implementations: `MemoryStore` (tests, throwaway demos), `FileStore` (one file per
+    conversation, easy to inspect), `SqliteStore` (the embedded default). `open_store`
+    builds one from a `--store` spec.
+    """
+
+    async def save(self, cid: str, data: bytes, *, touched: float) -> None:
+        """Insert or replace `cid`'s bytes; `touched` is unix seconds of last activity."""
+        ...
+
+    async def load(self, cid: str) -> bytes | None:
+        """The bytes last saved for `cid`, or `None` when there are none.
+
+        Raises `StoreFormatError` when they were written in a format this parlour cannot
+        read (by a newer parlour, say): guessing would hand the kernel garbage.
+        """
+        ...
+
+    async def delete(self, cid: str) -> None:
+        """Forget `cid`. Deleting an unknown cid is not an error (the reaper may race)."""
+        ...
+
+    async def idle_since(self, before: float) -> list[str]:
+        """The cids whose `touched` is earlier than `before`, oldest first (for the reaper)."""
+        ...
+
+    async def count(self) -> int:
+        """How many conversations the store holds (for logs, metrics and the inspector)."""
+        ...
+
+    async def close(self) -> None:
+        """Release files, connections and threads. Idempotent; the store is unusable after."""
+        ...
+
+    def describe(self) -> str:
+        """A short description for logs, in `open_store` syntax, e.g. `sqlite:/x/state.sqlite`."""
+        ...
+
+
+class StoreFormatError(Exception):
+    """Stored data is in a layout this parlour cannot read.
+
+    Raised instead of returning something half-understood: a newer parlour may have
+    written the store (a rollback after a deploy), or the file is not a store at all.
+    """
+
+    def __init__(self, where: str, *, found: int | str, supported: int = STORE_FORMAT_VERSION):
+        self.where = where
+        self.found = found
+        self.supported = supported
+        if isinstance(found, int) and found > supported:
+            why = f"format version {found}, written by a newer parlour"
+        else:
+            why = f"format version {found!s}, which no parlour release writes"
+        super().__init__(
+            f"{where} is stored in {why}; this parlour reads format version {supported} "
+            "only. Fix: upgrade parlour to the release that wrote it, or clear the store "
+            "(its conversations are lost; open tabs start fresh)."
+        )
+
+
+def check_cid(cid: str) -> str:
+    """Return `cid` unchanged if it is a valid conversation id, else raise `ValueError`.
+
+    Called by every store on every operation: a cid reaches the store from a URL, and
+    the file store turns it into a file name, so anything that could name another file
+    (`../x`, `a/b`, `.hidden`) must be refused before it gets near the disk.
+    """
+    if not isinstance(cid, str) or CID_PATTERN.fullmatch(cid) is None:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError(
+            f"invalid conversation id {cid!r}: expected 1-128 characters from A-Z a-z 0-9 "
+            "'_' '-' '.', not starting with '.' (e.g. secrets.token_urlsafe() output). "
+            "Fix: mint cids with parlour's runtime, never from user input."
+        )
+    return cid
+
+
+def check_touched(touched: float) -> float:
+    """Return `touched` if it is a finite number of seconds, else raise `ValueError`.
+
+    A NaN or infinite timestamp would make the conversation invisible to the reaper
+    forever (every comparison with NaN is false), so it is refused at the door.
+    """
+    if isinstance(touched, bool) or not isinstance(touched, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError(f"touched must be unix seconds (a float), got {touched!r}")
+    if not math.isfinite(touched):
+        raise ValueError(f"touched must be finite unix seconds (e.g. time.time()), got {touched}")
+    return float(touched)

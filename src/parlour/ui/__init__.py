@@ -1,0 +1,22 @@
+"""Stock components: dialogs every app needs, styled by the stock stylesheet.
+
+    name = yield prompt("Your name?")          a text input and OK (Enter submits)
+    ok = yield confirm("Delete it?")           Yes / No, answers True / False
+    plan = yield choose("Plan", ["a", "b"])    one button per option, answers the option
+    yield info("Saved.")                       a message and OK
+
+Each is an ordinary component (usable with `call`, `call_in_slot` or in a flow) and shows a
+Back button when the conversation has history. The stylesheet is served at
+`/_parlour/static/parlour.css` and linked by the shell.
+"""
+
+from parlour.ui.dialogs import Choose as Choose
+from parlour.ui.dialogs import Confirm as Confirm
+from parlour.ui.dialogs import Info as Info
+from parlour.ui.dialogs import Prompt as Prompt
+from parlour.ui.dialogs import choose as choose
+from parlour.ui.dialogs import confirm as confirm
+from parlour.ui.dialogs import info as info
+from parlour.ui.dialogs import prompt as prompt
+
+__all__ = ["Choose", "Confirm", "Info", "Prompt", "choose", "confirm", "info", "prompt"]

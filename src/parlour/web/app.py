@@ -1,0 +1,318 @@
+"""`App(Root)`: a parlour application as an ASGI app, built on Starlette.
+
+    GET  <mount>                              the shell: mints a conversation, sets the cookie
+    GET  /_parlour/sse/CID                    the stream: a full render, then patches
+    POST /_parlour/event/CID/IID/EVENT        one event; 204; the update travels on the stream
+    POST /_parlour/back/CID[?to=DEPTH]        step back in history; 204
+    GET  /_parlour/static/FILE                the stock stylesheet, a self-hosted Datastar
+
+Bad input is an answer, never a crash: a POST from another origin 403, an unknown
+conversation 404, a missing or foreign session 403, an event that is not an `@event`
+method 404, malformed JSON or payload 400, a body over `max_body` 413. A stream for a
+conversation the server does not know answers 200 with one event that reloads the page, so
+a tab never goes dead (Datastar ignores the body of non-200 answers).
+
+`App` mounts inside a Starlette or FastAPI app like any ASGI app; its URLs follow the mount.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from parlour.core import kernel
+from parlour.core.component import Component
+from parlour.core.fragments import Close, Fragment, Script
+from parlour.runtime import Runtime
+from parlour.stores.protocol import ConversationStore
+from parlour.web.session import COOKIE, Sessions, load_secret
+from parlour.web.shell import DatastarSource, shell_html
+from parlour.wire import SSE_HEADERS, BadSignals, comment, encode, signals_from_body
+
+__all__ = ["App"]
+
+log = logging.getLogger("parlour")
+
+STATIC = Path(__file__).parent / "static"
+DATASTAR_ENV = "PARLOUR_DATASTAR_JS"
+
+
+def _plain(status: int, message: str) -> Response:
+    return PlainTextResponse(
+        message + "\n", status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+class App:
+    """An ASGI application serving the component `root` (a class, or a factory of instances)."""
+
+    def __init__(
+        self,
+        root: type[Component] | Callable[[], Component],
+        *,
+        title: str = "parlour",
+        base: str = "/_parlour",
+        store: ConversationStore | None = None,
+        bus: Any = None,
+        secret: str | None = None,
+        state_dir: str | Path = ".parlour",
+        datastar: str | Path | None = None,
+        stylesheets: tuple[str, ...] = (),
+        max_body: int = 1 << 20,
+        heartbeat: float = 15.0,
+        history_limit: int = 50,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = root
+        self.title = title
+        self.base = "/" + base.strip("/")
+        self.max_body = max_body
+        self.heartbeat = heartbeat
+        self.stylesheets = stylesheets
+        self.runtime = Runtime(store=store, bus=bus, history_limit=history_limit, clock=clock)
+        self.clock = clock
+        self._secret = secret
+        self._state_dir = Path(state_dir)
+        self._sessions: Sessions | None = None
+        self._datastar_file, self._datastar = self._datastar_source(datastar)
+        self._app = Starlette(
+            routes=[
+                Route("/", self._shell, methods=["GET"]),
+                Route(f"{self.base}/sse/{{cid}}", self._sse, methods=["GET"]),
+                Route(f"{self.base}/event/{{cid}}/{{iid}}/{{name}}", self._event, methods=["POST"]),
+                Route(f"{self.base}/back/{{cid}}", self._back, methods=["POST"]),
+                Route(f"{self.base}/static/{{name}}", self._static, methods=["GET"]),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    def __repr__(self) -> str:
+        return f"App({getattr(self.root, '__qualname__', self.root)!r}, base={self.base!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.runtime.close()
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _datastar_source(self, datastar: str | Path | None) -> tuple[Path | None, DatastarSource]:
+        chosen = datastar if datastar is not None else os.environ.get(DATASTAR_ENV) or None
+        if chosen is None:
+            return None, DatastarSource()
+        text = str(chosen)
+        if text.startswith(("http://", "https://")):
+            return None, DatastarSource(text, None)
+        path = Path(text)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"the Datastar bundle {path} does not exist. Run `make setup` (or "
+                "scripts/fetch-datastar) to fetch it, or leave datastar= unset to load it from "
+                f"the CDN ({DATASTAR_ENV} is {os.environ.get(DATASTAR_ENV)!r})."
+            )
+        return path, DatastarSource(f"{self.base}/static/datastar.js", None)
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            self._sessions = Sessions(self._secret or load_secret(self._state_dir))
+        return self._sessions
+
+    def _new_root(self) -> Component:
+        root = self.root()
+        if not isinstance(root, Component):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"App root must make a Component, got {root!r}")
+        return root
+
+    def _prefix(self, request: Request) -> str:
+        return request.scope.get("root_path", "").rstrip("/")
+
+    # -- routes -----------------------------------------------------------------------------
+
+    async def _shell(self, request: Request) -> Response:
+        sid = self.sessions.verify(request.cookies.get(COOKIE))
+        cookie = None
+        if sid is None:
+            sid, cookie = self.sessions.new()
+        prefix = self._prefix(request)
+        live, step = await self.runtime.mint(self._new_root(), owner=sid, base=prefix + self.base)
+        body = next((f.html for f in step.fragments if getattr(f, "selector", None) == "#root"), "")
+        datastar = self._datastar
+        if self._datastar_file is not None:
+            datastar = DatastarSource(prefix + datastar.url, None)
+        html = shell_html(
+            cid=live.conv.id,
+            base=prefix + self.base,
+            title=self.title,
+            body=body,
+            datastar=datastar,
+            stylesheets=(f"{prefix}{self.base}/static/parlour.css", *self.stylesheets),
+        )
+        response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        if cookie is not None:
+            response.set_cookie(
+                COOKIE, cookie, httponly=True, samesite="lax", path="/", max_age=400 * 86400
+            )
+        return response
+
+    def _owner_ok(self, request: Request, owner: str | None) -> bool:
+        sid = self.sessions.verify(request.cookies.get(COOKIE))
+        return owner is None or (sid is not None and sid == owner)
+
+    async def _sse(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+        live = await self.runtime.get(cid)
+        if live is None:
+            # Unknown (ended, reaped, or from a wiped store): reload into a fresh conversation.
+            reload = encode(Script("window.location.reload()"))
+            return Response(reload, headers=dict(SSE_HEADERS))
+        if not self._owner_ok(request, live.conv.owner):
+            return _plain(403, "this conversation belongs to another session; reload the page")
+        connection = await self.runtime.connect(cid)
+        if connection is None:
+            reload = encode(Script("window.location.reload()"))
+            return Response(reload, headers=dict(SSE_HEADERS))
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                while True:
+                    batch = await connection.take(self.heartbeat)
+                    if batch is None:
+                        yield comment("ping")
+                        continue
+                    if connection.stale:
+                        await self.runtime.refresh(connection)
+                    text, done = self._encode_batch(batch)
+                    if text:
+                        yield text
+                    if done:
+                        return
+            finally:
+                self.runtime.disconnect(connection)
+
+        return StreamingResponse(stream(), headers=dict(SSE_HEADERS))
+
+    def _encode_batch(self, batch: list[Fragment]) -> tuple[str, bool]:
+        parts: list[str] = []
+        for fragment in batch:
+            if isinstance(fragment, Close):
+                return "".join(parts), True
+            try:
+                parts.append(encode(fragment))
+            except ValueError as exc:
+                log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
+        return "".join(parts), False
+
+    def _cross_origin(self, request: Request) -> bool:
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return True
+        origin = request.headers.get("origin")
+        if origin is None:
+            return False  # not a browser (curl, tests, agents): no ambient cookies to abuse
+        host = request.headers.get("host", "")
+        return urlsplit(origin).netloc.lower() != host.lower()
+
+    async def _read_body(self, request: Request) -> bytes | Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return _plain(413, f"request body over {self.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    return _plain(413, f"request body over {self.max_body} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        return b"".join(chunks)
+
+    async def _event(self, request: Request) -> Response:
+        if self._cross_origin(request):
+            return _plain(403, "cross-origin POST refused")
+        cid, iid, name = (request.path_params[k] for k in ("cid", "iid", "name"))
+        live = await self.runtime.get(cid)
+        if live is None:
+            return _plain(404, f"no conversation {cid!r}; reload the page")
+        if not self._owner_ok(request, live.conv.owner):
+            return _plain(403, "this conversation belongs to another session")
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            signals = signals_from_body(body, request.headers.get("content-type"))
+        except BadSignals as exc:
+            return _plain(400, str(exc))
+        raw_payload = request.query_params.get("p")
+        payload: Any = None
+        if raw_payload is not None:
+            try:
+                payload = json.loads(raw_payload)
+            except ValueError as exc:
+                return _plain(400, f"the event payload (?p=) is not valid JSON: {exc}")
+        inst = live.conv.instances.get(iid)
+        if inst is None:
+            return Response(status_code=204)  # a stale click on something no longer shown
+        if name not in type(inst.component).__parlour_events__:
+            return _plain(404, f"{type(inst.component).__qualname__} has no @event {name!r}")
+        event = kernel.Event(iid, name, payload, signals, now=self.clock())
+        await self.runtime.dispatch(cid, event)
+        return Response(status_code=204)
+
+    async def _back(self, request: Request) -> Response:
+        if self._cross_origin(request):
+            return _plain(403, "cross-origin POST refused")
+        cid = request.path_params["cid"]
+        live = await self.runtime.get(cid)
+        if live is None:
+            return _plain(404, f"no conversation {cid!r}; reload the page")
+        if not self._owner_ok(request, live.conv.owner):
+            return _plain(403, "this conversation belongs to another session")
+        raw = request.query_params.get("to")
+        to: int | None = None
+        if raw is not None:
+            try:
+                to = int(raw)
+            except ValueError:
+                return _plain(400, f"?to= must be a history depth (an integer), got {raw!r}")
+        await self.runtime.back(cid, to=to)
+        return Response(status_code=204)
+
+    async def _static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name == "datastar.js" and self._datastar_file is not None:
+            return FileResponse(
+                self._datastar_file,
+                media_type="text/javascript",
+                headers={"Cache-Control": "public, max-age=86400"},
+            )
+        path = STATIC / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            return _plain(404, f"no static file {name!r}")
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+_ = (Fragment,)

@@ -1,0 +1,62 @@
+"""Sessions: a signed cookie naming the browser session that owns its conversations.
+
+The cookie holds a random session id signed with itsdangerous, so it cannot be forged or
+guessed; it is HttpOnly (scripts cannot read it) and SameSite=Lax (other sites' POSTs do not
+carry it). A conversation records the session that minted it and refuses any other.
+
+The signing secret comes from `PARLOUR_SECRET`, else from `.parlour/secret`, generated once
+with mode 0600: sessions (and so open tabs) survive a restart without any configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from itsdangerous import BadSignature, Signer
+
+__all__ = ["COOKIE", "Sessions", "load_secret"]
+
+COOKIE = "parlour_session"
+
+
+def load_secret(state_dir: Path | str = ".parlour") -> str:
+    """`PARLOUR_SECRET`, or the secret kept under `state_dir` (created on first use)."""
+    env = os.environ.get("PARLOUR_SECRET")
+    if env:
+        return env
+    path = Path(state_dir) / "secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secret.encode())
+    finally:
+        os.close(fd)
+    return secret
+
+
+class Sessions:
+    """Mint and verify signed session cookies."""
+
+    def __init__(self, secret: str) -> None:
+        self._signer = Signer(secret, salt="parlour.session")
+
+    def new(self) -> tuple[str, str]:
+        """A fresh session id and the signed cookie value carrying it."""
+        sid = secrets.token_urlsafe(18)
+        return sid, self._signer.sign(sid).decode()
+
+    def verify(self, cookie: str | None) -> str | None:
+        """The session id in a cookie value, or None if it is missing or was tampered with."""
+        if not cookie:
+            return None
+        try:
+            return self._signer.unsign(cookie).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None

@@ -1,0 +1,29 @@
+"""The Datastar boundary: fragments out as SSE text, signals in as dicts.
+
+This package is the only place in parlour that imports `datastar_py`, so a change in the
+SDK or the protocol is absorbed here and nowhere else.
+
+    encode(fragment, event_id=, retry=)   one fragment -> the text of one SSE event
+    comment(text)                          an SSE comment (heartbeat)
+    SSE_HEADERS                            the response headers of an SSE stream
+    signals_from_query(value)              GET/DELETE signals -> dict
+    signals_from_body(body, content_type)  POST/PUT/PATCH signals -> dict
+    BadSignals                             malformed signals (the web layer answers 400)
+
+`parlour.wire.conformance` (an ASGI app for the Datastar SDK test suite) is deliberately not
+imported here: it needs Starlette, and importing `parlour.wire` must not.
+"""
+
+from __future__ import annotations
+
+from parlour.wire.signals import BadSignals, signals_from_body, signals_from_query
+from parlour.wire.sse import SSE_HEADERS, comment, encode
+
+__all__ = [
+    "SSE_HEADERS",
+    "BadSignals",
+    "comment",
+    "encode",
+    "signals_from_body",
+    "signals_from_query",
+]

@@ -1,0 +1,201 @@
+"""Encoding: turn one wire-neutral fragment into the text of one Datastar SSE event.
+
+The kernel speaks in fragments (`parlour.core.fragments`); the browser speaks Datastar 1.0
+over Server-Sent Events. This module is the translation, and the event framing itself is
+datastar-py's `ServerSentEventGenerator`, so that parlour emits exactly what the reference
+SDK emits (it passes the SDK conformance suite) instead of a hand-written look-alike:
+
+    Elements(html, selector, mode)  ->  event: datastar-patch-elements
+                                        data: mode inner            (omitted when "outer")
+                                        data: selector #feed        (omitted when None)
+                                        data: elements <li>…</li>   (one line per line of HTML)
+    Elements(mode="remove", ...)    ->  datastar-patch-elements with `mode remove` + `selector`
+    Signals(data, only_if_missing)  ->  event: datastar-patch-signals
+                                        data: onlyIfMissing true    (omitted when False)
+                                        data: signals {"count":1}   (compact, strict JSON)
+    Script(js)                      ->  a <script data-effect="el.remove()"> appended to body
+    Redirect(url)                   ->  a Script that navigates, the URL escaped for JS and HTML
+    Close()                         ->  "" (nothing: the stream owner ends the response)
+
+`event_id` and `retry` become the SSE `id:` and `retry:` fields; like every Datastar SDK we
+omit them when they are absent, and `retry` also when it is the protocol default (1000 ms).
+
+Values that would break the SSE framing (a line break in a selector or an event id) or that
+the Datastar client is known to reject (a mode other than outer/replace without a selector)
+raise `ValueError` here, at the point where the programming error can still be traced,
+instead of surfacing as a silently ignored patch in somebody's browser.
+
+What this module does not do: write to a socket, queue, coalesce or time anything (the
+runtime owns the stream and its heartbeats; it only calls `comment()` for them), or read
+requests (see `parlour.wire.signals`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from datastar_py import SSE_HEADERS as _DATASTAR_SSE_HEADERS
+from datastar_py import ServerSentEventGenerator as _SSE
+from datastar_py.consts import ElementPatchMode
+
+from parlour.core.fragments import Close, Elements, Fragment, Redirect, Script, Signals
+
+__all__ = ["SSE_HEADERS", "comment", "encode"]
+
+SSE_HEADERS: Mapping[str, str] = MappingProxyType(dict(_DATASTAR_SSE_HEADERS))
+"""The response headers of a Datastar SSE stream (datastar-py's own set).
+
+`Content-Type: text/event-stream`, `Cache-Control: no-cache` and `X-Accel-Buffering: no`
+(stops nginx from buffering the stream). Read-only, so no caller can change the headers of
+every other stream in the process by mutating a shared dict; copy it to add your own.
+"""
+
+_MODES_WITHOUT_SELECTOR = frozenset({"outer", "replace"})
+"""The only modes the Datastar client accepts without a selector (it matches by id)."""
+
+_LINE_BREAKS = re.compile(r"[\r\n]")
+
+_SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data"})
+"""URL schemes that run code or smuggle a document instead of navigating to a page."""
+
+_URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+def encode(fragment: Fragment, *, event_id: str | None = None, retry: int | None = None) -> str:
+    """Return `fragment` as the text of one SSE event, ending with its blank line.
+
+    `event_id` becomes the event's `id:` (the client sends it back as `Last-Event-ID` when it
+    retries); `retry` (milliseconds) resets the client's reconnect delay. `Close` encodes to
+    the empty string: ending a stream is something the stream owner does, not an event, and
+    an empty string keeps `"".join(encode(f) for f in fragments)` correct.
+    """
+    _check_single_line("event_id", event_id)
+    if retry is not None and retry < 0:
+        raise ValueError(
+            f"retry must be a number of milliseconds >= 0, got {retry}; "
+            "pass None to keep the client's current reconnect delay"
+        )
+    match fragment:
+        case Elements():
+            return _encode_elements(fragment, event_id, retry)
+        case Signals():
+            return _SSE.patch_signals(
+                _signals_json(fragment.data),
+                event_id=event_id,
+                only_if_missing=fragment.only_if_missing,
+                retry_duration=retry,
+            )
+        case Script():
+            return _SSE.execute_script(fragment.js, event_id=event_id, retry_duration=retry)
+        case Redirect():
+            return _SSE.execute_script(
+                _navigation_script(fragment.url), event_id=event_id, retry_duration=retry
+            )
+        case Close():
+            return ""
+    raise TypeError(  # reachable only from untyped code
+        f"encode() takes a fragment (Elements, Signals, Script, Redirect or Close), "
+        f"got {type(fragment).__name__}: {fragment!r}"
+    )
+
+
+def comment(text: str = "ping") -> str:
+    """Return an SSE comment, e.g. `: ping\\n\\n`: a heartbeat that every SSE client ignores.
+
+    A stream that stays silent for minutes gets closed by proxies, and the server only learns
+    that a tab went away when a write fails; a comment every ~15 s solves both without the
+    browser noticing. Multi-line text becomes one comment line per line, so a comment can
+    never turn into an event.
+    """
+    lines = text.splitlines() or [""]
+    return "".join(f": {line}\n" if line else ":\n" for line in lines) + "\n"
+
+
+def _encode_elements(fragment: Elements, event_id: str | None, retry: int | None) -> str:
+    _check_single_line("Elements.selector", fragment.selector)
+    try:
+        mode = ElementPatchMode(fragment.mode)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in ElementPatchMode)
+        raise ValueError(f"Elements.mode must be one of {allowed}, got {fragment.mode!r}") from None
+    if not fragment.selector and fragment.mode not in _MODES_WITHOUT_SELECTOR:
+        raise ValueError(
+            f"Elements with mode {fragment.mode!r} needs a selector, got none; the Datastar "
+            "client only matches elements by id in modes 'outer' and 'replace', so pass "
+            "selector='#some-id' (or use one of those modes)"
+        )
+    if mode is ElementPatchMode.REMOVE:
+        # `html` is meaningless here: the client removes every element the selector matches.
+        return _SSE.patch_elements(
+            selector=fragment.selector or "",
+            mode=ElementPatchMode.REMOVE,
+            event_id=event_id,
+            retry_duration=retry,
+        )
+    return _SSE.patch_elements(
+        fragment.html,
+        selector=fragment.selector,
+        mode=mode,
+        event_id=event_id,
+        retry_duration=retry,
+    )
+
+
+def _signals_json(data: Mapping[str, Any]) -> str:
+    """Compact, strict JSON for a signals patch.
+
+    datastar-py would serialise a dict itself, but with `allow_nan` left on: `NaN` is not
+    JSON, and the client then falls back to evaluating the payload as JavaScript (which a
+    strict CSP forbids). Serialising here, with the same compact separators and ASCII
+    escaping, lets that case fail on the server with a message instead.
+    """
+    try:
+        return json.dumps(dict(data), separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Signals.data must hold only JSON values (str, int, finite float, bool, None, "
+            f"lists, dicts with str keys), but encoding it failed: {exc}; convert the value "
+            "first (e.g. a datetime to an ISO string)"
+        ) from exc
+
+
+def _navigation_script(url: str) -> str:
+    """JavaScript that sends the tab to `url`, safe for any URL string.
+
+    The URL is a JSON string literal (valid JavaScript, with every non-ASCII character
+    escaped, so U+2028 cannot end the statement) whose `<`, `>` and `&` are escaped as well,
+    so `</script>` inside the URL cannot close the surrounding script element. datastar-py's
+    own `redirect()` pastes the URL between single quotes unescaped, which is why it is not
+    used. URLs with a scheme that runs code (`javascript:` …) are refused: a redirect target
+    often comes from a `?next=` parameter, and navigating there would run the attacker's code.
+    """
+    _check_navigable(url)
+    literal = (
+        json.dumps(url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )
+    return f"setTimeout(() => window.location.assign({literal}))"
+
+
+def _check_navigable(url: str) -> None:
+    # Browsers strip leading/trailing C0 controls and spaces and drop tabs and newlines
+    # anywhere before they read the scheme, so "java\tscript:" is javascript: too.
+    normalised = re.sub(r"[\t\n\r]", "", url.strip("".join(map(chr, range(0x21)))))
+    match = _URL_SCHEME.match(normalised)
+    if match and match.group(1).lower() in _SCRIPT_SCHEMES:
+        raise ValueError(
+            f"Redirect.url must be a page to navigate to, got a {match.group(1).lower()}: URL "
+            f"({url[:60]!r}); use a relative path or an http(s) URL, and never redirect to a "
+            "URL taken from a request without checking it"
+        )
+
+
+def _check_single_line(name: str, value: str | None) -> None:
+    if value is not None and _LINE_BREAKS.search(value):
+        raise ValueError(
+            f"{name} must be a single line, got {value!r}; a line break would end the SSE "
+            "field early and let the rest be read as another field"
+        )
