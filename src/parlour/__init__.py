@@ -26,6 +26,7 @@ from parlour.core.effects import set_keyed_children as set_keyed_children
 from parlour.core.effects import subscribe as subscribe
 from parlour.core.effects import unsubscribe as unsubscribe
 from parlour.core.flow import flow as flow
+from parlour.web.app import App as App
 
 __all__ = [
     "App",
@@ -52,13 +53,3 @@ __all__ = [
     "subscribe",
     "unsubscribe",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # App lives in the web layer; importing it lazily keeps `import parlour` light for code
-    # (and tests) that only use the pure core.
-    if name == "App":
-        from parlour.web.app import App
-
-        return App
-    raise AttributeError(f"module 'parlour' has no attribute {name!r}")

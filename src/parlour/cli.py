@@ -40,7 +40,7 @@ def load_app(target: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="parlour", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="parlour", description="Serve parlour apps.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve an app with uvicorn")
     run.add_argument("target", metavar="MODULE:ATTR")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json as jsonlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -346,7 +346,7 @@ class AsgiClient:
     @contextlib.asynccontextmanager
     async def _run(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> AsyncIterator[tuple[int, dict[str, str], asyncio.Queue[bytes | None]]]:
+    ) -> AsyncGenerator[tuple[int, dict[str, str], asyncio.Queue[bytes | None]]]:
         path, _, query = path.partition("?")
         scope = self._scope(method, path, headers, query)
         messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -433,7 +433,7 @@ class AsgiClient:
     @contextlib.asynccontextmanager
     async def stream(
         self, path: str, *, headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[SseStream]:
+    ) -> AsyncGenerator[SseStream]:
         """GET `path` and read its body as a stream of SSE events until the block exits."""
         hdrs = {"accept": "text/event-stream", "datastar-request": "true", **(headers or {})}
         async with self._run("GET", path, hdrs, b"") as (status, out, chunks):

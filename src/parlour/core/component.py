@@ -351,7 +351,7 @@ class Component:
 def _collect_fields(cls: type[Component]) -> dict[str, _Field]:
     fields: dict[str, _Field] = {}
     for klass in reversed(cls.__mro__):
-        if klass is Component or not (isinstance(klass, type) and issubclass(klass, Component)):
+        if klass is Component or not issubclass(klass, Component):
             continue
         try:
             annotations = inspect.get_annotations(klass, eval_str=True)
@@ -452,7 +452,7 @@ def decode_state(cls: type[Component], data: bytes) -> Component:
     comp = cls.__new__(cls)
     for name in cls.__parlour_fields__:
         setattr(comp, name, getattr(struct, name))
-    comp._parlour = None
+    comp.__dict__["_parlour"] = None
     return comp
 
 
@@ -463,7 +463,7 @@ def clone(comp: Component) -> Component:
     for name in cls.__parlour_fields__:
         value = getattr(comp, name)
         setattr(new, name, value if type(value) in _IMMUTABLE else copy.deepcopy(value))
-    new._parlour = comp.__dict__.get("_parlour")
+    new.__dict__["_parlour"] = comp.__dict__.get("_parlour")
     return new
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 from .component import Component
 from .effects import Answer, Call, Effect, answer, call
@@ -58,17 +58,18 @@ class Flow(Component, name="parlour.Flow"):
         result = fn(**self.args)
         if not inspect.isgenerator(result):
             return answer(result)
-        gen: Generator[Any, Any, Any] = result
+        gen = cast(Generator[Any, Any, Any], result)
         try:
-            asked = gen.send(None)
+            asked: Any = gen.send(None)
             for step, given in enumerate(self.answers):
                 self._check(name, step, asked)
                 asked = gen.send(given)
             step = len(self.answers)
             self._check(name, step, asked)
+            component = cast(Component, asked)
             if step == len(self.steps):
-                self.steps.append(type(asked).__parlour_name__)
-            return call(asked, resume=self.answered)
+                self.steps.append(type(component).__parlour_name__)
+            return call(component, resume=self.answered)
         except StopIteration as stop:
             return answer(stop.value)
         finally:
@@ -109,5 +110,4 @@ def flow(fn: Callable[..., Generator[Any, Any, Any]]) -> type[Flow]:
         "__qualname__": fn.__qualname__,
         "__parlour_flow__": staticmethod(fn),
     }
-    cls = type(fn.__name__, (Flow,), namespace, name=f"{fn.__module__}.{fn.__qualname__}")
-    return cls
+    return type(fn.__name__, (Flow,), namespace, name=f"{fn.__module__}.{fn.__qualname__}")

@@ -397,8 +397,8 @@ def _step(fold: _Fold, effect: fx.Effect, origin: str | None, *, to: int | None 
             if iid in fold.instances:
                 old_inst = fold.instances.get(old) if old else None
                 if old_inst is not None and old_inst.rendered:
-                    _render(fold, iid, first=False, selector=f"#{old}")
-                    _mark_unrendered(fold, _descendants(fold, old))
+                    _render(fold, iid, first=False, selector=f"#{old_inst.iid}")
+                    _mark_unrendered(fold, _descendants(fold, old_inst.iid))
                 elif fold.instances[parent_iid].rendered:
                     _render(fold, parent_iid, first=False)
         case fx.Answer(value):
@@ -808,8 +808,9 @@ def _back(fold: _Fold, to: int | None) -> None:
     fold.last_url = restored.last_url
     fold.next_id = max(fold.next_id, restored.next_id)
     fold.mark_all_unrendered()
-    if fold.stack:
-        for iid in _descendants(fold, fold.stack[-1]):
+    top = fold.top
+    if top is not None:
+        for iid in _descendants(fold, top):
             _hook(fold, iid, "wakeup")
 
 

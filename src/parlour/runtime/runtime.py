@@ -322,7 +322,7 @@ class Runtime:
             async for event in subscription:
                 now = self.clock()
                 await self.apply(
-                    cid, lambda c, e=event: kernel.deliver(c, sub.iid, sub.method, e, now=now)
+                    cid, lambda c, e=event, t=now: kernel.deliver(c, sub.iid, sub.method, e, now=t)
                 )
         finally:
             subscription.close()
@@ -331,8 +331,8 @@ class Runtime:
         try:
             result = await asyncio.to_thread(fn)
         except Exception as exc:
-            now = self.clock()
-            await self.apply(cid, lambda c: kernel.fail(c, iid, method, exc, now=now))
+            error, now = exc, self.clock()
+            await self.apply(cid, lambda c: kernel.fail(c, iid, method, error, now=now))
             return
         now = self.clock()
         await self.apply(cid, lambda c: kernel.deliver(c, iid, method, result, now=now))

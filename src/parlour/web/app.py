@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +41,7 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.core import kernel
 from parlour.core.component import Component
-from parlour.core.fragments import Close, Fragment, Script
+from parlour.core.fragments import Close, Elements, Fragment, Script
 from parlour.runtime import Runtime
 from parlour.stores.protocol import ConversationStore
 from parlour.web.session import COOKIE, Sessions, load_secret
@@ -112,7 +112,7 @@ class App:
         await self._app(scope, receive, send)
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+    async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
         yield
         await self.runtime.close()
 
@@ -158,7 +158,10 @@ class App:
             sid, cookie = self.sessions.new()
         prefix = self._prefix(request)
         live, step = await self.runtime.mint(self._new_root(), owner=sid, base=prefix + self.base)
-        body = next((f.html for f in step.fragments if getattr(f, "selector", None) == "#root"), "")
+        body = next(
+            (f.html for f in step.fragments if isinstance(f, Elements) and f.selector == "#root"),
+            "",
+        )
         datastar = self._datastar
         if self._datastar_file is not None:
             datastar = DatastarSource(prefix + datastar.url, None)
@@ -195,7 +198,7 @@ class App:
             reload = encode(Script("window.location.reload()"))
             return Response(reload, headers=dict(SSE_HEADERS))
 
-        async def stream() -> AsyncIterator[str]:
+        async def stream() -> AsyncGenerator[str]:
             try:
                 while True:
                     batch = await connection.take(self.heartbeat)
