@@ -2,6 +2,7 @@
 
 from parlour.runtime.connection import Connection as Connection
 from parlour.runtime.runtime import Live as Live
+from parlour.runtime.runtime import RestoreBusy as RestoreBusy
 from parlour.runtime.runtime import Runtime as Runtime
 
-__all__ = ["Connection", "Live", "Runtime"]
+__all__ = ["Connection", "Live", "RestoreBusy", "Runtime"]

@@ -38,6 +38,11 @@ class Connection:
         self.closed = False
         self.sent = 0
         self.coalesced = 0
+        self.epoch = ""
+        self.seq = 0
+        """Sequence number of the newest batch pushed; the id of what `take` returns."""
+        self.replayed = 0
+        """How many missed batches were replayed into this stream when it opened."""
         self._queue: deque[Fragment] = deque()
         self._ready = asyncio.Event()
 
@@ -47,10 +52,19 @@ class Connection:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def push(self, fragments: tuple[Fragment, ...] | list[Fragment]) -> None:
+    @property
+    def event_id(self) -> str:
+        """`EPOCH.SEQ` of the newest batch queued: the SSE id a reconnect sends back."""
+        return f"{self.epoch}.{self.seq}"
+
+    def push(
+        self, fragments: tuple[Fragment, ...] | list[Fragment], *, seq: int | None = None
+    ) -> None:
         """Queue fragments for this stream (never blocks, never grows past `limit`)."""
         if self.closed:
             return
+        if seq is not None:
+            self.seq = seq
         for fragment in fragments:
             if isinstance(fragment, Elements) and fragment.key is not None:
                 self._supersede(fragment)

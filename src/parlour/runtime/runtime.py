@@ -20,6 +20,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,24 +30,60 @@ from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.conversation import Conversation, FormatError, decode, encode
 from parlour.core.errors import ParlourError
+from parlour.core.fragments import Fragment
 from parlour.runtime.connection import Connection
 from parlour.stores.memory import MemoryStore
 from parlour.stores.protocol import ConversationStore
 
-__all__ = ["Live", "Runtime"]
+__all__ = ["Live", "RestoreBusy", "Runtime"]
 
 log = logging.getLogger("parlour")
 
 
+class RestoreBusy(Exception):
+    """Too many conversations are being restored at once; the client should retry shortly."""
+
+
 @dataclass(eq=False)
 class Live:
-    """A conversation in use: its current value, its lock and its open streams."""
+    """A conversation in use: its current value, its lock, its open streams, its outbox.
+
+    Every batch of fragments gets the next sequence number and is kept in a bounded outbox,
+    so a stream that reconnects with `Last-Event-ID: EPOCH.SEQ` receives exactly what it
+    missed. The epoch changes whenever the conversation is loaded into a process, so ids from
+    before a restart never match (that stream gets a full render instead).
+    """
 
     conv: Conversation
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     connections: set[Connection] = field(default_factory=set[Connection])
     restored: bool = False
     """Loaded from the store: the next stream runs `wakeup` before it renders."""
+    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
+    seq: int = 0
+    outbox: deque[tuple[int, tuple[Fragment, ...]]] = field(
+        default_factory=lambda: deque[tuple[int, tuple[Fragment, ...]]](maxlen=256)
+    )
+
+    @property
+    def last_event_id(self) -> str:
+        return f"{self.epoch}.{self.seq}"
+
+    def missed_since(
+        self, last_event_id: str | None
+    ) -> list[tuple[int, tuple[Fragment, ...]]] | None:
+        """The batches after `last_event_id`, in order; None when they cannot all be replayed."""
+        if not last_event_id:
+            return None
+        epoch, _, raw = last_event_id.partition(".")
+        if epoch != self.epoch or not raw.isdigit():
+            return None
+        seen = int(raw)
+        if seen > self.seq:
+            return None
+        missed = [(n, frags) for n, frags in self.outbox if n > seen]
+        expected = self.seq - seen
+        return missed if len(missed) == expected else None
 
 
 class Runtime:
@@ -60,6 +97,8 @@ class Runtime:
         history_limit: int = 50,
         clock: Callable[[], float] = time.time,
         queue_limit: int = 500,
+        max_restores: int = 64,
+        ttl: float = 24 * 3600.0,
     ) -> None:
         self.store: ConversationStore = store if store is not None else MemoryStore()
         self.store_is_default = store is None
@@ -67,6 +106,10 @@ class Runtime:
         self.history_limit = history_limit
         self.clock = clock
         self.queue_limit = queue_limit
+        self.max_restores = max_restores
+        self.restoring = 0
+        self.ttl = ttl
+        self._reaper: asyncio.Task[None] | None = None
         self.live: dict[str, Live] = {}
         self._loading: dict[str, asyncio.Future[Live | None]] = {}
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
@@ -143,6 +186,15 @@ class Runtime:
             del self._loading[cid]
 
     async def _load(self, cid: str) -> Live | None:
+        if self.restoring >= self.max_restores:
+            raise RestoreBusy(f"{self.restoring} conversations are being restored; retry shortly")
+        self.restoring += 1
+        try:
+            return await self._restore(cid)
+        finally:
+            self.restoring -= 1
+
+    async def _restore(self, cid: str) -> Live | None:
         try:
             data = await self.store.load(cid)
         except ValueError:
@@ -212,8 +264,10 @@ class Runtime:
         for command in step.commands:
             self._perform(command)
         if step.fragments:
+            live.seq += 1
+            live.outbox.append((live.seq, step.fragments))
             for connection in live.connections:
-                connection.push(step.fragments)
+                connection.push(step.fragments, seq=live.seq)
 
     async def _forget(self, cid: str) -> None:
         live = self.live.pop(cid, None)
@@ -228,17 +282,31 @@ class Runtime:
 
     # -- streams -----------------------------------------------------------------------------
 
-    async def connect(self, cid: str) -> Connection | None:
-        """Open a stream: its queue starts with a full render of the top frame."""
+    async def connect(self, cid: str, *, last_event_id: str | None = None) -> Connection | None:
+        """Open a stream of `cid`.
+
+        A stream that reconnects with the id of the last event it saw gets exactly the batches
+        it missed, in order, from the outbox; any other stream starts with a full render of the
+        top frame (after `wakeup`, if the conversation was just restored from the store).
+        """
         live = await self.get(cid)
         if live is None:
             return None
         connection = Connection(cid, limit=self.queue_limit)
         async with live.lock:
             live.connections.add(connection)
-            wake = live.restored
-            live.restored = False
-            await self._commit(live, kernel.render_top(live.conv, wake=wake), save=wake)
+            missed = None if live.restored else live.missed_since(last_event_id)
+            if missed is not None:
+                connection.epoch = live.epoch
+                connection.seq = live.seq
+                for seq, fragments in missed:
+                    connection.push(fragments, seq=seq)
+                connection.replayed = len(missed)
+            else:
+                connection.epoch = live.epoch
+                wake = live.restored
+                live.restored = False
+                await self._commit(live, kernel.render_top(live.conv, wake=wake), save=wake)
         return connection
 
     async def refresh(self, connection: Connection) -> None:
@@ -250,6 +318,42 @@ class Runtime:
         live = self.live.get(connection.cid)
         if live is not None:
             live.connections.discard(connection)
+
+    # -- the reaper --------------------------------------------------------------------------
+
+    def start_reaper(self, interval: float = 60.0) -> None:
+        """End conversations idle for longer than `ttl`, every `interval` seconds."""
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.ensure_future(self._reap_forever(interval))
+
+    async def _reap_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                ended = await self.reap()
+                if ended:
+                    log.info("parlour: reaped %d idle conversation(s)", len(ended))
+            except Exception:
+                log.exception("parlour: the reaper failed; it will try again")
+
+    async def reap(self, *, now: float | None = None) -> list[str]:
+        """End every conversation idle since before `now - ttl` (stop hooks run); their ids."""
+        cutoff = (self.clock() if now is None else now) - self.ttl
+        idle = {cid for cid, live in self.live.items() if live.conv.touched < cutoff}
+        idle.update(await self.store.idle_since(cutoff))
+        ended: list[str] = []
+        for cid in sorted(idle):
+            live = self.live.get(cid)
+            if live is not None and live.conv.touched >= cutoff:
+                continue  # touched again while we looked
+            try:
+                if await self.end(cid):
+                    ended.append(cid)
+                else:
+                    await self.store.delete(cid)  # unreadable or already ended: just forget it
+            except RestoreBusy:
+                break
+        return ended
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -342,6 +446,10 @@ class Runtime:
         if self.closed:
             return
         self.closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reaper
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()

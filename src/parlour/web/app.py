@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
@@ -42,7 +43,7 @@ from starlette.types import Receive, Scope, Send
 from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.fragments import Close, Elements, Fragment, Script
-from parlour.runtime import Runtime
+from parlour.runtime import RestoreBusy, Runtime
 from parlour.stores.protocol import ConversationStore
 from parlour.web.session import COOKIE, Sessions, load_secret
 from parlour.web.shell import DatastarSource, shell_html
@@ -80,6 +81,9 @@ class App:
         max_body: int = 1 << 20,
         heartbeat: float = 15.0,
         history_limit: int = 50,
+        ttl: float = 24 * 3600.0,
+        reap_interval: float = 60.0,
+        max_restores: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = root
@@ -88,7 +92,16 @@ class App:
         self.max_body = max_body
         self.heartbeat = heartbeat
         self.stylesheets = stylesheets
-        self.runtime = Runtime(store=store, bus=bus, history_limit=history_limit, clock=clock)
+        self.runtime = Runtime(
+            store=store,
+            bus=bus,
+            history_limit=history_limit,
+            clock=clock,
+            ttl=ttl,
+            max_restores=max_restores,
+        )
+        self.reap_interval = reap_interval
+        self._started = False
         self.clock = clock
         self._secret = secret
         self._state_dir = Path(state_dir)
@@ -103,18 +116,29 @@ class App:
                 Route(f"{self.base}/static/{{name}}", self._static, methods=["GET"]),
             ],
             lifespan=self._lifespan,
+            exception_handlers={RestoreBusy: self._busy},
         )
 
     def __repr__(self) -> str:
         return f"App({getattr(self.root, '__qualname__', self.root)!r}, base={self.base!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._started and scope["type"] == "http":
+            # Started here rather than in lifespan: a mounted sub-app never sees lifespan events.
+            self._started = True
+            self.runtime.start_reaper(self.reap_interval)
         await self._app(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
         yield
         await self.runtime.close()
+
+    async def _busy(self, request: Request, exc: Exception) -> Response:
+        # A reconnect storm: shed load; the shell's `retry: 'always'` brings the client back.
+        response = _plain(503, "too many conversations are being restored; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -193,12 +217,17 @@ class App:
             return Response(reload, headers=dict(SSE_HEADERS))
         if not self._owner_ok(request, live.conv.owner):
             return _plain(403, "this conversation belongs to another session; reload the page")
-        connection = await self.runtime.connect(cid)
+        connection = await self.runtime.connect(
+            cid, last_event_id=request.headers.get("last-event-id")
+        )
         if connection is None:
             reload = encode(Script("window.location.reload()"))
             return Response(reload, headers=dict(SSE_HEADERS))
+        # Spread reconnects after a restart: each stream tells its client a different delay.
+        retry = random.randint(500, 2000)
 
         async def stream() -> AsyncGenerator[str]:
+            nonlocal retry
             try:
                 while True:
                     batch = await connection.take(self.heartbeat)
@@ -207,8 +236,9 @@ class App:
                         continue
                     if connection.stale:
                         await self.runtime.refresh(connection)
-                    text, done = self._encode_batch(batch)
+                    text, done = self._encode_batch(batch, connection.event_id, retry)
                     if text:
+                        retry = None
                         yield text
                     if done:
                         return
@@ -217,16 +247,26 @@ class App:
 
         return StreamingResponse(stream(), headers=dict(SSE_HEADERS))
 
-    def _encode_batch(self, batch: list[Fragment]) -> tuple[str, bool]:
+    def _encode_batch(
+        self, batch: list[Fragment], event_id: str, retry: int | None
+    ) -> tuple[str, bool]:
+        """SSE text for a batch: `retry:` on the first event, the batch's id on the last."""
+        sendable = [f for f in batch if not isinstance(f, Close)]
+        done = len(sendable) != len(batch)
         parts: list[str] = []
-        for fragment in batch:
-            if isinstance(fragment, Close):
-                return "".join(parts), True
+        for index, fragment in enumerate(sendable):
+            last = index == len(sendable) - 1
             try:
-                parts.append(encode(fragment))
+                parts.append(
+                    encode(
+                        fragment,
+                        event_id=event_id if last else None,
+                        retry=retry if index == 0 else None,
+                    )
+                )
             except ValueError as exc:
                 log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
-        return "".join(parts), False
+        return "".join(parts), done
 
     def _cross_origin(self, request: Request) -> bool:
         if request.headers.get("sec-fetch-site") == "cross-site":
