@@ -81,6 +81,8 @@ _RESERVED = frozenset(
     }
 )
 
+_LIFECYCLE = frozenset({"render", "start", "stop", "wakeup", "children", "url"})
+
 _IMMUTABLE: frozenset[type] = frozenset({int, float, str, bool, bytes, type(None), complex})
 
 
@@ -169,6 +171,14 @@ class Component:
             for attr, member in vars(klass).items()
             if getattr(member, _EVENT_MARK, False)
         )
+        hooks = _LIFECYCLE & cls.__parlour_events__
+        if hooks:
+            hook = sorted(hooks)[0]
+            raise ComponentDefinitionError(
+                f"{cls.__qualname__}.{hook} is marked @event, but `{hook}` is a lifecycle hook "
+                "that parlour calls itself. Give the event handler another name (for example "
+                f"`{hook}_clicked`)."
+            )
         cls.__parlour_decoder__ = _state_decoder(cls, fields)
         for attr in cls.keep:
             if attr not in fields:
