@@ -12,8 +12,8 @@ demo: setup
 	$(PY) -m parlour run examples.counter:app --host 127.0.0.1 --port 8000
 
 lint: setup
-	$(PY) -m ruff check src tests examples
-	$(PY) -m ruff format --check src tests examples
+	$(PY) -m ruff check src tests examples benchmarks
+	$(PY) -m ruff format --check src tests examples benchmarks
 
 typecheck: setup
 	$(PY) -m pyright
