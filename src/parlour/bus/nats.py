@@ -131,12 +131,19 @@ class NatsBus:
         connection and closes it in `close()`.
         """
         client = Client()
+
+        async def disconnected() -> None:
+            if not client.is_closed:  # close() reports a disconnect too; that one is normal
+                log.warning(
+                    "disconnected from NATS; live events are not received until reconnected"
+                )
+
         await client.connect(
             [server.strip() for server in url.split(",")],
             name=name,
             connect_timeout=max(1, round(request_timeout)),
             error_cb=_log_error,
-            disconnected_cb=_log_disconnected,
+            disconnected_cb=disconnected,
             reconnected_cb=_log_reconnected,
         )
         try:
@@ -203,14 +210,19 @@ class NatsBus:
             request_timeout=request_timeout,
             owns_client=owns_client,
         )
-        await bus._ensure_stream(history_size, storage)
-        # nats-py leaves `subscribe`'s unused `future` parameter untyped.
-        bus._live = await client.subscribe(  # pyright: ignore[reportUnknownMemberType]
-            f"{bus._live_prefix}.>", cb=bus._on_live
-        )
-        # After the flush the server knows the subscription: every event stored from now
-        # on reaches this process.
-        await client.flush(timeout=max(1, round(request_timeout)))
+        try:
+            # nats-py leaves `subscribe`'s unused `future` parameter untyped.
+            bus._live = await client.subscribe(  # pyright: ignore[reportUnknownMemberType]
+                f"{bus._live_prefix}.>", cb=bus._on_live
+            )
+            # The stream requests below are queued behind the SUB on this connection, so
+            # once they are answered the server has the subscription and every event
+            # stored from then on reaches this process. (`client.flush()` would not do:
+            # nats-py 2.16 writes its PING ahead of commands still queued, like our SUB.)
+            await bus._ensure_stream(history_size, storage)
+        except BaseException:
+            await bus.close()
+            raise
         return bus
 
     @property
@@ -240,9 +252,9 @@ class NatsBus:
         payload = normalise_payload(topic, payload)
         now = time.time()
         data = _encode(_Body(time=now, source=source, payload=payload))
-        ack = await self._js.publish(
-            f"{self._prefix}.{topic}", data, stream=self._stream, timeout=self._timeout
-        )
+        # No `stream=` (an expected-stream header): `_check_stream` already proved the
+        # subjects are ours, and a header would be stored and parsed with every event.
+        ack = await self._js.publish(f"{self._prefix}.{topic}", data, timeout=self._timeout)
         return Event(id=ack.seq, topic=topic, time=now, source=source, payload=payload)
 
     def subscribe(self, pattern: str, *, maxsize: int = DEFAULT_MAXSIZE) -> Subscription:
@@ -455,10 +467,6 @@ def _stored_time(headers: dict[str, str]) -> float:
 
 async def _log_error(exc: Exception) -> None:
     log.error("NATS error: %s", exc, exc_info=exc)
-
-
-async def _log_disconnected() -> None:
-    log.warning("disconnected from NATS; live events are not received until reconnected")
 
 
 async def _log_reconnected() -> None:

@@ -12,9 +12,10 @@ Guarantees a caller may rely on, whichever backend:
   every process sharing it). A subscriber sees its events in id order.
 * `publish` never waits for a subscriber. It returns once the event is stored (memory:
   at once; NATS: when JetStream acknowledged it), before any subscriber has read it.
-* A subscription receives the matching events published after `subscribe` returned.
-  To show "what happened before" without a gap or a duplicate: subscribe first, then
-  read `history`, then skip live events whose id is not above the last history id.
+* A subscription receives every matching event published after `subscribe` returned
+  (on NATS it may also receive a few published just before, still in flight). To show
+  "what happened before" without a gap or a duplicate: subscribe first, then read
+  `history`, then skip live events whose id is not above the last history id.
 * `history` is bounded (the backend keeps the newest N events; older ones are gone) and
   returns events with `id > after`, oldest first, at most `limit`. To page, pass the
   last id you got as the next `after`.

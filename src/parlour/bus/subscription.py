@@ -164,11 +164,12 @@ class Subscription:
 class Fanout:
     """The subscriptions of one bus, grouped by pattern; delivers without awaiting."""
 
-    __slots__ = ("_groups",)
+    __slots__ = ("_count", "_groups")
 
     def __init__(self) -> None:
         # pattern text -> (parsed pattern, subscriptions in subscribe order)
         self._groups: dict[str, tuple[TopicPattern, dict[Subscription, None]]] = {}
+        self._count = 0
 
     def subscribe(self, pattern: str, *, maxsize: int = DEFAULT_MAXSIZE) -> Subscription:
         """A new subscription; raises `ValueError` for a bad pattern or `maxsize`."""
@@ -184,6 +185,7 @@ class Fanout:
         if group is None:
             group = self._groups[parsed.text] = (parsed, {})
         group[1][sub] = None
+        self._count += 1
         return sub
 
     def deliver(self, event: Event) -> int:
@@ -201,7 +203,7 @@ class Fanout:
     @property
     def count(self) -> int:
         """Open subscriptions."""
-        return sum(len(subs) for _, subs in self._groups.values())
+        return self._count
 
     def close(self) -> None:
         """Close every subscription (their iterators end)."""
@@ -209,11 +211,13 @@ class Fanout:
             for sub in tuple(subs):
                 sub.close()
         self._groups.clear()
+        self._count = 0
 
     def _release(self, sub: Subscription) -> None:
         group = self._groups.get(sub.pattern)
-        if group is None:
+        if group is None or sub not in group[1]:
             return
-        group[1].pop(sub, None)
+        del group[1][sub]
+        self._count -= 1
         if not group[1]:
             del self._groups[sub.pattern]
