@@ -12,7 +12,7 @@ class Counter(Component):
     count: int = 0
 
     def render(self) -> Element:
-        return div(self.root, class_="parlour-card counter")[
+        return div(self.root, class_="parlour-card parlour-row")[
             button(".parlour-button", self.on("click", "dec"))["-"],
             span(".count")[self.count],
             button(".parlour-button", self.on("click", "inc"))["+"],

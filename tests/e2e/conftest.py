@@ -1,0 +1,249 @@
+"""Browser fixtures: Debian's chromium driven by async Playwright, and live example servers.
+
+    async def test_x(visit):
+        page = await visit("examples.counter:app")   # a server, a fresh page, stream open
+        await page.get_by_role("button", name="+").click()
+
+`chromium` is one browser for the session; `page` is a fresh context (own cookies, own
+conversation) per test; `serve(target)` starts `parlour run TARGET` once per session and
+returns its base URL. Every wait is bounded; nothing sleeps.
+
+Chromium must be Debian's (/usr/bin/chromium): `playwright install` cannot work on our
+machines. When it is missing the tests fail, saying how to install it; they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+DATASTAR_JS = REPO / "vendor" / "datastar-1.0.4.js"
+SCREENSHOTS = REPO / "test-results"
+
+SERVER_START_TIMEOUT = 10.0  # seconds until the port must accept connections
+SERVER_STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
+TIMEOUT_MS = 10_000  # Playwright actions and navigations
+
+expect.set_options(timeout=5_000)
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+
+def _require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests drive Debian's chromium. Run `make test` "
+            "(it installs it) or `sh scripts/ensure-chromium`; never `playwright install`.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """One headless Debian chromium for the whole session."""
+    _require_chromium()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def page(chromium: Browser) -> AsyncIterator[Page]:
+    """A fresh context and page; uncaught page errors and console errors fail the test."""
+    context = await chromium.new_context(viewport={"width": 900, "height": 700})
+    context.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text}")
+
+    page.on("console", on_console)
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not problems, "the page reported errors:\n" + "\n".join(problems)
+
+
+# -- live servers -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class _Server:
+    def __init__(self, target: str, log: Path) -> None:
+        self.target = target
+        self.log = log
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "PARLOUR_DATASTAR_JS": str(DATASTAR_JS),
+            "PARLOUR_SECRET": "e2e-test-secret-not-for-production",
+        }
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "parlour",
+                    "run",
+                    target,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--store",
+                    "memory",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _accepts(self.port):
+            try:
+                # Doubles as the poll interval: returns at once if the server died.
+                code = self.proc.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is not None:
+                pytest.fail(
+                    f"`parlour run {self.target}` exited with {code} before serving:\n"
+                    f"{self.output()}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(
+                    f"`parlour run {self.target}` did not accept connections on port "
+                    f"{self.port} within {SERVER_START_TIMEOUT:.0f} s:\n{self.output()}",
+                    pytrace=False,
+                )
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL after a grace period; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=SERVER_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=SERVER_STOP_TIMEOUT)
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """`serve("examples.counter:app")` -> base URL; one server per target for the session."""
+    if not DATASTAR_JS.is_file():
+        pytest.fail(
+            f"{DATASTAR_JS.relative_to(REPO)} is missing: run `make setup` to fetch the "
+            "Datastar bundle.",
+            pytrace=False,
+        )
+    logs = tmp_path_factory.mktemp("servers")
+    servers: dict[str, _Server] = {}
+
+    def start(target: str) -> str:
+        server = servers.get(target)
+        if server is None:
+            server = _Server(target, logs / f"{target.replace(':', '-')}.log")
+            try:
+                server.wait_ready()
+            except BaseException:
+                server.stop()  # reported here; the session teardown need not report it again
+                raise
+            servers[target] = server
+        elif server.proc.poll() is not None:
+            pytest.fail(
+                f"the server for {target} died (exit {server.proc.returncode}):\n{server.output()}",
+                pytrace=False,
+            )
+        return server.url
+
+    yield start
+
+    stuck: list[str] = []
+    for server in servers.values():
+        code = server.stop()
+        if server.proc.poll() is None:
+            stuck.append(f"{server.target} (pid {server.proc.pid})")
+        elif code not in (0, -signal.SIGTERM):
+            stuck.append(f"{server.target} exited with {code}:\n{server.output()}")
+    assert not stuck, "servers did not shut down cleanly: " + "; ".join(stuck)
+
+
+@pytest.fixture
+def visit(page: Page, serve: Callable[[str], str]) -> Callable[[str], Awaitable[Page]]:
+    """Open an example app in `page` and wait until its update stream is connected."""
+
+    async def go(target: str) -> Page:
+        url = serve(target)
+        async with page.expect_response(lambda r: "/_parlour/sse/" in r.url) as stream:
+            await page.goto(url)
+        response = await stream.value
+        assert response.status == 200, f"the update stream answered {response.status}"
+        return page
+
+    return go
+
+
+@pytest.fixture
+def screenshot(page: Page) -> Callable[[str], Awaitable[None]]:
+    """`await screenshot("counter")` saves the page to test-results/counter.png (gitignored)."""
+
+    async def shoot(name: str) -> None:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return shoot
