@@ -25,10 +25,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from parlour.bus.protocol import EventBus
+from parlour.bus.subscription import Subscription as BusSubscription
 from parlour.core import commands as cmd
 from parlour.core import kernel
 from parlour.core.component import Component
-from parlour.core.conversation import Conversation, FormatError, decode, encode
+from parlour.core.conversation import (
+    Conversation,
+    FormatError,
+    Subscription,
+    Timer,
+    decode,
+    encode,
+)
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import Fragment
 from parlour.runtime.connection import Connection
@@ -93,7 +102,7 @@ class Runtime:
         self,
         *,
         store: ConversationStore | None = None,
-        bus: Any = None,
+        bus: EventBus | None = None,
         history_limit: int = 50,
         clock: Callable[[], float] = time.time,
         queue_limit: int = 500,
@@ -394,7 +403,7 @@ class Runtime:
         if not task.cancelled() and task.exception() is not None:
             log.error("parlour: background work failed", exc_info=task.exception())
 
-    def _schedule(self, cid: str, timer: Any) -> None:
+    def _schedule(self, cid: str, timer: Timer) -> None:
         delay = max(0.0, timer.due - self.clock())
         loop = asyncio.get_running_loop()
         key = (cid, timer.id)
@@ -409,7 +418,7 @@ class Runtime:
 
         self._timers[key] = loop.call_later(delay, fire)
 
-    def _subscribe(self, cid: str, sub: Any) -> None:
+    def _subscribe(self, cid: str, sub: Subscription) -> None:
         if self.bus is None:
             log.warning("parlour: subscribe(%r) with no bus configured; ignored", sub.pattern)
             return
@@ -417,11 +426,14 @@ class Runtime:
         old = self._subscriptions.pop(key, None)
         if old is not None:
             old.cancel()
-        task = asyncio.ensure_future(self._listen(cid, sub))
+        # Subscribe now, not when the task first runs: an event published right after the
+        # handler that subscribed returns must not be missed.
+        subscription = self.bus.subscribe(sub.pattern)
+        task = asyncio.ensure_future(self._listen(cid, sub, subscription))
+        task.add_done_callback(lambda _: subscription.close())  # even if never started
         self._subscriptions[key] = task
 
-    async def _listen(self, cid: str, sub: Any) -> None:
-        subscription = self.bus.subscribe(sub.pattern)
+    async def _listen(self, cid: str, sub: Subscription, subscription: BusSubscription) -> None:
         try:
             async for event in subscription:
                 now = self.clock()

@@ -40,6 +40,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from parlour.bus import EventBus, InProcessBus
 from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.fragments import Close, Elements, Fragment, Script
@@ -73,7 +74,7 @@ class App:
         title: str = "parlour",
         base: str = "/_parlour",
         store: ConversationStore | None = None,
-        bus: Any = None,
+        bus: EventBus | None = None,
         secret: str | None = None,
         state_dir: str | Path = ".parlour",
         datastar: str | Path | None = None,
@@ -94,7 +95,7 @@ class App:
         self.stylesheets = stylesheets
         self.runtime = Runtime(
             store=store,
-            bus=bus,
+            bus=bus if bus is not None else InProcessBus(),
             history_limit=history_limit,
             clock=clock,
             ttl=ttl,
@@ -275,7 +276,11 @@ class App:
         if origin is None:
             return False  # not a browser (curl, tests, agents): no ambient cookies to abuse
         host = request.headers.get("host", "")
-        return urlsplit(origin).netloc.lower() != host.lower()
+        try:
+            netloc = urlsplit(origin).netloc
+        except ValueError:  # not a URL at all (`http://[::1`): not our origin
+            return True
+        return netloc.lower() != host.lower()
 
     async def _read_body(self, request: Request) -> bytes | Response:
         length = request.headers.get("content-length")
@@ -316,6 +321,8 @@ class App:
                 payload = json.loads(raw_payload)
             except ValueError as exc:
                 return _plain(400, f"the event payload (?p=) is not valid JSON: {exc}")
+            except RecursionError:
+                return _plain(400, "the event payload (?p=) nests arrays or objects too deeply")
         inst = live.conv.instances.get(iid)
         if inst is None:
             return Response(status_code=204)  # a stale click on something no longer shown
@@ -353,8 +360,12 @@ class App:
                 headers={"Cache-Control": "public, max-age=86400"},
             )
         path = STATIC / name
-        if "/" in name or name.startswith(".") or not path.is_file():
-            return _plain(404, f"no static file {name!r}")
+        try:
+            found = "/" not in name and not name.startswith(".") and path.is_file()
+        except (OSError, ValueError):  # a name too long (ENAMETOOLONG) or not a file name
+            found = False
+        if not found:
+            return _plain(404, f"no static file {name[:100]!r}")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
 
