@@ -2,7 +2,13 @@
 
 The names a component author needs are here; hosts use `parlour.web.App` (also exported),
 tests use `parlour.testing`, backends implement `parlour.stores` and `parlour.bus`.
+
+`App` is imported on first use, not here: importing any `parlour.*` module runs this file,
+and the pure layers (`parlour.core`, `parlour.wire`) must not drag in Starlette, asyncio or
+the stores with it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from parlour.core.component import Component as Component
 from parlour.core.component import event as event
@@ -26,7 +32,9 @@ from parlour.core.effects import set_keyed_children as set_keyed_children
 from parlour.core.effects import subscribe as subscribe
 from parlour.core.effects import unsubscribe as unsubscribe
 from parlour.core.flow import flow as flow
-from parlour.web.app import App as App
+
+if TYPE_CHECKING:
+    from parlour.web.app import App as App
 
 __all__ = [
     "App",
@@ -53,3 +61,11 @@ __all__ = [
     "subscribe",
     "unsubscribe",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "App":
+        from parlour.web.app import App
+
+        return App
+    raise AttributeError(f"module 'parlour' has no attribute {name!r}")

@@ -70,7 +70,11 @@ def _run(args: argparse.Namespace) -> int:
     if isinstance(app, App):
         spec = args.store or DEFAULT_STORE_SPEC
         if args.store is not None or app.runtime.store_is_default:
-            app.runtime.set_store(open_store(spec))
+            try:
+                store = open_store(spec)
+            except ValueError as exc:
+                raise SystemExit(f"parlour: --store: {exc}") from None
+            app.runtime.set_store(store)
             print(f"parlour: conversations in {spec}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
     return 0
