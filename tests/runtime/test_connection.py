@@ -97,18 +97,18 @@ async def test_a_newer_root_render_replaces_the_older() -> None:
     assert await conn.take(0) == [full("<div id='p1'>2</div>")]
 
 
-async def test_overflow_empties_the_queue_and_marks_it_stale() -> None:
+async def test_overflow_drops_page_patches_keeps_signals_and_marks_it_stale() -> None:
     conn = Connection("c", limit=3)
-    conn.push([Signals({"n": n}) for n in range(3)])
+    patches = [Elements(f"<li>{n}</li>", "#log", "append") for n in range(3)]
+    conn.push(patches)
     assert len(conn) == 3
     assert not conn.stale
     conn.push([Signals({"n": 3})])
-    assert len(conn) == 0
+    # The backlog of patches is replaced by one fresh full render; the signals still go out.
     assert conn.stale
-    assert conn.coalesced == 4
-    # A stale queue wakes its writer at once (with nothing) so it can ask for a full render.
+    assert conn.coalesced == 3
     async with asyncio.timeout(1):
-        assert await conn.take(10) == []
+        assert await conn.take(10) == [Signals({"n": 3})]
 
 
 async def test_a_single_push_over_the_limit_overflows_too() -> None:

@@ -7,9 +7,10 @@ slow client never grows memory without limit and never holds anyone else back:
   * an element patch supersedes a queued, not yet sent patch with the same `key` (the same
     instance): only the newest survives, in the newest's place;
   * a full render of `#root` supersedes every queued element patch before it;
-  * signals, scripts and redirects are never dropped (they may change state);
-  * past `limit` queued fragments, the queue is emptied and marked `stale`: the writer then
-    asks for one fresh full render instead of sending the backlog.
+  * signals, scripts and redirects are not coalesced (they may change state);
+  * past `limit` queued fragments, the queued page patches are dropped and the queue is marked
+    `stale`: the writer then asks for one fresh full render instead of sending the backlog.
+    Signals and scripts are kept, unless they alone exceed the limit (then all is dropped).
 
 What this module does not do: encode fragments (see `parlour.wire`) or know about HTTP.
 """
@@ -70,8 +71,12 @@ class Connection:
                 self._supersede(fragment)
             self._queue.append(fragment)
         if len(self._queue) > self.limit:
-            self.coalesced += len(self._queue)
-            self._queue.clear()
+            # Drop the page patches (a full render replaces them), keep what changes state.
+            kept = [f for f in self._queue if not isinstance(f, Elements)]
+            if len(kept) > self.limit:
+                kept = []  # a flood of scripts/signals: nothing bounded can keep them all
+            self.coalesced += len(self._queue) - len(kept)
+            self._queue = deque(kept)
             self.stale = True
         self._ready.set()
 

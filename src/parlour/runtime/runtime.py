@@ -311,11 +311,17 @@ class Runtime:
                 for seq, fragments in missed:
                     connection.push(fragments, seq=seq)
                 connection.replayed = len(missed)
-            else:
+            elif live.restored:
+                # First stream since the restore: wakeup may change state; everyone sees it.
                 connection.epoch = live.epoch
-                wake = live.restored
                 live.restored = False
-                await self._commit(live, kernel.render_top(live.conv, wake=wake), save=wake)
+                await self._commit(live, kernel.render_top(live.conv, wake=True))
+            else:
+                # Only the new stream needs the full render; it shows the state as of `seq`.
+                connection.epoch = live.epoch
+                step = kernel.render_top(live.conv)
+                live.conv = step.conversation
+                connection.push(step.fragments, seq=live.seq)
         return connection
 
     async def refresh(self, connection: Connection) -> None:
