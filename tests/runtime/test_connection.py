@@ -176,3 +176,28 @@ def test_connections_have_distinct_ids_and_a_useful_repr() -> None:
     assert a.id != b.id
     assert "cid='c'" in repr(a)
     assert "queued=0" in repr(a)
+
+
+async def test_background_updates_wait_for_the_window_and_leave_as_one_batch() -> None:
+    conn = Connection("c")
+    conn.push([Elements("<p id='a'>1</p>", key="a")])
+    taking = asyncio.create_task(conn.take(10, window=5))
+    await asyncio.sleep(0)  # let take() start waiting inside its window
+    assert not taking.done()
+    for n in range(2, 101):  # a burst of background updates to the same element
+        conn.push([Elements(f"<p id='a'>{n}</p>", key="a")])
+    assert not taking.done()
+    conn.push([Elements("<p id='b'>clicked</p>", key="b")], urgent=True)  # this tab's click
+    async with asyncio.timeout(1):  # the click ends the 5 s window at once
+        batch = await taking
+    assert batch == [
+        Elements("<p id='a'>100</p>", key="a"),
+        Elements("<p id='b'>clicked</p>", key="b"),
+    ]
+
+
+async def test_an_urgent_push_is_not_held_by_the_window() -> None:
+    conn = Connection("c")
+    conn.push([Signals({"n": 1})], urgent=True)
+    async with asyncio.timeout(1):
+        assert await conn.take(10, window=5) == [Signals({"n": 1})]

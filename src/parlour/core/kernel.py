@@ -28,10 +28,11 @@ from __future__ import annotations
 import html as htmllib
 import inspect
 import json
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, Literal, assert_never
+from typing import Any, Literal, assert_never, cast
 
 import msgspec
 from markupsafe import Markup
@@ -134,9 +135,14 @@ def boot(
 
 
 def dispatch(conv: Conversation, event: Event) -> Step:
-    """Apply one event. Stale events (unknown instance, ended conversation) change nothing."""
+    """Apply one event. Stale events change nothing: an unknown instance, an ended
+    conversation, or a browser event for an instance that is not on the page."""
     inst = conv.instances.get(event.iid)
     if inst is None or conv.ended:
+        return Step(conv)
+    if event.source == "browser" and not _shown(conv, inst.iid):
+        # A click on something no longer on the page (the second click of a double click on
+        # a button that called a frame, a slot child since covered): stale as well.
         return Step(conv)
     fold = _Fold(conv, event.now)
     try:
@@ -163,9 +169,14 @@ def dispatch(conv: Conversation, event: Event) -> Step:
             fold.settle()
             if fold.top != top_before and fold.top is not None and not fold.ended:
                 fold.frags.append(fr.Script(_push_state_js(fold.depth, None)))
-        return fold.finish()
+        step = fold.finish()
     except Exception as exc:
         return _failed(conv, inst.iid, exc, "handle")
+    failed = next((r for r in step.errors if r.phase == "render"), None)
+    if failed is not None:
+        # The new state cannot be drawn: keep the conversation as it was, like a handler error.
+        return replace(_failed(conv, inst.iid, failed.error, "render"), errors=(failed,))
+    return step
 
 
 def render_top(conv: Conversation, *, wake: bool = False) -> Step:
@@ -180,7 +191,14 @@ def render_top(conv: Conversation, *, wake: bool = False) -> Step:
             for iid in _descendants(fold, top):
                 _hook(fold, iid, "wakeup")
     except Exception as exc:
-        return _failed(conv, top, exc, "wakeup")
+        # A stream that just opened shows an empty page: the error goes into #root.
+        html = _error_html(conv.id, top, exc, "wakeup")
+        return Step(
+            conv,
+            (fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR, error=True),),
+            (),
+            (ErrorReport(conv.id, top, "wakeup", exc),),
+        )
     return fold.finish()
 
 
@@ -327,12 +345,13 @@ class _Fold:
 def _record_diff(before: Conversation, after: Conversation) -> Iterable[cmd.Command]:
     """Commands for timers and subscriptions that a fold added or removed."""
     if before.timers is not after.timers:
-        old, new = set(before.timers), set(after.timers)
+        # By id: a timer's payload may be a list or a dict, which cannot be hashed.
+        old, new = {t.id for t in before.timers}, {t.id for t in after.timers}
         for t in before.timers:
-            if t not in new:
+            if t.id not in new:
                 yield cmd.CancelTimer(after.id, t)
         for t in after.timers:
-            if t not in old:
+            if t.id not in old:
                 yield cmd.ScheduleTimer(after.id, t)
     if before.subscriptions is not after.subscriptions:
         old_s, new_s = set(before.subscriptions), set(after.subscriptions)
@@ -512,11 +531,26 @@ def _answer(fold: _Fold, origin: str | None, value: Any, error: BaseException | 
         # The answering frame covered the whole page: whatever was below is not on it.
         fold.mark_all_unrendered()
         _resume(fold, leaving.parent, leaving.resume, value, error)
+    elif origin in fold.stack:
+        raise EffectError(
+            f"{type(leaving.component).__qualname__} answered while another frame covers it; "
+            "only the frame on top of the stack can answer."
+        )
     elif leaving.slot is not None and leaving.parent is not None:
-        for iid in _descendants(fold, origin):
+        holder = fold.instances.get(leaving.parent)
+        if holder is None or holder.children.get(leaving.slot) != origin:
+            raise EffectError(
+                f"{type(leaving.component).__qualname__} answered while another child covers "
+                f"it in slot {leaving.slot!r}; only the child shown in a slot can answer."
+            )
+        # Everything under the leaving child goes, including occupants parked inside its own
+        # slots; only the occupant it displaced (and what hangs below that) comes back.
+        back_in = set(_subtree(fold, leaving.previous)) if leaving.previous else set[str]()
+        gone = [iid for iid in _subtree(fold, origin) if iid not in back_in]
+        for iid in gone:
             _hook(fold, iid, "stop", keep_state=False)
         parent = fold.instances.get(leaving.parent)
-        _remove(fold, _descendants(fold, origin))
+        _remove(fold, gone)
         if parent is not None:
             children = dict(parent.children)
             if leaving.previous is not None:
@@ -600,6 +634,24 @@ def _instantiate(
     # Pre-order: the parent first, then its children in slot order.
     ordered = [iid] + [c for c in created if c != iid]
     return iid, ordered
+
+
+def _shown(conv: Conversation, iid: str) -> bool:
+    """Whether `iid` is on the page: the top frame, or shown inside it (not parked, not covered)."""
+    inst = conv.instances.get(iid)
+    while inst is not None:
+        if inst.iid == conv.top:
+            return True
+        holder = conv.instances.get(inst.parent) if inst.parent is not None else None
+        if holder is None:
+            return False
+        held = inst.iid in holder.children.values() or any(
+            inst.iid in keyed.children.values() for keyed in holder.keyed.values()
+        )
+        if not held:
+            return False
+        inst = holder
+    return False
 
 
 def _descendants(fold: _Fold, iid: str) -> list[str]:
@@ -831,18 +883,22 @@ def _projected_url(fold: _Fold) -> tuple[str, str | None]:
         return "replace", None
     comp = root.component
     _mount(fold, comp, root.iid)
-    spec = comp.url()
+    spec = cast(object, comp.url())  # user code: check the shape, whatever the annotation says
     if spec is None:
         return "replace", None
     if isinstance(spec, str):
         return "replace", spec
-    mode, url = spec
-    if mode not in ("push", "replace") or not isinstance(url, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise EffectError(
-            f"{type(comp).__qualname__}.url() must return None, a URL string, or "
-            f"('push'|'replace', url); got {spec!r}"
-        )
-    return mode, url
+    if isinstance(spec, tuple):
+        pair = cast(tuple[object, ...], spec)
+        if len(pair) == 2 and isinstance(pair[1], str):
+            if pair[0] == "push":
+                return "push", pair[1]
+            if pair[0] == "replace":
+                return "replace", pair[1]
+    raise EffectError(
+        f"{type(comp).__qualname__}.url() must return None, a URL string, or "
+        f"('push'|'replace', url); got {spec!r}"
+    )
 
 
 def _project_url(fold: _Fold, effects: Sequence[fx.Effect]) -> None:
@@ -949,14 +1005,27 @@ def _render_container(fold: _Fold, parent_iid: str, slot: str) -> None:
 
 
 class _Host:
-    """What a component may ask the kernel during render: its children's HTML."""
+    """What a component may ask the kernel during render: its children's HTML.
+
+    It holds its fold weakly: a component keeps its mount after the fold that mounted it is
+    over, so a strong reference would chain every conversation value to the one before it,
+    and memory would grow with every event whatever `history_limit` says.
+    """
 
     def __init__(self, fold: _Fold) -> None:
-        self._fold = fold
+        self._ref = weakref.ref(fold)
+
+    @property
+    def _fold(self) -> _Fold:
+        fold = self._ref()
+        if fold is None:
+            raise RuntimeError("slot() and keyed() can only be used inside render()")
+        return fold
 
     @property
     def can_go_back(self) -> bool:
-        return bool(self._fold.history)
+        fold = self._ref()
+        return fold is not None and bool(fold.history)
 
     def render_slot(self, iid: str, slot: str) -> Markup:
         inst = self._fold.instances[iid]
@@ -1080,6 +1149,10 @@ def _error_in_page(fold: _Fold, iid: str, error: BaseException, phase: str) -> N
             fold.frags.append(
                 fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR, error=True)
             )
+            if inst is not None:
+                # The block fills the page and carries the instance's id, so the instance is
+                # on the page (as its error): settling must not draw over the block.
+                fold.instances[iid] = replace(inst, rendered=True)
 
 
 def _failed(conv: Conversation, iid: str, error: BaseException, phase: str) -> Step:

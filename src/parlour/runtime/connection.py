@@ -18,6 +18,7 @@ What this module does not do: encode fragments (see `parlour.wire`) or know abou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import deque
 
@@ -46,6 +47,7 @@ class Connection:
         """How many missed batches were replayed into this stream when it opened."""
         self._queue: deque[Fragment] = deque()
         self._ready = asyncio.Event()
+        self._urgent = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"Connection(cid={self.cid!r}, id={self.id}, queued={len(self._queue)})"
@@ -59,11 +61,21 @@ class Connection:
         return f"{self.epoch}.{self.seq}"
 
     def push(
-        self, fragments: tuple[Fragment, ...] | list[Fragment], *, seq: int | None = None
+        self,
+        fragments: tuple[Fragment, ...] | list[Fragment],
+        *,
+        seq: int | None = None,
+        urgent: bool = False,
     ) -> None:
-        """Queue fragments for this stream (never blocks, never grows past `limit`)."""
+        """Queue fragments for this stream (never blocks, never grows past `limit`).
+
+        `urgent` marks the answer to this tab's own click: it is sent at once, ahead of any
+        coalescing window, together with whatever is queued before it.
+        """
         if self.closed:
             return
+        if urgent:
+            self._urgent.set()
         if seq is not None:
             self.seq = seq
         for fragment in fragments:
@@ -92,14 +104,25 @@ class Connection:
             self.coalesced += before - len(kept)
             self._queue = deque(kept)
 
-    async def take(self, timeout: float | None = None) -> list[Fragment] | None:
-        """Everything queued, waiting up to `timeout` seconds; None when nothing came."""
+    async def take(
+        self, timeout: float | None = None, *, window: float = 0.0
+    ) -> list[Fragment] | None:
+        """Everything queued, waiting up to `timeout` seconds; None when nothing came.
+
+        With a `window`, a batch of background updates (timers, the bus) waits up to that
+        long for more to arrive, so a burst leaves as a few patches (newest per element wins);
+        an urgent push ends the wait at once.
+        """
         if not self._queue and not self.stale and not self.closed:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout)
             except TimeoutError:
                 return None
+        if window > 0 and not self._urgent.is_set() and not self.closed and not self.stale:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), window)
+        self._urgent.clear()
         batch = list(self._queue)
         self._queue.clear()
         self.sent += len(batch)
@@ -110,3 +133,4 @@ class Connection:
         self._queue.append(Close())
         self.closed = True
         self._ready.set()
+        self._urgent.set()

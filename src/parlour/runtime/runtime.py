@@ -226,7 +226,12 @@ class Runtime:
         return live
 
     async def apply(
-        self, cid: str, fn: Callable[[Conversation], kernel.Step], *, save: bool = True
+        self,
+        cid: str,
+        fn: Callable[[Conversation], kernel.Step],
+        *,
+        save: bool = True,
+        urgent: bool = False,
     ) -> bool:
         """Run one kernel step on `cid` under its lock; False when the conversation is unknown."""
         live = await self.get(cid)
@@ -235,23 +240,26 @@ class Runtime:
         async with live.lock:
             if self.live.get(cid) is not live:
                 return False  # ended while we waited
-            await self._commit(live, fn(live.conv), save=save)
+            await self._commit(live, fn(live.conv), save=save, urgent=urgent)
         return True
 
     async def dispatch(self, cid: str, event: kernel.Event) -> bool:
         """Apply one event (stale events are harmless no-ops)."""
-        return await self.apply(cid, lambda conv: kernel.dispatch(conv, event))
+        urgent = event.source == "browser"
+        return await self.apply(cid, lambda conv: kernel.dispatch(conv, event), urgent=urgent)
 
     async def back(self, cid: str, *, to: int | None = None) -> bool:
         now = self.clock()
-        return await self.apply(cid, lambda conv: kernel.back(conv, to=to, now=now))
+        return await self.apply(cid, lambda conv: kernel.back(conv, to=to, now=now), urgent=True)
 
     async def end(self, cid: str) -> bool:
         """End a conversation: stop hooks run, streams close, it is forgotten."""
         now = self.clock()
         return await self.apply(cid, lambda conv: kernel.finish(conv, now))
 
-    async def _commit(self, live: Live, step: kernel.Step, *, save: bool = True) -> None:
+    async def _commit(
+        self, live: Live, step: kernel.Step, *, save: bool = True, urgent: bool = False
+    ) -> None:
         live.conv = step.conversation
         for report in step.errors:
             log.error(
@@ -276,7 +284,7 @@ class Runtime:
             live.seq += 1
             live.outbox.append((live.seq, step.fragments))
             for connection in live.connections:
-                connection.push(step.fragments, seq=live.seq)
+                connection.push(step.fragments, seq=live.seq, urgent=urgent)
 
     async def _forget(self, cid: str) -> None:
         live = self.live.pop(cid, None)
@@ -321,7 +329,7 @@ class Runtime:
                 connection.epoch = live.epoch
                 step = kernel.render_top(live.conv)
                 live.conv = step.conversation
-                connection.push(step.fragments, seq=live.seq)
+                connection.push(step.fragments, seq=live.seq, urgent=True)
         return connection
 
     async def refresh(self, connection: Connection) -> None:

@@ -81,6 +81,7 @@ class App:
         stylesheets: tuple[str, ...] = (),
         max_body: int = 1 << 20,
         heartbeat: float = 15.0,
+        window: float = 0.05,
         history_limit: int = 50,
         ttl: float = 24 * 3600.0,
         reap_interval: float = 60.0,
@@ -92,6 +93,7 @@ class App:
         self.base = "/" + base.strip("/")
         self.max_body = max_body
         self.heartbeat = heartbeat
+        self.window = window
         self.stylesheets = stylesheets
         self.runtime = Runtime(
             store=store,
@@ -231,7 +233,7 @@ class App:
             nonlocal retry
             try:
                 while True:
-                    batch = await connection.take(self.heartbeat)
+                    batch = await connection.take(self.heartbeat, window=self.window)
                     if batch is None:
                         yield comment("ping")
                         continue
