@@ -153,15 +153,16 @@ class Harness:
         return self._record(kernel.back(self.conversation, to=to, now=self.now))
 
     def advance(self, seconds: float) -> list[kernel.Step]:
-        """Move the clock forward, firing due timers in order."""
-        self.now += seconds
+        """Move the clock forward, firing due timers in order, each at its due time (so a
+        timer that schedules the next one fires again within the same advance)."""
+        end = self.now + seconds
         fired: list[kernel.Step] = []
         while True:
-            due = sorted(
-                (t for t in self.conversation.timers if t.due <= self.now), key=lambda t: t.due
-            )
+            due = sorted((t for t in self.conversation.timers if t.due <= end), key=lambda t: t.due)
             if not due:
+                self.now = end
                 return fired
+            self.now = max(self.now, due[0].due)
             fired.append(self._record(kernel.fire_timer(self.conversation, due[0].id, self.now)))
 
 

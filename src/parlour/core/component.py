@@ -301,14 +301,16 @@ class Component:
     def bind(self, signal: str) -> dict[str, bool]:
         """A `data-bind` attribute for `signal`, keeping its kebab-case name on the wire.
 
+        The browser names the signal `kebab_case(signal)` (`draft_text` -> `draft-text`).
         Pass it positionally (`input(self.bind("q"))`): htpy turns `_` into `-` in keyword
         attribute names, which would break the `__case` modifier.
         """
         return {f"data-bind:{signal}__case.kebab": True}
 
     def local(self, name: str) -> str:
-        """The signal name `NAME-IID`: private to this instance, since signals are page-global."""
-        return f"{name}-{self.iid}"
+        """This instance's own signal `NAME-IID`, as the browser spells it (`draft-p-7` for
+        `draft` on `p7`): private to the instance, since signals are page-global."""
+        return kebab_case(f"{name}-{self.iid}")
 
     def bind_local(self, name: str) -> dict[str, bool]:
         """`bind(local(name))`: an input bound to this instance's own copy of `name`."""
@@ -504,6 +506,26 @@ def _event_target(self: Component, handler: str | Callable[..., Any]) -> tuple[C
             "so the browser may call it, or fix the name."
         )
     return target, name
+
+
+_KEBAB_STEPS = (
+    (re.compile(r"([A-Z]+)([A-Z][a-z])"), r"\1-\2"),
+    (re.compile(r"([a-z0-9])([A-Z])"), r"\1-\2"),
+    (re.compile(r"([a-z])([0-9]+)", re.IGNORECASE), r"\1-\2"),
+    (re.compile(r"([0-9]+)([a-z])", re.IGNORECASE), r"\1-\2"),
+    (re.compile(r"[\s_]+"), "-"),
+)
+
+
+def kebab_case(name: str) -> str:
+    """`name` the way Datastar's `__case.kebab` modifier rewrites it (`item_2x` -> `item-2-x`).
+
+    Datastar splits letters from digits too, so the signal bound as `draft-p7` reaches the
+    server as `draft-p-7`; the kernel reads kept signals under this spelling.
+    """
+    for pattern, repl in _KEBAB_STEPS:
+        name = pattern.sub(repl, name)
+    return name.lower()
 
 
 _ROOT_TAG = re.compile(r"\s*<[a-zA-Z][^\s/>]*(?P<attrs>[^>]*)>")

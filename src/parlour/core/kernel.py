@@ -40,7 +40,7 @@ from markupsafe import Markup
 from . import commands as cmd
 from . import effects as fx
 from . import fragments as fr
-from .component import Component, Mount, clone, encode_state, root_id
+from .component import Component, Mount, clone, encode_state, kebab_case, root_id
 from .conversation import (
     Conversation,
     Instance,
@@ -204,8 +204,8 @@ def render_top(conv: Conversation, *, wake: bool = False) -> Step:
 
 def back(conv: Conversation, *, to: int | None = None, now: float | None = None) -> Step:
     """Step back one snapshot, or to absolute history depth `to` (the browser's Back button)."""
-    if conv.ended:
-        return Step(conv)
+    if conv.ended or not conv.history or (to is not None and to >= conv.depth):
+        return Step(conv)  # nothing to restore (or the browser went forward): a no-op
     fold = _Fold(conv, conv.touched if now is None else now)
     top = conv.top or ""
     try:
@@ -809,8 +809,10 @@ def _lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> None
     cls = type(comp)
     for name in cls.keep:
         for key in (
+            kebab_case(f"{name}-{iid}"),  # what `bind_local` makes the browser send
             f"{name}-{iid}",
             f"{name.replace('_', '-')}-{iid}",
+            kebab_case(name),  # what `bind` makes the browser send
             name,
             name.replace("_", "-"),
         ):
