@@ -273,3 +273,12 @@ def test_root_id_reads_the_outermost_elements_id() -> None:
     assert root_id("<div><span id='x'></span></div>") is None
     assert root_id("text first <div id='p1'>") is None
     assert root_id(str(Markup('<input data-id="no" id="yes">'))) == "yes"
+
+
+def test_a_lifecycle_hook_cannot_be_an_event() -> None:
+    with pytest.raises(ComponentDefinitionError, match=r"Eager\.start is marked @event"):
+
+        class Eager(Component):
+            @event
+            def start(self) -> None:
+                pass

@@ -36,7 +36,10 @@ class Nav(Component):
 def test_history_push_emits_a_push_state_with_the_depth() -> None:
     h = Harness(Nav)
     step = h.dispatch(None, "go", "/a?b=1")
-    assert scripts(step) == ['history.pushState({"parlour": true, "depth": 1},\'\',"/a?b=1")']
+    assert scripts(step) == [
+        'history.replaceState({"parlour": true, "depth": 0},\'\');'
+        'history.pushState({"parlour": true, "depth": 1},\'\',"/a?b=1")'
+    ]
 
 
 def test_history_replace_emits_a_replace_state_keeping_the_entry() -> None:
@@ -121,7 +124,10 @@ def test_an_unchanged_url_projection_emits_nothing() -> None:
 def test_an_explicit_history_effect_wins_over_the_projection() -> None:
     h = Harness(Search)
     step = h.dispatch(None, "search_and_record", "dogs")
-    assert scripts(step) == ['history.pushState({"parlour": true, "depth": 1},\'\',"/explicit")']
+    assert scripts(step) == [
+        'history.replaceState({"parlour": true, "depth": 0},\'\');'
+        'history.pushState({"parlour": true, "depth": 1},\'\',"/explicit")'
+    ]
     assert step.conversation.last_url == "/search?q=dogs&page=1"
 
 
@@ -134,6 +140,7 @@ def test_a_none_projection_leaves_the_url_alone() -> None:
 def test_a_push_projection_adds_a_browser_history_entry() -> None:
     step = Harness(Search(push=True)).dispatch(None, "search", "owls")
     assert scripts(step) == [
+        'history.replaceState({"parlour": true, "depth": 0},\'\');'
         'history.pushState({"parlour": true, "depth": 1},\'\',"/search?q=owls\\u0026page=1")'
     ]
 

@@ -128,7 +128,10 @@ def test_a_called_frame_records_its_caller_and_resume_method_by_name() -> None:
 def test_a_new_top_frame_gets_a_browser_history_entry() -> None:
     h = Harness(Caller)
     step = h.dispatch(None, "ask")
-    assert step.fragments[-1] == fr.Script('history.pushState({"parlour": true, "depth": 1},\'\')')
+    assert step.fragments[-1] == fr.Script(
+        'history.replaceState({"parlour": true, "depth": 0},\'\');'
+        'history.pushState({"parlour": true, "depth": 1},\'\')'
+    )
 
 
 def test_answer_resumes_the_caller_with_the_value_and_pops_the_frame() -> None:

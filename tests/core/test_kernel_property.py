@@ -12,6 +12,8 @@ stream, and the reaper's `finish`. After every step it checks:
   (`previous`) reference names a live instance, every live instance hangs from a frame
   (nothing leaks), nothing hangs from two places, and timers and subscriptions belong to
   live instances and name methods that exist;
+* every `Elements` fragment targets `#root`, a live instance, the keyed container of a
+  live instance, or (a removal) an instance the step removed (see `check_targets`);
 * the fragments apply to the page: the machine keeps a model of the browser's DOM and
   applies every `Elements` fragment to it the way Datastar does. A fragment must find its
   target (`#root`, or an id in the page at that moment: an instance, a keyed container, a
@@ -61,6 +63,7 @@ from parlour import (
 from parlour.core import commands as cmd
 from parlour.core import fragments as fr
 from parlour.core import kernel
+from parlour.core.component import root_id
 from parlour.core.conversation import Conversation, decode, encode
 from parlour.core.effects import Effect
 
@@ -459,6 +462,36 @@ def check_structure(conv: Conversation, seen: set[str]) -> None:
     assert not orphans, f"instances nobody holds (a leak): {sorted(orphans)}"
 
 
+def check_targets(step: kernel.Step, before: Conversation | None) -> None:
+    """Every `Elements` fragment names a target that makes sense in the resulting conversation.
+
+    Its target is its selector's id, or (morph by id) the id of its outermost element:
+    * `#root`, always;
+    * for `remove`: an instance that existed before the step and is gone after it;
+    * `IID--SLOT`: the keyed container of a live instance that has that keyed slot;
+    * anything else: a live instance of the resulting conversation (the instance drawn, a
+      slot occupant a `call_in_slot` child replaces, the keyed sibling it goes after).
+    """
+    after = step.conversation
+    for f in step.fragments:
+        if not isinstance(f, fr.Elements) or f.selector == "#root":
+            continue
+        target = f.selector[1:] if f.selector else root_id(f.html)
+        assert target, f"a fragment without a target: {f}"
+        if f.mode == "remove":
+            assert before is not None, f
+            assert target in before.instances, f"{f} removes what never was"
+            assert target not in after.instances, f"{f} removes a live instance"
+        elif "--" in target:
+            parent, slot = target.split("--", 1)
+            assert parent in after.instances, f"{f}: the container's instance is gone"
+            assert slot in after.instances[parent].keyed, f"{f}: no keyed slot {slot!r}"
+        else:
+            assert target in after.instances, f"{f} targets {target}, not in the conversation"
+        if f.selector is None:
+            assert f.key == target, f"a morph is keyed by what it updates: {f}"
+
+
 # -- the machine ----------------------------------------------------------------------------
 
 
@@ -495,6 +528,7 @@ class KernelMachine(RuleBasedStateMachine):
             assert step.commands == (), "an ended conversation asks for nothing"
         if fresh_page:
             self.page = Page()
+        check_targets(step, before)
         for f in step.fragments:
             if isinstance(f, fr.Elements) and self.page is not None:
                 self.page.apply(f)

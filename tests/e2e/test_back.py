@@ -7,20 +7,10 @@ from playwright.async_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
-# Decision 0003 maps a browser entry to "the conversation right after the event that created
-# the entry". Events that change a screen in place (here: +1, twice) push snapshots but no
-# entries, so Back to the first page restores depth 0 and drops them; the POST fallback of the
-# stock Back button (one step) keeps them. Fix (core/kernel.py `_push_state_js`): before
-# pushing the new entry, `history.replaceState({parlour: true, depth: depth - 1}, '')`, so the
-# entry being left records the depth it was left at (the snapshot of the screen-changing
-# event). Remove this marker when that lands.
-BACK_DROPS_IN_PLACE_EVENTS = pytest.mark.xfail(
-    strict=True,
-    reason="kernel: a browser entry records the depth it was entered at, not left at",
-)
+# Events that change a screen in place (here: +1, twice) push snapshots but no browser entries;
+# the entry being left records the depth it was left at (decision 0003), so both doors keep them.
 
 
-@BACK_DROPS_IN_PLACE_EVENTS
 @pytest.mark.parametrize("door", ["back-button", "browser-back"])
 async def test_back_keeps_what_happened_on_the_screen_below(
     visit: Callable[[str], Awaitable[Page]], door: str

@@ -874,9 +874,15 @@ def _js(value: object) -> str:
 
 
 def _push_state_js(depth: int, url: str | None) -> str:
+    """Mark the entry being left with the depth it was left at, then push the new one.
+
+    Going back to an entry restores the conversation as it was when the user left that
+    screen, including what they changed on it in place (clicks that pushed no entry).
+    """
+    left = _js({"parlour": True, "depth": depth - 1})
     state = _js({"parlour": True, "depth": depth})
     target = "" if url is None else "," + _js(url)
-    return f"history.pushState({state},''{target})"
+    return f"history.replaceState({left},'');history.pushState({state},''{target})"
 
 
 def _projected_url(fold: _Fold) -> tuple[str, str | None]:
