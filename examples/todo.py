@@ -4,8 +4,7 @@ parlour run examples.todo:app
 
 The list owns the items. Each item is a keyed child (`set_keyed_children`): when one item
 changes only its row is re-rendered, and rows keep their place in the page. A row's checkbox
-and remove button are routed to the list's own `@event` methods: the list builds those
-attributes with `self.on(..., payload=key)` and hands them to the row as plain data.
+and remove button are routed to the list's own `@event` methods through `self.parent`.
 """
 
 from dataclasses import dataclass
@@ -39,22 +38,25 @@ class Todo:
 
 
 class TodoItem(Component):
-    """One row. Its clicks go to the list (the attributes come from TodoList.row)."""
+    """One row. Its clicks go to the list that owns the items."""
 
+    key: str = ""
     text: str = ""
     done: bool = False
-    on_toggle: dict[str, str] = {}
-    on_remove: dict[str, str] = {}
 
     def render(self) -> Element:
         return div(self.root, class_="todo-item" + (" todo-item--done" if self.done else ""))[
             label(".todo-label")[
-                input(self.on_toggle, type="checkbox", checked=self.done),
+                input(
+                    self.on("change", self.parent.toggle, payload=self.key),
+                    type="checkbox",
+                    checked=self.done,
+                ),
                 span(".todo-text")[self.text],  # htpy escapes user text
             ],
             button(
                 ".parlour-button.todo-remove",
-                self.on_remove,
+                self.on("click", self.parent.remove, payload=self.key),
                 type="button",
                 title="Remove",
                 aria_label=f"Remove {self.text}",
@@ -118,12 +120,7 @@ class TodoList(Component):
             [
                 (
                     t.key,
-                    TodoItem(
-                        text=t.text,
-                        done=t.done,
-                        on_toggle=self.on("change", "toggle", payload=t.key),
-                        on_remove=self.on("click", "remove", payload=t.key),
-                    ),
+                    TodoItem(key=t.key, text=t.text, done=t.done),
                 )
                 for t in self.items
             ],

@@ -9,10 +9,10 @@ from urllib.parse import unquote
 
 import msgspec
 import pytest
-from htpy import Element, div
+from htpy import Element, Node, button, div
 from markupsafe import Markup
 
-from parlour import Component, event
+from parlour import Component, event, set_keyed_children
 from parlour.core.component import (
     Mount,
     clone,
@@ -282,3 +282,42 @@ def test_a_lifecycle_hook_cannot_be_an_event() -> None:
             @event
             def start(self) -> None:
                 pass
+
+
+class _Row(Component):
+    key: str = ""
+
+    def render(self) -> Node:
+        remove = self.on("click", self.parent.remove_row, payload=self.key)
+        return div(self.root)[button(remove)["x"]]
+
+
+class _Rows(Component):
+    removed: list[str] = []
+
+    def start(self) -> Any:
+        return set_keyed_children("rows", [("a", _Row(key="a"))])
+
+    def render(self) -> Node:
+        return div(self.root)[self.keyed("rows")]
+
+    @event
+    def remove_row(self, key: str) -> None:
+        self.removed.append(key)
+
+
+def test_a_child_routes_browser_events_to_its_parent() -> None:
+    h = Harness(_Rows)
+    row = h.find(_Row)
+    parent = h.find(_Rows)
+    assert f"/event/test/{parent}/remove_row?p=%22a%22" in h.html
+    h.dispatch(parent, "remove_row", "a")
+    assert h.instance(parent).removed == ["a"]  # type: ignore[attr-defined]
+    assert row in h.conversation.instances
+
+
+def test_the_root_frame_has_no_parent() -> None:
+    h = Harness(_Rows)
+    root = h.top
+    with pytest.raises(RuntimeError, match="no parent"):
+        _ = root.parent

@@ -104,6 +104,8 @@ class Host(Protocol):
 
     def render_keyed(self, iid: str, slot: str) -> Markup: ...
 
+    def component(self, iid: str) -> Component: ...
+
     @property
     def can_go_back(self) -> bool: ...
 
@@ -116,6 +118,7 @@ class Mount:
     cid: str
     base: str
     host: Host | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,22 @@ class Component:
     def iid(self) -> str:
         """This instance's id: unique within its conversation, stable across restarts."""
         return self.mounted.iid
+
+    @property
+    def parent(self) -> Component:
+        """The instance this one belongs to: the embedding parent, or the frame that called it.
+
+        Children use it to route browser events or effects to their parent:
+        `self.on("click", self.parent.remove, payload=self.key)` in render, or
+        `dispatch_to(self.parent.changed, value)` from a handler.
+        """
+        mount = self.mounted
+        if mount.parent is None or mount.host is None:
+            raise RuntimeError(
+                f"{type(self).__qualname__} has no parent: it is the root frame of its "
+                "conversation."
+            )
+        return mount.host.component(mount.parent)
 
     @property
     def root(self) -> dict[str, str]:

@@ -613,7 +613,7 @@ def _instantiate(
     """Mount `component` (and its eager children) under new ids; return its iid and all new iids."""
     iid = iid or fold.new_id()
     comp = clone(component)  # the caller may keep and change its object; we keep our own
-    _mount(fold, comp, iid)
+    _mount(fold, comp, iid, parent)
     created = [iid]
     children: dict[str, str] = {}
     kids = comp.children()
@@ -728,8 +728,11 @@ def _store(fold: _Fold, iid: str, comp: Component) -> None:
 # -- user code ---------------------------------------------------------------------------------
 
 
-def _mount(fold: _Fold, comp: Component, iid: str) -> None:
-    comp._parlour = Mount(iid, fold.cid, fold.conv.base, _Host(fold))  # pyright: ignore[reportPrivateUsage]
+def _mount(fold: _Fold, comp: Component, iid: str, parent: str | None = None) -> None:
+    inst = fold.instances.get(iid)
+    if inst is not None:
+        parent = inst.parent
+    comp._parlour = Mount(iid, fold.cid, fold.conv.base, _Host(fold), parent)  # pyright: ignore[reportPrivateUsage]
 
 
 def _method(comp: Component, name: str, *, browser: bool) -> Callable[..., Any]:
@@ -1045,6 +1048,13 @@ class _Host:
                 f"(slots: {known}). Declare it in children(), or show it with call_in_slot()."
             )
         return Markup(_render_html(self._fold, child))
+
+    def component(self, iid: str) -> Component:
+        inst = self._fold.instances.get(iid)
+        if inst is None:
+            raise LookupError(f"no instance {iid!r} in this conversation")
+        _mount(self._fold, inst.component, iid)
+        return inst.component
 
     def render_keyed(self, iid: str, slot: str) -> Markup:
         inst = self._fold.instances[iid]
