@@ -26,7 +26,7 @@ pytestmark = pytest.mark.subprocess
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -131,7 +131,7 @@ def iid_of(html: str, event: str) -> str:
 
 
 def test_a_counter_keeps_its_value_across_sigkill(serve: type[Server], tmp_path: Path) -> None:
-    server = serve("examples.counter:app", tmp_path / "state.sqlite", _free_port())
+    server = serve("examples.counter:app", tmp_path / "state.sqlite", free_port())
     server.start()
     with httpx.Client(base_url=server.url) as client:
         shell = client.get("/")
@@ -147,7 +147,7 @@ def test_a_counter_keeps_its_value_across_sigkill(serve: type[Server], tmp_path:
 
 
 def test_a_wizard_resumes_mid_flow_after_sigkill(serve: type[Server], tmp_path: Path) -> None:
-    server = serve("examples.wizard:app", tmp_path / "state.sqlite", _free_port())
+    server = serve("examples.wizard:app", tmp_path / "state.sqlite", free_port())
     server.start()
     with httpx.Client(base_url=server.url) as client:
         shell = client.get("/")
@@ -175,7 +175,7 @@ def test_a_wizard_resumes_mid_flow_after_sigkill(serve: type[Server], tmp_path: 
 def test_an_unknown_conversation_after_a_wiped_store_reloads_the_page(
     serve: type[Server], tmp_path: Path
 ) -> None:
-    server = serve("examples.counter:app", tmp_path / "state.sqlite", _free_port())
+    server = serve("examples.counter:app", tmp_path / "state.sqlite", free_port())
     server.start()
     with httpx.Client(base_url=server.url) as client:
         shell = client.get("/")

@@ -75,8 +75,17 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+# Console errors a test may declare expected (a server it killed on purpose cuts the stream).
+EXPECTED_ERRORS = pytest.StashKey[list[str]]()
+
+
+def expect_console_error(request: pytest.FixtureRequest, text: str) -> None:
+    """Tell the `page` fixture that console errors containing `text` are part of this test."""
+    request.node.stash.setdefault(EXPECTED_ERRORS, []).append(text)
+
+
 @pytest.fixture
-async def page(chromium: Browser) -> AsyncIterator[Page]:
+async def page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A fresh context and page; uncaught page errors and console errors fail the test."""
     context = await chromium.new_context(viewport={"width": 900, "height": 700})
     context.set_default_timeout(TIMEOUT_MS)
@@ -85,7 +94,8 @@ async def page(chromium: Browser) -> AsyncIterator[Page]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        expected = request.node.stash.get(EXPECTED_ERRORS, [])
+        if message.type == "error" and not any(text in message.text for text in expected):
             problems.append(f"console error: {message.text}")
 
     page.on("console", on_console)
