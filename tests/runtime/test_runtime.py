@@ -635,3 +635,33 @@ async def test_without_a_bus_subscribe_and_publish_are_dropped(rt: Runtime) -> N
     assert rt.subscription_count == 0
     assert await send(rt, cid, "shout", 1)
     assert top(rt, cid).seen == []
+
+
+class Farewell(Component):
+    """Publishes its own id when it is stopped, so a test can see stop hooks run."""
+
+    def render(self) -> Element:
+        return div(self.root)["bye"]
+
+    def stop(self) -> Any:
+        return publish("farewell", self.iid)
+
+
+async def test_reaping_runs_stop_hooks_even_for_conversations_only_in_the_store(
+    clock: Clock,
+) -> None:
+    store, bus = MemoryStore(), InProcessBus()
+    first = Runtime(store=store, bus=bus, clock=clock, ttl=60.0)
+    live_cid = await mint(first, Farewell())
+    stored_cid = await mint(first, Farewell())
+    first.live.pop(stored_cid)  # as after a restart: only the store knows it
+    farewells = bus.subscribe("farewell")
+    clock.now += 61
+    assert sorted(await first.reap()) == sorted([live_cid, stored_cid])
+    async with asyncio.timeout(2):
+        said = {(await anext(farewells)).payload for _ in range(2)}
+    assert said == {"p1"}  # each conversation's root said goodbye (both roots are p1)
+    assert await store.count() == 0
+    farewells.close()
+    await first.close()
+    await bus.close()
