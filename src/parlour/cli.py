@@ -51,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="memory | file:DIR | sqlite:PATH (default: sqlite:.parlour/state.sqlite)",
     )
+    run.add_argument(
+        "--bus",
+        default=None,
+        help="memory | nats://HOST:PORT (default: the in-process bus)",
+    )
     run.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -76,6 +81,11 @@ def _run(args: argparse.Namespace) -> int:
                 raise SystemExit(f"parlour: --store: {exc}") from None
             app.runtime.set_store(store)
             print(f"parlour: conversations in {spec}", file=sys.stderr)
+        if args.bus is not None:
+            app.use_bus(args.bus)
+            print(f"parlour: events on {args.bus}", file=sys.stderr)
+    elif args.bus is not None:
+        raise SystemExit(f"parlour: --bus needs a parlour App, and {args.target} is not one")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
     return 0
 

@@ -17,6 +17,7 @@ a tab never goes dead (Datastar ignores the body of non-200 answers).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -40,7 +41,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from parlour.bus import EventBus, InProcessBus
+from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.fragments import Close, Elements, Fragment, Script
@@ -105,6 +106,8 @@ class App:
         )
         self.reap_interval = reap_interval
         self._started = False
+        self._starting = asyncio.Lock()
+        self._bus_url: str | None = None
         self.clock = clock
         self._secret = secret
         self._state_dir = Path(state_dir)
@@ -125,17 +128,40 @@ class App:
     def __repr__(self) -> str:
         return f"App({getattr(self.root, '__qualname__', self.root)!r}, base={self.base!r})"
 
+    def use_bus(self, url: str) -> None:
+        """Use the bus at `url` (`memory`, `nats://HOST:PORT`), connected when serving starts."""
+        if self._started:
+            raise RuntimeError("use_bus() must be called before the app serves requests")
+        self._bus_url = url
+
+    async def _start(self) -> None:
+        """Connect the bus and start the reaper, once, before the first request is served.
+
+        Done here rather than only in lifespan: a mounted sub-app never sees lifespan events.
+        """
+        async with self._starting:
+            if self._started:
+                return
+            if self._bus_url is not None:
+                old = self.runtime.bus
+                self.runtime.bus = await open_bus(self._bus_url)
+                if old is not None:
+                    await old.close()
+            self.runtime.start_reaper(self.reap_interval)
+            self._started = True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._started and scope["type"] == "http":
-            # Started here rather than in lifespan: a mounted sub-app never sees lifespan events.
-            self._started = True
-            self.runtime.start_reaper(self.reap_interval)
+            await self._start()
         await self._app(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
+        await self._start()
         yield
         await self.runtime.close()
+        if self.runtime.bus is not None:
+            await self.runtime.bus.close()
 
     async def _busy(self, request: Request, exc: Exception) -> Response:
         # A reconnect storm: shed load; the shell's `retry: 'always'` brings the client back.
