@@ -284,3 +284,30 @@ def test_wizard_back_then_forward_keeps_every_answer() -> None:
     h.dispatch(Question, "reply", "red")
     assert h.top == Wizard(name="Bob", colour="red")
     assert h.conversation.stack == ("p1",)
+
+
+class _Step(Component):
+    def render(self) -> Element:
+        return div(self.root)[p["a dialog"]]
+
+    @event
+    def undo(self) -> Any:
+        return back()
+
+
+class _Home(Component):
+    def render(self) -> Element:
+        return div(self.root)[p["home"]]
+
+    @event
+    def open(self) -> Any:
+        return call(_Step())
+
+
+def test_a_handler_going_back_pushes_no_browser_history_entry() -> None:
+    h = Harness(_Home)
+    h.dispatch(_Home, "open")
+    step = h.dispatch(_Step, "undo")
+    assert isinstance(h.top, _Home)  # the frame changed, by going back...
+    scripts = [f.js for f in step.fragments if isinstance(f, fr.Script)]
+    assert not any("pushState" in js for js in scripts)  # ...so no new browser entry

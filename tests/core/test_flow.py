@@ -253,3 +253,25 @@ def test_a_flow_survives_a_restart_mid_way_and_continues() -> None:
     h.dispatch(Ask, "reply", "y")
     h.dispatch(Ask, "reply", "z")
     assert h.top == Parent(got=[["x", "y", "z"]])
+
+
+class _Ok(Component):
+    def render(self) -> Element:
+        return div(self.root)[p["ok?"]]
+
+    @event
+    def yes(self) -> Effect:
+        return answer("fine")
+
+
+@flow
+def _yields_a_class() -> Any:
+    said = yield _Ok  # a class is shown like an instance, as call() accepts both
+    return said
+
+
+def test_a_flow_may_yield_a_component_class() -> None:
+    h = Harness(_yields_a_class)
+    assert isinstance(h.top, _Ok)
+    h.dispatch(_Ok, "yes")
+    assert h.conversation.ended

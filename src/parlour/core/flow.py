@@ -65,8 +65,7 @@ class Flow(Component, name="parlour.Flow"):
                 self._check(name, step, asked)
                 asked = gen.send(given)
             step = len(self.answers)
-            self._check(name, step, asked)
-            component = cast(Component, asked)
+            component = self._check(name, step, asked)
             if step == len(self.steps):
                 self.steps.append(type(component).__parlour_name__)
             return call(component, resume=self.answered)
@@ -75,7 +74,10 @@ class Flow(Component, name="parlour.Flow"):
         finally:
             gen.close()
 
-    def _check(self, name: str, step: int, asked: object) -> None:
+    def _check(self, name: str, step: int, asked: object) -> Component:
+        """The component a step asked for (a class is instantiated), checked against replay."""
+        if isinstance(asked, type) and issubclass(asked, Component):
+            asked = asked()
         if not isinstance(asked, Component):
             raise EffectError(
                 f"flow {name} yielded {asked!r} at step {step + 1}; a flow yields components "
@@ -89,6 +91,7 @@ class Flow(Component, name="parlour.Flow"):
                 "started, or it is not deterministic between yields (side effects and random "
                 "choices belong in components and effects, not in the flow body)."
             )
+        return asked
 
 
 def flow(fn: Callable[..., Generator[Any, Any, Any]]) -> type[Flow]:

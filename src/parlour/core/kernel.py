@@ -167,7 +167,8 @@ def dispatch(conv: Conversation, event: Event) -> Step:
         if event.source == "browser":
             _project_url(fold, effects)
             fold.settle()
-            if fold.top != top_before and fold.top is not None and not fold.ended:
+            went_back = any(isinstance(e, fx.Back) for e in effects)
+            if fold.top != top_before and fold.top is not None and not fold.ended and not went_back:
                 fold.frags.append(fr.Script(_push_state_js(fold.depth, None)))
         step = fold.finish()
     except Exception as exc:
