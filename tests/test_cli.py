@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -16,9 +17,13 @@ from typing import Any
 
 import pytest
 
+from parlour.bus import InProcessBus
+from parlour.bus.nats import NatsBus
 from parlour.cli import load_app, main
 from parlour.stores import DEFAULT_STORE_SPEC, MemoryStore, SqliteStore
+from parlour.testing import AsgiClient
 from parlour.web.app import App
+from tests.support.nats import NatsServer, start_nats_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -175,6 +180,115 @@ def test_run_serves_any_asgi_app_as_is(module: str, served: FakeUvicorn) -> None
     assert served.calls[0][0] == 42
 
 
+# -- --bus ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    yield from start_nats_server(tmp_path)
+
+
+async def close(app: App) -> None:
+    """What the lifespan would do at shutdown (AsgiClient runs no lifespan)."""
+    await app.runtime.close()
+    if app.runtime.bus is not None:
+        await app.runtime.bus.close()
+
+
+@pytest.mark.parametrize("url", ["memory", "nats://127.0.0.1:4222", "nats://a:4222,nats://b:4222"])
+def test_run_bus_is_parsed_and_announced(
+    module: str, served: FakeUvicorn, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    assert main(["run", f"{module}:app", "--store", "memory", "--bus", url]) == 0
+    [(app, options)] = served.calls
+    assert isinstance(app, App)
+    assert options["lifespan"] == "on"  # the lifespan is what connects the bus
+    assert f"parlour: events on {url}" in capsys.readouterr().err
+    assert isinstance(app.runtime.bus, InProcessBus)  # nothing connects before serving starts
+
+
+async def test_run_bus_memory_gives_the_app_a_fresh_in_process_bus(
+    module: str, served: FakeUvicorn
+) -> None:
+    main(["run", f"{module}:app", "--store", "memory", "--bus", "memory"])
+    [(app, _)] = served.calls
+    built_with = app.runtime.bus
+    assert isinstance(built_with, InProcessBus)
+    try:
+        assert (await AsgiClient(app).get("/")).status == 200  # serving starts: the bus opens
+        assert isinstance(app.runtime.bus, InProcessBus)
+        assert app.runtime.bus is not built_with
+        assert built_with.closed
+    finally:
+        await close(app)
+
+
+async def test_run_without_bus_keeps_the_bus_the_app_was_built_with(
+    module: str, served: FakeUvicorn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["run", f"{module}:app", "--store", "memory"])
+    [(app, _)] = served.calls
+    built_with = app.runtime.bus
+    try:
+        assert (await AsgiClient(app).get("/")).status == 200
+        assert app.runtime.bus is built_with
+        assert not built_with.closed
+    finally:
+        await close(app)
+    assert "events on" not in capsys.readouterr().err
+
+
+@pytest.mark.subprocess
+async def test_run_bus_nats_connects_the_app_to_nats(
+    module: str, served: FakeUvicorn, nats: NatsServer
+) -> None:
+    main(["run", f"{module}:app", "--store", "memory", "--bus", nats.url])
+    [(app, _)] = served.calls
+    try:
+        assert (await AsgiClient(app).get("/")).status == 200
+        bus = app.runtime.bus
+        assert isinstance(bus, NatsBus)
+        assert bus.stream == "PARLOUR"
+        async with bus.subscribe("cli.>") as sub:
+            sent = await bus.publish("cli.hello", "hi")
+            async with asyncio.timeout(5):
+                assert await anext(sub) == sent
+    finally:
+        await close(app)
+
+
+def test_run_bus_needs_a_parlour_app(module: str, served: FakeUvicorn) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", f"{module}:not_an_app", "--bus", "memory"])
+    assert str(info.value.code) == (
+        f"parlour: --bus needs a parlour App, and {module}:not_an_app is not one"
+    )
+    assert served.calls == []
+
+
+@pytest.mark.parametrize("url", ["bogus", "redis://127.0.0.1:6379", "127.0.0.1:4222", ""])
+def test_run_with_a_bad_bus_url_exits_before_serving(
+    module: str, served: FakeUvicorn, url: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", f"{module}:app", "--store", "memory", "--bus", url])
+    message = str(info.value.code)
+    assert message.startswith("parlour: --bus:")
+    assert repr(url) in message
+    assert "nats://127.0.0.1:4222" in message  # it says what a good URL looks like
+    assert served.calls == []
+
+
+def test_run_bus_nats_without_nats_py_exits_with_the_install_hint(
+    module: str, served: FakeUvicorn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "nats", None)  # as if nats-py were not installed
+    with pytest.raises(SystemExit) as info:
+        main(["run", f"{module}:app", "--bus", "nats://127.0.0.1:4222"])
+    assert "pip install 'parlour[nats]'" in str(info.value.code)
+    assert served.calls == []
+
+
 # -- a real server ---------------------------------------------------------------------------
 
 
@@ -248,3 +362,45 @@ def test_parlour_run_serves_the_counter(tmp_path: Path) -> None:
     output = log.read_text()
     assert "conversations in memory" in output
     assert "Application shutdown complete" in output
+
+
+@pytest.mark.subprocess
+def test_parlour_run_with_no_nats_server_there_fails_fast_and_says_where(tmp_path: Path) -> None:
+    url = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if k != "PARLOUR_DATASTAR_JS"}
+    env["PARLOUR_SECRET"] = "subprocess-test"
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parlour",
+                "run",
+                "examples.counter:app",
+                "--port",
+                str(free_port()),
+                "--store",
+                "memory",
+                "--bus",
+                url,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # Two tries per server, 2 s apart; nats-py alone would retry for two minutes.
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise AssertionError(
+            f"parlour run --bus {url} was still trying to connect after 20 s:\n"
+            + log.read_text()[-3000:]
+        ) from None
+    output = log.read_text()
+    assert code != 0, output
+    assert f"no NATS server at {url} accepted a connection" in output
+    assert "Application startup failed" in output

@@ -1,10 +1,13 @@
 """The `parlour` command.
 
-    parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--reload]
+    parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--bus URL]
+                            [--log-level info]
 
 `run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
 uvicorn. `--store` picks where conversations live (`memory`, `file:DIR`, `sqlite:PATH`); an
-`App` that was built without an explicit store gets it.
+`App` that was built without an explicit store gets it. `--bus` picks the event bus
+(`memory`, or `nats://HOST:PORT` to share events between processes); it needs an `App`, and
+replaces the bus the App was built with when serving starts.
 """
 
 from __future__ import annotations
@@ -68,10 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from parlour.bus import validate_bus_url
     from parlour.stores import DEFAULT_STORE_SPEC, open_store
     from parlour.web.app import App
 
     app = load_app(args.target)
+    if args.bus is not None:
+        try:
+            validate_bus_url(args.bus)  # now, not when serving starts (a traceback, then exit)
+        except ValueError as exc:
+            raise SystemExit(f"parlour: --bus: {exc}") from None
     if isinstance(app, App):
         spec = args.store or DEFAULT_STORE_SPEC
         if args.store is not None or app.runtime.store_is_default:

@@ -8,17 +8,18 @@ a bounded `asyncio.wait_for`, never for a guessed amount of time.
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 
 import msgspec
 import pytest
-from nats.aio.client import Client
+from nats.aio.client import DEFAULT_MAX_RECONNECT_ATTEMPTS, Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
 from parlour.bus import Event, EventBus, Subscription, open_bus
 from parlour.bus.nats import NatsBus
-
-from .conftest import NatsServer
+from tests.support.nats import NatsServer, free_port
 
 pytestmark = pytest.mark.subprocess
 
@@ -305,6 +306,23 @@ async def test_server_without_jetstream_is_explained(
 ) -> None:
     with pytest.raises(RuntimeError, match="Start the server with JetStream enabled"):
         await NatsBus.connect(nats_server_without_jetstream.url, request_timeout=2.0)
+
+
+async def test_no_server_at_the_url_fails_in_seconds_and_names_it() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    expected = re.escape(f"no NATS server at {url} accepted a connection")
+    with pytest.raises(ConnectionError, match=expected):
+        # nats-py alone retries a first connection 60 times, 2 s apart.
+        await asyncio.wait_for(NatsBus.connect(url, request_timeout=1.0), 15)
+    assert time.monotonic() - started < 15
+
+
+async def test_a_connected_bus_keeps_reconnecting_patiently(nats_bus: NatsBus) -> None:
+    # Only the first connection gives up early; a dropped one retries as nats-py does.
+    client = nats_bus._nc  # pyright: ignore[reportPrivateUsage]
+    assert client.options["max_reconnect_attempts"] == DEFAULT_MAX_RECONNECT_ATTEMPTS
+    assert client.options["allow_reconnect"]
 
 
 async def test_open_bus_nats_url(nats_server: NatsServer) -> None:

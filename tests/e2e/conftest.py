@@ -6,7 +6,11 @@
 
 `chromium` is one browser for the session; `page` is a fresh context (own cookies, own
 conversation) per test; `serve(target)` starts `parlour run TARGET` once per session and
-returns its base URL. Every wait is bounded; nothing sleeps.
+returns its base URL. For tests with several users or several processes, `open_page(url)`
+opens one more fresh context (another user) with its stream connected, and
+`launch(target, *args)` starts a `parlour run` of the test's own (e.g. `--bus nats://…`),
+stopped by PID when the test ends, after its pages are closed. Every wait is bounded;
+nothing sleeps.
 
 Chromium must be Debian's (/usr/bin/chromium): `playwright install` cannot work on our
 machines. When it is missing the tests fail, saying how to install it; they never skip.
@@ -24,7 +28,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    async_playwright,
+    expect,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -84,26 +95,43 @@ def expect_console_error(request: pytest.FixtureRequest, text: str) -> None:
     request.node.stash.setdefault(EXPECTED_ERRORS, []).append(text)
 
 
+class _Pages:
+    """Fresh browser contexts whose uncaught page errors and console errors are collected."""
+
+    def __init__(self, browser: Browser, request: pytest.FixtureRequest) -> None:
+        self.browser = browser
+        self.request = request
+        self.contexts: list[BrowserContext] = []
+        self.problems: list[str] = []
+
+    async def new(self) -> Page:
+        context = await self.browser.new_context(viewport={"width": 900, "height": 700})
+        self.contexts.append(context)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        label = f"page {len(self.contexts)}"
+        page.on("pageerror", lambda exc: self.problems.append(f"{label} error: {exc}"))
+
+        def on_console(message: ConsoleMessage) -> None:
+            expected = self.request.node.stash.get(EXPECTED_ERRORS, [])
+            if message.type == "error" and not any(text in message.text for text in expected):
+                self.problems.append(f"{label} console error: {message.text}")
+
+        page.on("console", on_console)
+        return page
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+        assert not self.problems, "the page reported errors:\n" + "\n".join(self.problems)
+
+
 @pytest.fixture
 async def page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A fresh context and page; uncaught page errors and console errors fail the test."""
-    context = await chromium.new_context(viewport={"width": 900, "height": 700})
-    context.set_default_timeout(TIMEOUT_MS)
-    problems: list[str] = []
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        expected = request.node.stash.get(EXPECTED_ERRORS, [])
-        if message.type == "error" and not any(text in message.text for text in expected):
-            problems.append(f"console error: {message.text}")
-
-    page.on("console", on_console)
-    try:
-        yield page
-    finally:
-        await context.close()
-    assert not problems, "the page reported errors:\n" + "\n".join(problems)
+    pages = _Pages(chromium, request)
+    yield await pages.new()
+    await pages.close()
 
 
 # -- live servers -----------------------------------------------------------------------------
@@ -124,7 +152,7 @@ def _accepts(port: int) -> bool:
 
 
 class _Server:
-    def __init__(self, target: str, log: Path) -> None:
+    def __init__(self, target: str, log: Path, args: tuple[str, ...] = ()) -> None:
         self.target = target
         self.log = log
         self.port = _free_port()
@@ -148,6 +176,7 @@ class _Server:
                     str(self.port),
                     "--store",
                     "memory",
+                    *args,
                 ],
                 cwd=REPO,
                 env=env,
@@ -192,15 +221,31 @@ class _Server:
         return self.proc.returncode
 
 
-@pytest.fixture(scope="session")
-def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
-    """`serve("examples.counter:app")` -> base URL; one server per target for the session."""
+def _require_datastar() -> None:
     if not DATASTAR_JS.is_file():
         pytest.fail(
             f"{DATASTAR_JS.relative_to(REPO)} is missing: run `make setup` to fetch the "
             "Datastar bundle.",
             pytrace=False,
         )
+
+
+def _stop_all(servers: list[_Server]) -> None:
+    """Stop every server by PID; fail if one is stuck or did not exit cleanly."""
+    stuck: list[str] = []
+    for server in servers:
+        code = server.stop()
+        if server.proc.poll() is None:
+            stuck.append(f"{server.target} (pid {server.proc.pid})")
+        elif code not in (0, -signal.SIGTERM):
+            stuck.append(f"{server.target} exited with {code}:\n{server.output()}")
+    assert not stuck, "servers did not shut down cleanly: " + "; ".join(stuck)
+
+
+@pytest.fixture(scope="session")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """`serve("examples.counter:app")` -> base URL; one server per target for the session."""
+    _require_datastar()
     logs = tmp_path_factory.mktemp("servers")
     servers: dict[str, _Server] = {}
 
@@ -222,15 +267,51 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], 
         return server.url
 
     yield start
+    _stop_all(list(servers.values()))
 
-    stuck: list[str] = []
-    for server in servers.values():
-        code = server.stop()
-        if server.proc.poll() is None:
-            stuck.append(f"{server.target} (pid {server.proc.pid})")
-        elif code not in (0, -signal.SIGTERM):
-            stuck.append(f"{server.target} exited with {code}:\n{server.output()}")
-    assert not stuck, "servers did not shut down cleanly: " + "; ".join(stuck)
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """`launch("examples.chat:app", "--bus", url)` -> base URL of a new `parlour run` (on
+    `--store memory`) that belongs to this test: stopped by PID when the test ends."""
+    _require_datastar()
+    servers: list[_Server] = []
+
+    def start(target: str, *args: str) -> str:
+        log = tmp_path / f"{target.replace(':', '-')}-{len(servers)}.log"
+        server = _Server(target, log, args)
+        servers.append(server)
+        server.wait_ready()
+        return server.url
+
+    yield start
+    _stop_all(servers)
+
+
+async def _open(page: Page, url: str) -> Page:
+    """Load `url` in `page` and wait until its update stream answered 200."""
+    async with page.expect_response(lambda r: "/_parlour/sse/" in r.url) as stream:
+        await page.goto(url)
+    response = await stream.value
+    assert response.status == 200, f"the update stream answered {response.status}"
+    return page
+
+
+@pytest.fixture
+async def open_page(
+    chromium: Browser, request: pytest.FixtureRequest, launch: Callable[..., str]
+) -> AsyncIterator[Callable[[str], Awaitable[Page]]]:
+    """`await open_page(url)`: one more user (a fresh context) with the app's stream open.
+
+    Depends on `launch` so that its pages close before the test's own servers stop (a stream
+    cut by a stopping server would log console errors)."""
+    pages = _Pages(chromium, request)
+
+    async def go(url: str) -> Page:
+        return await _open(await pages.new(), url)
+
+    yield go
+    await pages.close()
 
 
 @pytest.fixture
@@ -238,12 +319,7 @@ def visit(page: Page, serve: Callable[[str], str]) -> Callable[[str], Awaitable[
     """Open an example app in `page` and wait until its update stream is connected."""
 
     async def go(target: str) -> Page:
-        url = serve(target)
-        async with page.expect_response(lambda r: "/_parlour/sse/" in r.url) as stream:
-            await page.goto(url)
-        response = await stream.value
-        assert response.status == 200, f"the update stream answered {response.status}"
-        return page
+        return await _open(page, serve(target))
 
     return go
 

@@ -16,6 +16,7 @@ style), `subscription` (bounded per-subscriber queues, oldest dropped on overflo
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from parlour.bus.event import Event as Event
@@ -41,11 +42,33 @@ __all__ = [
     "TopicPattern",
     "matches",
     "open_bus",
+    "validate_bus_url",
     "validate_pattern",
     "validate_topic",
 ]
 
 _NATS_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
+
+
+def validate_bus_url(url: str | None) -> None:
+    """Raise `ValueError` unless `open_bus(url)` can use `url`; connects to nothing.
+
+    Checks the form only (`None`, `"memory"`, or a NATS URL) and, for NATS, that nats-py
+    is installed, so a command line can refuse a bad `--bus` before it starts serving.
+    """
+    if url is None or url == "memory":
+        return
+    if not url.startswith(_NATS_SCHEMES):
+        raise ValueError(
+            f"open_bus({url!r}): unknown bus URL. Expected None or 'memory' for the "
+            "in-process bus, or a NATS URL such as 'nats://127.0.0.1:4222' (several servers "
+            "may be separated by commas)."
+        )
+    if importlib.util.find_spec("nats") is None:
+        raise ValueError(
+            f"open_bus({url!r}): a NATS bus needs nats-py; install it with "
+            "`pip install 'parlour[nats]'`."
+        )
 
 
 async def open_bus(url: str | None = None, **options: Any) -> EventBus:
@@ -55,17 +78,12 @@ async def open_bus(url: str | None = None, **options: Any) -> EventBus:
     e.g. `history_size=50_000` or `stream="ORDERS"`. Typically `url` comes from
     configuration, so one app runs in-process in development and on NATS in production.
     """
+    validate_bus_url(url)
     if url is None or url == "memory":
         return InProcessBus(**options)
-    if url.startswith(_NATS_SCHEMES):
-        from parlour.bus.nats import NatsBus  # optional dependency, loaded on demand
+    from parlour.bus.nats import NatsBus  # optional dependency, loaded on demand
 
-        return await NatsBus.connect(url, **options)
-    raise ValueError(
-        f"open_bus({url!r}): unknown bus URL. Expected None or 'memory' for the in-process "
-        "bus, or a NATS URL such as 'nats://127.0.0.1:4222' (several servers may be "
-        "separated by commas)."
-    )
+    return await NatsBus.connect(url, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -50,9 +50,10 @@ from types import TracebackType
 from typing import Any, Literal, Self, final
 
 import msgspec
-from nats.aio.client import Client
+from nats.aio.client import DEFAULT_MAX_RECONNECT_ATTEMPTS, Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
+from nats.errors import NoServersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RePublish, StorageType, StreamConfig, StreamInfo
@@ -69,6 +70,7 @@ __all__ = ["NatsBus"]
 log = logging.getLogger("parlour.bus.nats")
 
 _MIN_SERVER = (2, 11)  # batched direct get
+_FIRST_CONNECT_ATTEMPTS = 1  # retries per server before the first connection gives up
 _API = "$JS.API"
 _STREAM_CONFLICT = 10058  # "stream name already in use with a different configuration"
 _SUBJECTS_OVERLAP = 10065  # "subjects overlap with an existing stream"
@@ -138,14 +140,26 @@ class NatsBus:
                     "disconnected from NATS; live events are not received until reconnected"
                 )
 
-        await client.connect(
-            [server.strip() for server in url.split(",")],
-            name=name,
-            connect_timeout=max(1, round(request_timeout)),
-            error_cb=_log_error,
-            disconnected_cb=disconnected,
-            reconnected_cb=_log_reconnected,
-        )
+        try:
+            await client.connect(
+                [server.strip() for server in url.split(",")],
+                name=name,
+                connect_timeout=max(1, round(request_timeout)),
+                error_cb=_log_error,
+                disconnected_cb=disconnected,
+                reconnected_cb=_log_reconnected,
+                # nats-py retries a first connection like a dropped one: 60 tries 2 s apart,
+                # so a wrong URL took two minutes to fail. Try each server twice instead...
+                max_reconnect_attempts=_FIRST_CONNECT_ATTEMPTS,
+            )
+        except NoServersError as exc:
+            raise ConnectionError(
+                f"NatsBus: no NATS server at {url} accepted a connection (each was tried "
+                f"{_FIRST_CONNECT_ATTEMPTS + 1} times; the reasons are logged above). Is "
+                "nats-server running there, with JetStream (`nats-server -js`)?"
+            ) from exc
+        # ...and once connected, reconnect after a drop as patiently as nats-py does.
+        client.options["max_reconnect_attempts"] = DEFAULT_MAX_RECONNECT_ATTEMPTS
         try:
             return await cls._start(
                 client,
