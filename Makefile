@@ -22,5 +22,11 @@ test: setup lint typecheck
 	@sh scripts/ensure-chromium
 	$(PY) -m pytest -q
 
+# The "Live data" benchmarks (about 12 min on 2 cores): fan-out and idle memory against the raw
+# ASGI floor, peer-bench beside raw and Stario, profiles. BENCH_ARGS, e.g. --quick or
+# --parts fanout, is passed on. See docs/benchmarks.md.
+bench: setup
+	$(PY) benchmarks/live_bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf .venv vendor .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""`make bench`: the benchmarks of "Live data", in one run (stdlib only).
+
+    python3 benchmarks/live_bench.py                     # everything, about 12 min on 2 cores
+    python3 benchmarks/live_bench.py --parts fanout      # fanout | peer | profile, comma-separated
+    python3 benchmarks/live_bench.py --quick             # a small plan, to check the set-up
+
+Parts (see docs/benchmarks.md for what each measures and how to read it):
+
+  fanout   benchmarks/fanout/fanout_bench.py: one update to K = 1,000 / 5,000 / 10,000 viewers
+           of a shared view, and memory per idle viewer, parlour against bench-baseline's raw
+           ASGI floor (`sse_app.py`), measured in the same run with the same client.
+  peer     shared/peer-bench with parlour added as a framework (benchmarks/peer-bench/parlour):
+           clicks/s, latency and KB per idle user beside `raw` and `stario`.
+  profile  where the time goes: cProfile of the server under the peer-bench click load and
+           during fan-out publishes (5,000 viewers), the collector's share of a click run, and
+           in-process cProfiles (parlour.testing.AsgiClient) of a click and of a delivery,
+           and the pieces of a click timed without a profiler (`micro`).
+
+Nothing under `--shared` (default: ../shared next to this repository) is modified: peer-bench
+and bench-baseline are copied to a temporary folder, parlour's framework directory is added to
+the copy, and the copy is removed at the end. Virtualenvs are built by peer-bench's
+`make_venvs.py` under `--venvs` (default $PARLOUR_BENCH_VENVS or /tmp/parlour-bench-venvs); the
+parlour one installs this repository in editable mode. Results (raw JSONL records, server
+logs, profiles and `summary.md`) go to `--out` (default benchmarks/results/DATE).
+
+Safety: every server binds 127.0.0.1, runs pinned to one core and is stopped by PID by the
+driver that started it; every step of this script has a time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def log(msg: str) -> None:
+    print(f"[live_bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd: list[str], *, cwd: Path, env: dict[str, str], limit: float, out: Path | None = None):
+    """Run one step, bounded by `limit` seconds; its output goes to the console (and `out`)."""
+    log(" ".join(str(c) for c in cmd))
+    if out is None:
+        return subprocess.run(cmd, cwd=cwd, env=env, timeout=limit, check=True)
+    with open(out, "w") as fh:
+        return subprocess.run(
+            cmd, cwd=cwd, env=env, timeout=limit, check=True, stdout=fh, stderr=subprocess.STDOUT
+        )
+
+
+def machine(args: argparse.Namespace) -> dict[str, object]:
+    def sh(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    cpu = ""
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    os_name = ""
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as fh:
+            for line in fh:
+                if line.startswith("PRETTY_NAME="):
+                    os_name = line.split("=", 1)[1].strip().strip('"')
+    venv_py = Path(args.venvs) / "parlour" / "bin" / "python"
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_GB": round(mem_kb / 2**20, 1),
+        "os": os_name,
+        "kernel": platform.release(),
+        "python_bench_venv": sh(str(venv_py), "-c", "import sys; print(sys.version.split()[0])"),
+        "git_commit": sh("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(sh("git", "-C", str(REPO), "status", "--porcelain", "--", "src")),
+        "nofile_hard": sh("sh", "-c", "ulimit -Hn"),
+        "argv": sys.argv[1:],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--parts", default="fanout,peer,profile")
+    ap.add_argument("--shared", default=str(REPO.parent / "shared"))
+    ap.add_argument(
+        "--venvs", default=os.environ.get("PARLOUR_BENCH_VENVS", "/tmp/parlour-bench-venvs")
+    )
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--fanout-steps", default="1000,5000,10000")
+    ap.add_argument(
+        "--fanout-apps",
+        default="floor,parlour,parlour-w0,parlour-sqlite,counter,parlour-w0-gc,parlour-sqlite-freeze",
+    )
+    ap.add_argument("--publishes", type=int, default=3)
+    ap.add_argument("--peer-frameworks", default="raw,stario,parlour,parlour:sqlite")
+    ap.add_argument("--peer-reps", type=int, default=3, help="click-test repetitions")
+    ap.add_argument("--hold-reps", type=int, default=1, help="memory-test repetitions")
+    ap.add_argument("--hold-frameworks", default="raw,stario,parlour")
+    ap.add_argument("--hold-steps", default="1000,5000")
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--profile-clicks", type=int, default=3000)
+    ap.add_argument("--profile-viewers", type=int, default=5000, help="fan-out profile K")
+    ap.add_argument("--quick", action="store_true", help="a small plan (checks the set-up)")
+    args = ap.parse_args()
+    if args.quick:
+        args.fanout_steps, args.publishes = "1000", 2
+        args.peer_reps, args.duration, args.hold_steps = 1, 4.0, "500"
+        args.profile_clicks, args.profile_viewers = 500, 1000
+    parts = {p for p in args.parts.split(",") if p}
+    if unknown := parts - {"fanout", "peer", "profile"}:
+        sys.exit(f"live_bench: unknown part(s) {sorted(unknown)}")
+    shared = Path(args.shared).resolve()
+    for need in ("peer-bench/bench.py", "bench-baseline/sse_app.py"):
+        if not (shared / need).is_file():
+            sys.exit(f"live_bench: {shared / need} not found (set --shared)")
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        sys.exit("live_bench: needs Linux with taskset and at least 2 cores")
+    out = Path(args.out) if args.out else HERE / "results" / datetime.date.today().isoformat()
+    if args.out is None and out.exists():
+        n = 2
+        while out.with_name(f"{out.name}-{n}").exists():
+            n += 1
+        out = out.with_name(f"{out.name}-{n}")
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    venvs = Path(args.venvs).resolve()
+    py = sys.executable
+    env = dict(os.environ, PEER_BENCH_VENVS=str(venvs), PARLOUR_REPO=str(REPO))
+    env.pop("PARLOUR_DATASTAR_JS", None)  # Datastar-free: the servers serve no bundle
+    t0 = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix="parlour-live-bench-"))
+    try:
+        peer = tmp / "peer-bench"
+        shutil.copytree(shared / "peer-bench", peer, ignore=shutil.ignore_patterns("results"))
+        shutil.copytree(shared / "bench-baseline", tmp / "bench-baseline")
+        shutil.copytree(HERE / "peer-bench" / "parlour", peer / "frameworks" / "parlour")
+        names = {"parlour", "client"}
+        if "peer" in parts:
+            names |= {e.split("/")[0].split(":")[0] for e in args.peer_frameworks.split(",") if e}
+        log(f"venvs under {venvs}: {sorted(names)}")
+        run([py, "make_venvs.py", *sorted(names)], cwd=peer, env=env, limit=1800)
+        info = machine(args)
+        (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+        venv = venvs / "parlour"
+        vpy = str(venv / "bin" / "python")
+
+        if "fanout" in parts:
+            run(
+                [
+                    py,
+                    str(HERE / "fanout" / "fanout_bench.py"),
+                    "--venv",
+                    str(venv),
+                    "--baseline",
+                    str(tmp / "bench-baseline"),
+                    "--out",
+                    str(out / "fanout"),
+                    "--steps",
+                    args.fanout_steps,
+                    "--apps",
+                    args.fanout_apps,
+                    "--publishes",
+                    str(args.publishes),
+                ],
+                cwd=HERE,
+                env=env,
+                limit=1800,
+            )
+
+        if "peer" in parts:
+            common = [py, "bench.py", "--out", str(out / "peer-bench"), "--quiet-wait", "20"]
+            run(
+                [
+                    *common,
+                    "--frameworks",
+                    args.peer_frameworks,
+                    "--modes",
+                    "throughput",
+                    "--reps",
+                    str(args.peer_reps),
+                    "--duration",
+                    str(args.duration),
+                ],
+                cwd=peer,
+                env=env,
+                limit=1800,
+            )
+            run(
+                [
+                    *common,
+                    "--append",
+                    "--frameworks",
+                    args.hold_frameworks,
+                    "--modes",
+                    "hold",
+                    "--reps",
+                    str(args.hold_reps),
+                    "--steps",
+                    args.hold_steps,
+                ],
+                cwd=peer,
+                env=env,
+                limit=1800,
+            )
+
+        if "profile" in parts:
+            prof = out / "profile"
+            prof.mkdir(exist_ok=True)
+            pstats = prof / "server-click.pstats"
+            gc_json = prof / "server-click-gc.json"
+            run(
+                [
+                    py,
+                    "bench.py",
+                    "--frameworks",
+                    "parlour:profile,parlour:gc",
+                    "--modes",
+                    "throughput",
+                    "--reps",
+                    "1",
+                    "--retries",
+                    "0",
+                    "--duration",
+                    "8",
+                    "--out",
+                    str(prof / "peer-bench"),
+                ],
+                cwd=peer,
+                env=dict(env, PARLOUR_PROFILE_OUT=str(pstats), PARLOUR_GC_OUT=str(gc_json)),
+                limit=600,
+            )
+            run(
+                [
+                    py,
+                    str(HERE / "fanout" / "fanout_bench.py"),
+                    "--venv",
+                    str(venv),
+                    "--baseline",
+                    str(tmp / "bench-baseline"),
+                    "--out",
+                    str(prof / "fanout"),
+                    "--apps",
+                    "parlour-profile",
+                    "--steps",
+                    str(args.profile_viewers),
+                    "--publishes",
+                    "3",
+                ],
+                cwd=HERE,
+                env=env,
+                limit=900,
+            )
+            summarise = str(HERE / "profile" / "pstats_summary.py")
+            for name, per_func, unit in (
+                ("server-click", "web/app.py:_event", "click"),
+                ("fanout/fanout-server", "web/app.py:_encode_batch", "delivery"),
+            ):
+                source = str(prof / f"{name}.pstats")
+                run(
+                    [vpy, summarise, source, "--per-func", per_func, "--unit", unit],
+                    cwd=HERE,
+                    env=env,
+                    limit=120,
+                    out=prof / f"{name.split('/')[-1]}.txt",
+                )
+            inproc = str(HERE / "profile" / "profile_inprocess.py")
+            run([vpy, inproc, "micro"], cwd=prof, env=env, limit=300, out=prof / "micro.txt")
+            for scenario, extra in (
+                ("click", ["--n", str(args.profile_clicks)]),
+                ("fanout", ["--k", str(min(args.profile_viewers, 2000))]),
+            ):
+                dump = str(prof / f"{scenario}-inprocess.pstats")
+                run(
+                    [vpy, inproc, scenario, *extra, "--out", dump],
+                    cwd=prof,
+                    env=env,
+                    limit=600,
+                    out=prof / f"{scenario}-inprocess.txt",
+                )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # summary.md: the tables of every part that ran, and the heads of the profiles
+    parts_md = [
+        f"# parlour live-data benchmarks, {info['date']}\n",
+        "```json",
+        json.dumps(info, indent=2),
+        "```\n",
+    ]
+    for title, path in (
+        (
+            "Fan-out and memory per idle viewer (vs bench-baseline floor)",
+            out / "fanout" / "fanout-summary.md",
+        ),
+        ("peer-bench: counter clicks and memory per idle user", out / "peer-bench" / "summary.md"),
+    ):
+        if path.exists():
+            parts_md += [f"## {title}\n", path.read_text()]
+    for name in (
+        "micro",
+        "server-click",
+        "fanout-server",
+        "click-inprocess",
+        "fanout-inprocess",
+    ):
+        path = out / "profile" / f"{name}.txt"
+        if path.exists():
+            head = path.read_text().split("\n\n")[:2]
+            parts_md += [f"## Profile: {name}\n", "```", "\n\n".join(head), "```\n"]
+        if name == "server-click" and (out / "profile" / "server-click-gc.json").exists():
+            gc_text = (out / "profile" / "server-click-gc.json").read_text()
+            parts_md += ["Garbage collector during a click run (parlour:gc):\n", "```json"]
+            parts_md += [gc_text.strip(), "```\n"]
+    (out / "summary.md").write_text("\n".join(parts_md))
+    log(f"done in {(time.time() - t0) / 60:.1f} min; results in {out} (summary.md)")
+
+
+if __name__ == "__main__":
+    main()
