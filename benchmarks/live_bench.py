@@ -12,8 +12,9 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
            ASGI floor (`sse_app.py`), measured in the same run with the same client.
   peer     shared/peer-bench with parlour added as a framework (benchmarks/peer-bench/parlour):
            clicks/s, latency and KB per idle user beside `raw` and `stario`.
-  profile  where the time goes: cProfile of the server under the peer-bench click load and
-           during fan-out publishes (5,000 viewers), the collector's share of a click run, and
+  profile  where the time goes: cProfile and pyinstrument (sampling) of the server under the
+           peer-bench click load and during fan-out publishes (5,000 viewers), the
+           collector's share of a click run, and
            in-process cProfiles (parlour.testing.AsgiClient) of a click and of a delivery,
            and the pieces of a click timed without a profiler (`micro`).
 
@@ -98,6 +99,50 @@ def machine(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def write_summary(out: Path) -> None:
+    """summary.md: the tables of every part found under `out`, and the heads of the profiles."""
+    info = json.loads((out / "machine.json").read_text())
+    parts_md = [
+        f"# parlour live-data benchmarks, {info['date']}\n",
+        "```json",
+        json.dumps(info, indent=2),
+        "```\n",
+    ]
+    for title, path in (
+        (
+            "Fan-out and memory per idle viewer (vs bench-baseline floor)",
+            out / "fanout" / "fanout-summary.md",
+        ),
+        ("peer-bench: counter clicks and memory per idle user", out / "peer-bench" / "summary.md"),
+    ):
+        if path.exists():
+            parts_md += [f"## {title}\n", path.read_text()]
+    for name in (
+        "micro",
+        "server-click",
+        "fanout-server",
+        "click-inprocess",
+        "fanout-inprocess",
+    ):
+        path = out / "profile" / f"{name}.txt"
+        if path.exists():
+            head = path.read_text().split("\n\n")[:2]
+            parts_md += [f"## Profile: {name}\n", "```", "\n\n".join(head), "```\n"]
+        for tree in (
+            out / "profile" / f"{name}.pyinstrument.txt",
+            out / "profile" / "fanout" / f"{name}.pyinstrument.txt",
+        ):
+            if tree.exists():
+                text = tree.read_text()
+                text = text[text.find("== call tree ==") :]
+                parts_md += [f"## Profile: {name}, pyinstrument call tree\n", "```", text, "```\n"]
+        if name == "server-click" and (out / "profile" / "server-click-gc.json").exists():
+            gc_text = (out / "profile" / "server-click-gc.json").read_text()
+            parts_md += ["Garbage collector during a click run (parlour:gc):\n", "```json"]
+            parts_md += [gc_text.strip(), "```\n"]
+    (out / "summary.md").write_text("\n".join(parts_md))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,7 +168,11 @@ def main() -> None:
     ap.add_argument("--profile-clicks", type=int, default=3000)
     ap.add_argument("--profile-viewers", type=int, default=5000, help="fan-out profile K")
     ap.add_argument("--quick", action="store_true", help="a small plan (checks the set-up)")
+    ap.add_argument("--summarise", metavar="DIR", help="only rewrite DIR/summary.md")
     args = ap.parse_args()
+    if args.summarise:
+        write_summary(Path(args.summarise))
+        return
     if args.quick:
         args.fanout_steps, args.publishes = "1000", 2
         args.peer_reps, args.duration, args.hold_steps = 1, 4.0, "500"
@@ -235,7 +284,7 @@ def main() -> None:
                     py,
                     "bench.py",
                     "--frameworks",
-                    "parlour:profile,parlour:gc",
+                    "parlour:profile,parlour:pyinstrument,parlour:gc",
                     "--modes",
                     "throughput",
                     "--reps",
@@ -248,7 +297,12 @@ def main() -> None:
                     str(prof / "peer-bench"),
                 ],
                 cwd=peer,
-                env=dict(env, PARLOUR_PROFILE_OUT=str(pstats), PARLOUR_GC_OUT=str(gc_json)),
+                env=dict(
+                    env,
+                    PARLOUR_PROFILE_OUT=str(pstats),
+                    PARLOUR_GC_OUT=str(gc_json),
+                    PARLOUR_PYINSTRUMENT_OUT=str(prof / "server-click.pyinstrument.txt"),
+                ),
                 limit=600,
             )
             run(
@@ -262,7 +316,7 @@ def main() -> None:
                     "--out",
                     str(prof / "fanout"),
                     "--apps",
-                    "parlour-profile",
+                    "parlour-profile,parlour-pyinstrument",
                     "--steps",
                     str(args.profile_viewers),
                     "--publishes",
@@ -302,38 +356,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    # summary.md: the tables of every part that ran, and the heads of the profiles
-    parts_md = [
-        f"# parlour live-data benchmarks, {info['date']}\n",
-        "```json",
-        json.dumps(info, indent=2),
-        "```\n",
-    ]
-    for title, path in (
-        (
-            "Fan-out and memory per idle viewer (vs bench-baseline floor)",
-            out / "fanout" / "fanout-summary.md",
-        ),
-        ("peer-bench: counter clicks and memory per idle user", out / "peer-bench" / "summary.md"),
-    ):
-        if path.exists():
-            parts_md += [f"## {title}\n", path.read_text()]
-    for name in (
-        "micro",
-        "server-click",
-        "fanout-server",
-        "click-inprocess",
-        "fanout-inprocess",
-    ):
-        path = out / "profile" / f"{name}.txt"
-        if path.exists():
-            head = path.read_text().split("\n\n")[:2]
-            parts_md += [f"## Profile: {name}\n", "```", "\n\n".join(head), "```\n"]
-        if name == "server-click" and (out / "profile" / "server-click-gc.json").exists():
-            gc_text = (out / "profile" / "server-click-gc.json").read_text()
-            parts_md += ["Garbage collector during a click run (parlour:gc):\n", "```json"]
-            parts_md += [gc_text.strip(), "```\n"]
-    (out / "summary.md").write_text("\n".join(parts_md))
+    write_summary(out)
     log(f"done in {(time.time() - t0) / 60:.1f} min; results in {out} (summary.md)")
 
 

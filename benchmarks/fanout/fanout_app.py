@@ -25,8 +25,10 @@ Two benchmark-only routes sit in front of the App, outside parlour:
     GET /_bench/publish?n=N     publish {"n": N, "text": ...} on bench.fanout once; JSON reply
     GET /_bench/stats           JSON: live conversations, open streams, subscriptions, and
                                 the garbage collector's passes and seconds per generation
-    GET /_bench/profile?op=start|stop   with --profile PATH only: cProfile on / off (on the
-                                event loop's thread); each stop writes the stats so far to PATH
+    GET /_bench/profile?op=start|stop   with --profile PATH only: the profiler on / off (on
+                                the event loop's thread); each stop writes what it has so far
+                                to PATH: cProfile stats, or with --profiler pyinstrument (a
+                                sample every 0.5 ms) its flat self times and call tree as text
 
 Served by uvicorn with the settings the floor (`bench-baseline/sse_app.py`) runs with:
 httptools, uvloop, log level warning, no access log, backlog 4096. Binds 127.0.0.1 only.
@@ -117,9 +119,42 @@ def make_app(kind: str, window: float, store: ConversationStore | None = None) -
     return App(Counter, title="parlour counter", window=window, store=store)
 
 
-def with_bench_routes(app: App, profile_path: str | None = None, freeze: bool = False) -> Any:
+class BenchProfiler:
+    """cProfile or pyinstrument behind one start/stop/save interface."""
+
+    def __init__(self, kind: str, path: str) -> None:
+        self.kind, self.path = kind, path
+        if kind == "pyinstrument":
+            from pyinstrument import Profiler
+
+            self.sampler = Profiler(interval=0.0005, async_mode="disabled")
+        else:
+            self.profile = cProfile.Profile()
+
+    def start(self) -> None:
+        if self.kind == "pyinstrument":
+            self.sampler.start()
+        else:
+            self.profile.enable()
+
+    def stop(self) -> None:
+        """Stop and write everything sampled so far (the runs accumulate)."""
+        if self.kind == "cprofile":
+            self.profile.disable()
+            self.profile.dump_stats(self.path)
+            return
+        self.sampler.stop()
+        flat = self.sampler.output_text(flat=True, time="percent_of_total")
+        tree = self.sampler.output_text(
+            time="percent_of_total", processor_options={"filter_threshold": 0.01}
+        )
+        with open(self.path, "w") as fh:
+            fh.write("pyinstrument, during the publishes only\n\n== self time by function ==\n")
+            fh.write("\n".join(flat.splitlines()[:60]) + "\n\n== call tree ==\n" + tree)
+
+
+def with_bench_routes(app: App, profile: BenchProfiler | None = None, freeze: bool = False) -> Any:
     """The App, plus the /_bench/ routes in front of it (plain ASGI)."""
-    profile = cProfile.Profile() if profile_path else None
 
     async def reply(send: Any, data: dict[str, Any]) -> None:
         body = json.dumps(data).encode()
@@ -148,10 +183,9 @@ def with_bench_routes(app: App, profile_path: str | None = None, freeze: bool = 
         if scope["type"] == "http" and path == "/_bench/profile" and profile is not None:
             op = scope["query_string"].decode()
             if op == "op=start":
-                profile.enable()
+                profile.start()
             elif op == "op=stop":
-                profile.disable()
-                profile.dump_stats(str(profile_path))
+                profile.stop()
             await reply(send, {"op": op})
             return
         if scope["type"] == "http" and path == "/_bench/stats":
@@ -183,7 +217,8 @@ def main() -> None:
     ap.add_argument("--app", choices=["viewer", "counter"], default="viewer")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--window", type=float, default=0.05, help="App(window=...), seconds")
-    ap.add_argument("--profile", default=None, help="enable /_bench/profile, stats to this path")
+    ap.add_argument("--profile", default=None, help="enable /_bench/profile, output to this path")
+    ap.add_argument("--profiler", choices=["cprofile", "pyinstrument"], default="cprofile")
     ap.add_argument("--store", choices=["memory", "sqlite"], default="memory")
     ap.add_argument("--gc-threshold", default=None, help="gc.set_threshold(*N), e.g. 20000,20,20")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before each publish")
@@ -196,7 +231,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="parlour-fanout-") as tmp:
         store = SqliteStore(Path(tmp) / "state.sqlite") if args.store == "sqlite" else None
         app = make_app(args.app, args.window, store)
-        asgi = with_bench_routes(app, args.profile, args.gc_freeze)
+        profile = BenchProfiler(args.profiler, args.profile) if args.profile else None
+        asgi = with_bench_routes(app, profile, args.gc_freeze)
         serve(asgi, args.port)
 
 

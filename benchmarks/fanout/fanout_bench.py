@@ -24,6 +24,7 @@ single updates to all of them.
     parlour-sqlite-freeze   parlour-sqlite with gc.freeze() before each publish (the same)
     parlour-profile   parlour-w0 with cProfile on during the publishes only; writes
                  OUT/fanout-server.pstats (its figures are slowed by the profiler)
+    parlour-pyinstrument   the same with pyinstrument; writes OUT/fanout-server.pyinstrument.txt
 
 `VENV` must hold parlour (this repo), uvicorn[standard], psutil and uvloop: the bench venv
 that `live_bench.py` builds. Everything binds 127.0.0.1; every wait is bounded; each server
@@ -97,6 +98,17 @@ APPS: dict[str, dict[str, Any]] = {
         "kind": "parlour",
         "ready": "/_bench/stats",
         "args": ["--app", "viewer", "--window", "0", "--profile", "{out}/fanout-server.pstats"],
+        "client": ["--profile"],
+    },
+    "parlour-pyinstrument": {
+        "label": "parlour-w0 under pyinstrument, switched on for the publishes only "
+        "(for the profile: its figures are not comparable)",
+        "kind": "parlour",
+        "ready": "/_bench/stats",
+        "args": [
+            *("--app", "viewer", "--window", "0", "--profiler", "pyinstrument"),
+            *("--profile", "{out}/fanout-server.pyinstrument.txt"),
+        ],
         "client": ["--profile"],
     },
     "counter": {
