@@ -42,6 +42,7 @@ import gc
 import json
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -226,6 +227,9 @@ def main() -> None:
     raise_nofile()
     os.environ["PARLOUR_DATASTAR_JS"] = ""  # the shell points at the CDN; nothing is served
     os.environ.setdefault("PARLOUR_SECRET", "fanout-bench-only-not-a-secret")
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default handler
+    # that would end the process before the temporary folder (SQLite store) is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     if args.gc_threshold:
         gc.set_threshold(*(int(n) for n in args.gc_threshold.split(",")))
     with tempfile.TemporaryDirectory(prefix="parlour-fanout-") as tmp:
