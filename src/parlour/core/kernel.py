@@ -29,6 +29,7 @@ import html as htmllib
 import inspect
 import json
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -655,42 +656,41 @@ def _shown(conv: Conversation, iid: str) -> bool:
     return False
 
 
-def _descendants(fold: _Fold, iid: str) -> list[str]:
-    """iid and everything shown inside it (slots and keyed children), pre-order."""
+def _walk(fold: _Fold, iid: str, *, parked: bool) -> list[str]:
+    """iid and every instance inside it (slots, keyed children in order), pre-order.
+
+    With `parked`, also the occupants displaced by call_in_slot children (`previous`): what
+    must be stopped and removed when a whole subtree goes, so nothing parked leaks.
+    """
     out: list[str] = []
-    frontier = [iid]
+    seen: set[str] = set()
+    frontier = deque([iid])
     while frontier:
-        current = frontier.pop(0)
+        current = frontier.popleft()
         inst = fold.instances.get(current)
-        if inst is None:
+        if inst is None or current in seen:
             continue
+        seen.add(current)
         out.append(current)
         frontier.extend(inst.children.values())
         for keyed in inst.keyed.values():
-            frontier.extend(keyed.children[k] for k in keyed.order if k in keyed.children)
+            ordered = [keyed.children[k] for k in keyed.order if k in keyed.children]
+            frontier.extend(ordered)
+            if parked:  # anything the order lost track of is still removed
+                frontier.extend(c for c in keyed.children.values() if c not in ordered)
+        if parked and inst.previous is not None:
+            frontier.append(inst.previous)
     return out
+
+
+def _descendants(fold: _Fold, iid: str) -> list[str]:
+    """What is shown inside `iid`: used to render, wake up and mark rendered."""
+    return _walk(fold, iid, parked=False)
 
 
 def _subtree(fold: _Fold, iid: str) -> list[str]:
-    """Like `_descendants`, plus occupants parked behind call_in_slot children (`previous`)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    frontier = [iid]
-    while frontier:
-        current = frontier.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
-        inst = fold.instances.get(current)
-        if inst is None:
-            continue
-        out.append(current)
-        frontier.extend(inst.children.values())
-        for keyed in inst.keyed.values():
-            frontier.extend(keyed.children.values())
-        if inst.previous is not None:
-            frontier.append(inst.previous)
-    return out
+    """What goes when `iid` goes: its descendants and the occupants parked behind them."""
+    return _walk(fold, iid, parked=True)
 
 
 def _remove(fold: _Fold, iids: Iterable[str]) -> None:
