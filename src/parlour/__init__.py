@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from parlour.core.component import Component as Component
 from parlour.core.component import event as event
+from parlour.core.context import service as service
+from parlour.core.context import shared as shared
 from parlour.core.effects import after as after
 from parlour.core.effects import answer as answer
 from parlour.core.effects import answer_error as answer_error
@@ -57,7 +59,9 @@ __all__ = [
     "publish",
     "redirect",
     "replace",
+    "service",
     "set_keyed_children",
+    "shared",
     "subscribe",
     "unsubscribe",
 ]

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from parlour.bus.subscription import Subscription as BusSubscription
 from parlour.core import commands as cmd
 from parlour.core import kernel
 from parlour.core.component import Component
+from parlour.core.context import Context, using
 from parlour.core.conversation import (
     Conversation,
     FormatError,
@@ -39,8 +41,9 @@ from parlour.core.conversation import (
     encode,
 )
 from parlour.core.errors import ParlourError
-from parlour.core.fragments import Fragment
+from parlour.core.fragments import Elements, Fragment
 from parlour.runtime.connection import Connection
+from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
 from parlour.stores.protocol import ConversationStore
 
@@ -73,6 +76,8 @@ class Live:
     outbox: deque[tuple[int, tuple[Fragment, ...]]] = field(
         default_factory=lambda: deque[tuple[int, tuple[Fragment, ...]]](maxlen=256)
     )
+    views: frozenset[str] = frozenset()
+    """The shared views the page shows (as of its last render): who gets their updates."""
 
     @property
     def last_event_id(self) -> str:
@@ -108,6 +113,8 @@ class Runtime:
         queue_limit: int = 500,
         max_restores: int = 64,
         ttl: float = 24 * 3600.0,
+        services: Iterable[object] = (),
+        views: SharedViews | None = None,
     ) -> None:
         self.store: ConversationStore = store if store is not None else MemoryStore()
         self.store_is_default = store is None
@@ -124,6 +131,10 @@ class Runtime:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._subscriptions: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.views = views if views is not None else SharedViews()
+        self.views.sink = self.fan_out
+        self.context = Context(services, self.views)
+        self._viewers: dict[str, set[Live]] = {}
         self.closed = False
 
     def __repr__(self) -> str:
@@ -160,19 +171,59 @@ class Runtime:
     ) -> tuple[Live, kernel.Step]:
         """Start a conversation showing `root`, owned by session `owner`; save it."""
         cid = secrets.token_urlsafe(12)
-        step = kernel.boot(
-            root,
-            cid=cid,
-            base=base,
-            owner=owner,
-            now=self.clock(),
-            history_limit=self.history_limit,
-        )
+        with using(self.context) as used:
+            step = kernel.boot(
+                root,
+                cid=cid,
+                base=base,
+                owner=owner,
+                now=self.clock(),
+                history_limit=self.history_limit,
+            )
         live = Live(step.conversation)
         self.live[cid] = live
+        self._watch(live, step, used)
         async with live.lock:
             await self._commit(live, step)
         return live, step
+
+    def _run(self, live: Live, fn: Callable[[Conversation], kernel.Step]) -> kernel.Step:
+        """One kernel call on `live`, in the app's context; notes which shared views it read."""
+        with using(self.context) as used:
+            step = fn(live.conv)
+        self._watch(live, step, used)
+        return step
+
+    def _watch(self, live: Live, step: kernel.Step, used: set[str]) -> None:
+        full = any(isinstance(f, Elements) and f.key == "#root" for f in step.fragments)
+        shown = frozenset(used) if full else live.views | used
+        if shown != live.views:
+            self._set_views(live, shown)
+
+    def _set_views(self, live: Live, shown: frozenset[str]) -> None:
+        for name in live.views - shown:
+            viewers = self._viewers.get(name)
+            if viewers is not None:
+                viewers.discard(live)
+                if not viewers:
+                    del self._viewers[name]
+        for name in shown - live.views:
+            self._viewers.setdefault(name, set()).add(live)
+        live.views = shown
+
+    def fan_out(self, name: str, fragments: tuple[Fragment, ...]) -> None:
+        """Send an update of shared view `name` to every open stream whose page shows it.
+
+        The same fragment objects go to every stream (rendered once); no conversation is
+        locked, dispatched or saved, since no conversation's state changed.
+        """
+        for live in self._viewers.get(name, ()):
+            for connection in live.connections:
+                connection.push(fragments)
+
+    def viewer_count(self, name: str) -> int:
+        """How many live conversations show shared view `name`."""
+        return len(self._viewers.get(name, ()))
 
     async def get(self, cid: str) -> Live | None:
         """The live conversation `cid`, loading it from the store when needed; None if unknown."""
@@ -240,7 +291,7 @@ class Runtime:
         async with live.lock:
             if self.live.get(cid) is not live:
                 return False  # ended while we waited
-            await self._commit(live, fn(live.conv), save=save, urgent=urgent)
+            await self._commit(live, self._run(live, fn), save=save, urgent=urgent)
         return True
 
     async def dispatch(self, cid: str, event: kernel.Event) -> bool:
@@ -288,6 +339,8 @@ class Runtime:
 
     async def _forget(self, cid: str) -> None:
         live = self.live.pop(cid, None)
+        if live is not None:
+            self._set_views(live, frozenset())
         for key in [k for k in self._timers if k[0] == cid]:
             self._timers.pop(key).cancel()
         for key in [k for k in self._subscriptions if k[0] == cid]:
@@ -319,15 +372,21 @@ class Runtime:
                 for seq, fragments in missed:
                     connection.push(fragments, seq=seq)
                 connection.replayed = len(missed)
+                # Shared-view updates are not in the outbox: send the views as they are now.
+                views = tuple(self.views.fragment(n) for n in sorted(live.views) if n in self.views)
+                if views:
+                    connection.push(views)
             elif live.restored:
                 # First stream since the restore: wakeup may change state; everyone sees it.
                 connection.epoch = live.epoch
                 live.restored = False
-                await self._commit(live, kernel.render_top(live.conv, wake=True))
+                await self._commit(
+                    live, self._run(live, lambda conv: kernel.render_top(conv, wake=True))
+                )
             else:
                 # Only the new stream needs the full render; it shows the state as of `seq`.
                 connection.epoch = live.epoch
-                step = kernel.render_top(live.conv)
+                step = self._run(live, kernel.render_top)
                 live.conv = step.conversation
                 connection.push(step.fragments, seq=live.seq, urgent=True)
         return connection
@@ -459,7 +518,10 @@ class Runtime:
 
     async def _run_io(self, cid: str, iid: str, method: str, fn: Callable[[], Any]) -> None:
         try:
-            result = await asyncio.to_thread(fn)
+            if inspect.iscoroutinefunction(fn):
+                result = await fn()  # async work runs on the loop, not on a thread
+            else:
+                result = await asyncio.to_thread(fn)
         except Exception as exc:
             error, now = exc, self.clock()
             await self.apply(cid, lambda c: kernel.fail(c, iid, method, error, now=now))
@@ -472,6 +534,7 @@ class Runtime:
         if self.closed:
             return
         self.closed = True
+        self.views.close()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(BaseException):

@@ -24,9 +24,9 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -46,6 +46,7 @@ from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.fragments import Close, Elements, Fragment, Script
 from parlour.runtime import RestoreBusy, Runtime
+from parlour.runtime.views import SharedViews
 from parlour.stores.protocol import ConversationStore
 from parlour.web.session import COOKIE, Sessions, load_secret
 from parlour.web.shell import DatastarSource, shell_html
@@ -65,12 +66,25 @@ def _plain(status: int, message: str) -> Response:
     )
 
 
+type RootFactory = type[Component] | Callable[[], Component]
+
+
+def _is_shared(fragment: Fragment) -> bool:
+    return isinstance(fragment, Elements) and (fragment.key or "").startswith("view:")
+
+
 class App:
-    """An ASGI application serving the component `root` (a class, or a factory of instances)."""
+    """An ASGI application serving the component `root` (a class, or a factory of instances).
+
+    `root` may also map paths to roots, `{"/": Agents, "/status": Status}`: a multi-page
+    app whose every page is its own conversation (links between them are plain links).
+    `services` are objects components reach with `parlour.core.context.service(Type)`;
+    `views` are the shared views they embed with `shared(name)` (also `app.views`).
+    """
 
     def __init__(
         self,
-        root: type[Component] | Callable[[], Component],
+        root: RootFactory | Mapping[str, RootFactory],
         *,
         title: str = "parlour",
         base: str = "/_parlour",
@@ -88,8 +102,21 @@ class App:
         reap_interval: float = 60.0,
         max_restores: int = 64,
         clock: Callable[[], float] = time.time,
+        services: Iterable[object] = (),
+        views: SharedViews | None = None,
     ) -> None:
-        self.root = root
+        self.pages: dict[str, RootFactory] = (
+            dict(cast(Mapping[str, RootFactory], root))
+            if isinstance(root, Mapping)
+            else {"/": root}
+        )
+        bad = [path for path in self.pages if not path.startswith("/")]
+        if bad or not self.pages:
+            raise ValueError(
+                f"App pages must map paths starting with '/' to components, got {bad or '{}'}; "
+                "e.g. App({'/': Home, '/status': Status})"
+            )
+        self.root = self.pages.get("/", next(iter(self.pages.values())))
         self.title = title
         self.base = "/" + base.strip("/")
         self.max_body = max_body
@@ -103,6 +130,8 @@ class App:
             clock=clock,
             ttl=ttl,
             max_restores=max_restores,
+            services=services,
+            views=views if views is not None else SharedViews(window=window),
         )
         self.reap_interval = reap_interval
         self._started = False
@@ -113,9 +142,10 @@ class App:
         self._state_dir = Path(state_dir)
         self._sessions: Sessions | None = None
         self._datastar_file, self._datastar = self._datastar_source(datastar)
+        self._shared_text: dict[Fragment, str] = {}
         self._app = Starlette(
             routes=[
-                Route("/", self._shell, methods=["GET"]),
+                *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
                 Route(f"{self.base}/sse/{{cid}}", self._sse, methods=["GET"]),
                 Route(f"{self.base}/event/{{cid}}/{{iid}}/{{name}}", self._event, methods=["POST"]),
                 Route(f"{self.base}/back/{{cid}}", self._back, methods=["POST"]),
@@ -193,8 +223,13 @@ class App:
             self._sessions = Sessions(self._secret or load_secret(self._state_dir))
         return self._sessions
 
-    def _new_root(self) -> Component:
-        root = self.root()
+    @property
+    def views(self) -> SharedViews:
+        """The shared views: rendered once per update, sent to every page that shows them."""
+        return self.runtime.views
+
+    def _new_root(self, path: str = "/") -> Component:
+        root = self.pages.get(path, self.root)()
         if not isinstance(root, Component):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"App root must make a Component, got {root!r}")
         return root
@@ -210,7 +245,11 @@ class App:
         if sid is None:
             sid, cookie = self.sessions.new()
         prefix = self._prefix(request)
-        live, step = await self.runtime.mint(self._new_root(), owner=sid, base=prefix + self.base)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "/")
+        live, step = await self.runtime.mint(
+            self._new_root(path), owner=sid, base=prefix + self.base
+        )
         body = next(
             (f.html for f in step.fragments if isinstance(f, Elements) and f.selector == "#root"),
             "",
@@ -282,20 +321,35 @@ class App:
         """SSE text for a batch: `retry:` on the first event, the batch's id on the last."""
         sendable = [f for f in batch if not isinstance(f, Close)]
         done = len(sendable) != len(batch)
+        # The id goes on the conversation's own last patch: shared-view patches are not in the
+        # conversation's outbox, and are encoded once for all streams (no id, no retry).
+        last = max(
+            (i for i, f in enumerate(sendable) if not _is_shared(f)), default=len(sendable) - 1
+        )
         parts: list[str] = []
         for index, fragment in enumerate(sendable):
-            last = index == len(sendable) - 1
             try:
+                if _is_shared(fragment) and not (index == 0 and retry is not None):
+                    parts.append(self._encode_shared(fragment))
+                    continue
                 parts.append(
                     encode(
                         fragment,
-                        event_id=event_id if last else None,
+                        event_id=event_id if index == last else None,
                         retry=retry if index == 0 else None,
                     )
                 )
             except ValueError as exc:
                 log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
         return "".join(parts), done
+
+    def _encode_shared(self, fragment: Fragment) -> str:
+        text = self._shared_text.get(fragment)
+        if text is None:
+            if len(self._shared_text) >= 512:
+                self._shared_text.clear()
+            text = self._shared_text[fragment] = encode(fragment)
+        return text
 
     def _cross_origin(self, request: Request) -> bool:
         if request.headers.get("sec-fetch-site") == "cross-site":
