@@ -60,12 +60,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="memory | nats://HOST:PORT (default: the in-process bus)",
     )
     run.add_argument("--log-level", default="info")
+    console = commands.add_parser(
+        "console", help="serve the parlour console (agents, status, config, HTTP API)"
+    )
+    console.add_argument("--demo", action="store_true", help="run a simulated agent swarm")
+    console.add_argument("--host", default="127.0.0.1")
+    console.add_argument("--port", type=int, default=8000)
+    console.add_argument(
+        "--store",
+        default=None,
+        help="memory | file:DIR | sqlite:PATH (default: sqlite:.parlour/state.sqlite)",
+    )
+    console.add_argument(
+        "--bus", default=None, help="memory | nats://HOST:PORT (default: the in-process bus)"
+    )
+    console.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on /api (default: $PARLOUR_CONSOLE_TOKEN)",
+    )
+    console.add_argument("--state-dir", default=".parlour", help="where the journal lives")
+    console.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         return _run(args)
+    if args.command == "console":
+        return _console(args)
     return 2
+
+
+def _console(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from parlour.bus import validate_bus_url
+    from parlour.console.app import Console
+
+    try:
+        validate_bus_url(args.bus)
+    except ValueError as exc:
+        raise SystemExit(f"parlour: --bus: {exc}") from None
+    try:
+        console = Console(
+            store=args.store,
+            bus=args.bus,
+            token=args.token,
+            demo=args.demo,
+            state_dir=args.state_dir,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"parlour: --store: {exc}") from None
+    where = f"http://{args.host}:{args.port}/"
+    print(
+        f"parlour console on {where}{' with a simulated swarm' if args.demo else ''}; "
+        f"conversations in {console.store_spec}, events in {console.journal_spec}",
+        file=sys.stderr,
+    )
+    uvicorn.run(console, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -212,6 +212,26 @@ def test_negative_history_size_is_refused() -> None:
         InProcessBus(history_size=-1)
 
 
+async def test_first_id_continues_the_ids_after_a_restart() -> None:
+    bus = InProcessBus(history_size=5, first_id=41)
+    assert bus.last_id == 40
+    sub = bus.subscribe(">")
+    events = [await bus.publish("t", i) for i in range(7)]
+    assert [e.id for e in events] == list(range(41, 48))
+    assert sub.drain() == events
+    assert await bus.history() == events[-5:]
+    assert await bus.history(after=44) == events[-3:]
+    assert await bus.history(after=40, limit=2) == events[2:4]  # older than kept: from oldest
+
+
+@pytest.mark.parametrize("first_id", [0, -3, 1.5, True, "7"])
+def test_first_id_must_be_a_whole_number_from_1(first_id: object) -> None:
+    with pytest.raises(ValueError, match=r"expected a whole number >= 1") as info:
+        InProcessBus(first_id=first_id)  # type: ignore[arg-type]
+    assert f"first_id={first_id!r}" in str(info.value)
+    assert "last stored id + 1" in str(info.value)
+
+
 async def test_subscribe_then_history_gives_no_gap_and_no_duplicate(bus: InProcessBus) -> None:
     before = [await bus.publish("t", i) for i in range(3)]
     sub = bus.subscribe("t")

@@ -162,14 +162,17 @@ class _Server:
             "PARLOUR_DATASTAR_JS": str(DATASTAR_JS),
             "PARLOUR_SECRET": "e2e-test-secret-not-for-production",
         }
+        # `console` serves the parlour console; anything else is a MODULE:ATTR to `parlour run`.
+        command = ["console"] if target == "console" else ["run", target]
+        if target == "console" and "--state-dir" not in args:
+            args = (*args, "--state-dir", str(log.parent / f"state-{self.port}"))
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
                     "parlour",
-                    "run",
-                    target,
+                    *command,
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -273,7 +276,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], 
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """`launch("examples.chat:app", "--bus", url)` -> base URL of a new `parlour run` (on
-    `--store memory`) that belongs to this test: stopped by PID when the test ends."""
+    `--store memory`) that belongs to this test: stopped by PID when the test ends.
+    `launch("console", "--demo")` starts `parlour console` instead (its state in tmp_path)."""
     _require_datastar()
     servers: list[_Server] = []
 

@@ -215,7 +215,11 @@ def test_only_parlour_wire_imports_datastar_py() -> None:
 
 
 def test_only_parlour_web_imports_starlette() -> None:
-    allowed_elsewhere = {"parlour.wire.conformance"}  # the SDK conformance test app
+    allowed_elsewhere = {
+        "parlour.wire.conformance",  # the SDK conformance test app
+        "parlour.console.api",  # the console's HTTP API for agents (JSON, not pages)
+        "parlour.console.app",  # the console's assembly: API + pages + stylesheet
+    }
     outside = [
         m
         for m in _importers("starlette")

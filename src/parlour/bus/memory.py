@@ -6,8 +6,9 @@
     assert event.id == 1 and (await anext(sub)) == event
     await bus.history(after=0, pattern="agent.>", limit=100)   # -> [event]
 
-Data shapes: ids count up from 1 with no gaps; history is a `collections.deque` of the
-newest `history_size` events (older ones fall off); subscriptions live in a `Fanout`.
+Data shapes: ids count up from `first_id` (default 1) with no gaps; history is a
+`collections.deque` of the newest `history_size` events (older ones fall off);
+subscriptions live in a `Fanout`.
 
 Publishing is synchronous work inside an `async def`: validate the topic (cached), round
 the payload through JSON (see `normalise_payload`, so code that works here works on
@@ -46,7 +47,10 @@ DEFAULT_HISTORY_SIZE = 10_000
 class InProcessBus:
     """An `EventBus` for one process: no I/O, ids from 1, bounded in-memory history.
 
-    `clock` supplies `Event.time` (unix seconds); tests may pass a fake one.
+    `clock` supplies `Event.time` (unix seconds); tests may pass a fake one. `first_id`
+    is the id of the first event published (default 1): a process that keeps events
+    elsewhere (e.g. a journal) passes its last stored id + 1, so ids stay unique across
+    restarts.
     """
 
     def __init__(
@@ -54,7 +58,14 @@ class InProcessBus:
         *,
         history_size: int = DEFAULT_HISTORY_SIZE,
         clock: Callable[[], float] = time.time,
+        first_id: int = 1,
     ) -> None:
+        if type(first_id) is not int or first_id < 1:
+            raise ValueError(
+                f"InProcessBus(first_id={first_id!r}): expected a whole number >= 1, the id "
+                "of the first event this bus publishes. To continue after events stored "
+                "elsewhere (say a journal), pass the last stored id + 1; else leave the default 1."
+            )
         if history_size < 0:
             raise ValueError(
                 f"InProcessBus(history_size={history_size!r}): expected 0 (keep no "
@@ -64,7 +75,7 @@ class InProcessBus:
         self._history: deque[Event] = deque(maxlen=history_size)
         self._fanout = Fanout()
         self._clock = clock
-        self._last_id = 0
+        self._last_id = first_id - 1
         self._closed = False
 
     @property
@@ -73,7 +84,7 @@ class InProcessBus:
 
     @property
     def last_id(self) -> int:
-        """The id of the newest event published (0 before the first)."""
+        """The id of the newest event published (`first_id - 1` before the first)."""
         return self._last_id
 
     @property

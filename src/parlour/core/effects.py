@@ -367,8 +367,10 @@ def dispatch_to(target: Callable[..., Any], payload: Any = None) -> DispatchTo:
 
 
 def io(fn: Callable[[], Any], resume: Callable[..., Any]) -> Io:
-    """Run blocking `fn()` off the event loop; then call `resume(result)`.
+    """Run `fn()` off the event loop; then call `resume(result)`.
 
+    A plain function runs on a worker thread (blocking work); an `async def` function (or a
+    `functools.partial` of one) is awaited on the event loop (async clients, app services).
     If `fn` raises, `on_error_<resume>(error)` is called when defined, else the instance shows
     an error block. Without a runtime (pure `dispatch`, `replay`) nothing runs.
     """

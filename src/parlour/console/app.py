@@ -1,0 +1,171 @@
+"""The console as one ASGI app: pages, shared panels, the HTTP API, and (with --demo) a swarm.
+
+    console = Console(store="sqlite:.parlour/state.sqlite", bus=None, token=None, demo=True)
+    uvicorn.run(console, ...)            # or: parlour console --demo
+
+    /                 Agents page       /api/events     POST an event, GET the JSON SSE feed
+    /status           Status page       /api/replay     stored events after a cursor
+    /config           Config page       /api/questions  ask, long-poll, answer
+    /_parlour/...     the pages' streams and events (parlour.web.App)
+
+At startup it opens the journal (`.parlour/console.sqlite`, the console's event history),
+the bus (in-process by default, ids continuing after the journal's; or NATS), and the hub
+that folds every event into the console state; then it registers the shared panels and
+routes the hub's "these parts changed" to the views that show them. A ticker re-renders the
+Status and Config figures every `tick` seconds (R23/R25: "Last updated" keeps moving).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from parlour.bus import EventBus, InProcessBus, open_bus
+from parlour.console import panels, status
+from parlour.console.api import api_routes
+from parlour.console.hub import Hub
+from parlour.console.journal import open_journal
+from parlour.console.pages import AgentsPage, ConfigPage, StatusPage
+from parlour.console.swarm import run_swarm
+from parlour.stores import DEFAULT_STORE_SPEC, open_store
+from parlour.web.app import App
+
+__all__ = ["TOKEN_ENV", "Console"]
+
+log = logging.getLogger("parlour.console")
+
+TOKEN_ENV = "PARLOUR_CONSOLE_TOKEN"
+STATIC = Path(__file__).parent / "static"
+
+
+class Console:
+    """The parlour console, ready to serve (an ASGI app with its own lifespan)."""
+
+    def __init__(
+        self,
+        *,
+        store: str | None = None,
+        bus: str | None = None,
+        token: str | None = None,
+        demo: bool = False,
+        state_dir: str | Path = ".parlour",
+        journal: str | None = None,
+        secret: str | None = None,
+        tick: float = 2.0,
+        swarm: dict[str, Any] | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.store_spec = store or DEFAULT_STORE_SPEC
+        self.bus_url = bus
+        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self.demo = demo
+        self.journal_spec = journal or str(self.state_dir / "console.sqlite")
+        self.tick = tick
+        self.swarm_options = swarm or {}
+        self.started = time.time()
+        self.hub: Hub | None = None
+        self.pages = App(
+            {"/": AgentsPage, "/status": StatusPage, "/config": ConfigPage},
+            title="parlour console",
+            store=open_store(self.store_spec),
+            secret=secret,
+            state_dir=state_dir,
+            stylesheets=("/_console/console.css",),
+        )
+        self.figures = status.Figures(self)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._app = Starlette(
+            routes=[
+                Route("/_console/console.css", self._css, methods=["GET"]),
+                Mount("/api", routes=[]),  # replaced at startup, once the hub exists
+                Mount("/", app=self.pages),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    def __repr__(self) -> str:
+        return f"Console(store={self.store_spec!r}, bus={self.bus_url or 'memory'!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    async def _css(self, request: Request) -> Response:
+        return FileResponse(STATIC / "console.css", headers={"Cache-Control": "max-age=300"})
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.close()
+
+    async def start(self) -> None:
+        """Open the journal, the bus and the hub; wire the panels; start the ticker (and swarm)."""
+        journal = open_journal(self.journal_spec)
+        bus: EventBus
+        if self.bus_url is None or self.bus_url == "memory":
+            bus = InProcessBus(first_id=journal.last_id() + 1)
+        else:
+            bus = await open_bus(self.bus_url)
+        hub = Hub(bus, journal)
+        await hub.start()
+        self.hub = hub
+        runtime = self.pages.runtime
+        runtime.bus = bus
+        runtime.context.services = {Hub: hub}
+        views = self.pages.views
+        panels.register(views, lambda: hub.state)
+        self.figures.register(views)
+        hub.listen(self._changed)
+        self._apply_settings()
+        api = Mount("/api", routes=api_routes(hub, token=self.token))
+        self._app.router.routes[1] = api
+        self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
+        if self.demo:
+            self._tasks.append(asyncio.ensure_future(run_swarm(hub, **self.swarm_options)))
+        await self.pages._start()  # pyright: ignore[reportPrivateUsage]
+
+    def _changed(self, parts: frozenset[str]) -> None:
+        views = self.pages.views
+        names = panels.part_views(parts)
+        if "services" in parts:
+            names.append("health")
+        if "settings" in parts:
+            self._apply_settings()
+            names.append("settings")
+        if names:
+            views.invalidate(*names)
+
+    def _apply_settings(self) -> None:
+        """Live settings take effect at once: the coalescing window of views and streams."""
+        assert self.hub is not None
+        settings = self.hub.state.settings
+        self.pages.window = settings.window
+        self.pages.views.window = settings.window
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        runtime = self.pages.runtime
+        await runtime.close()
+        if self.hub is not None:
+            await self.hub.close()
+        if runtime.bus is not None:
+            await runtime.bus.close()

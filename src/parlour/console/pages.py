@@ -1,0 +1,268 @@
+"""The console's pages: parlour components around the shared panels.
+
+    /         Agents   progress, agents, pending questions, results, the event log
+    /status   Status   health banner, process figures, services
+    /config   Config   effective settings (some editable live), environment, build, paths
+
+Every page is its own conversation (links between pages are plain links): the first render
+comes with the page, then the stream sends patches of what changed. What all tabs see alike
+is embedded with `shared(name)` and rendered once per update; what belongs to one tab lives
+in the page's state: which event kinds its log hides, the notice after its last answer, the
+drafts of its settings form.
+
+The nav is a registry (`NAV`): each page registers its href, label, icon and order, and the
+header renders them sorted by order with the current page marked (R26).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
+
+from htpy import Element, Node, a, button, div, h1, header, input, label, nav, span, style
+from markupsafe import Markup
+
+from parlour import Component, event, io, patch_signals, service, shared
+from parlour.console.hub import Hub, InvalidAnswer, QuestionClosed, QuestionNotFound
+from parlour.console.panels import answer_signal, heading
+
+__all__ = ["NAV", "AgentsPage", "ConfigPage", "ConsolePage", "NavItem", "StatusPage"]
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    href: str
+    label: str
+    icon: str
+    order: int
+
+
+NAV: list[NavItem] = []
+
+
+def register_page(item: NavItem) -> None:
+    """Add a page to the nav (idempotent by href)."""
+    NAV[:] = sorted([n for n in NAV if n.href != item.href] + [item], key=lambda n: n.order)
+
+
+# Every page's header shows the stream's state: Connecting until the first event arrives,
+# Connected while events come, Disconnected while Datastar retries (R4). Datastar reports the
+# stream's life as `datastar-fetch` events whose element is the body (the shell's `data-init`).
+_CONNECTION_JS = (
+    "evt.detail.el === document.body && ($_conn = "
+    "['error', 'retrying', 'retries-failed', 'finished'].includes(evt.detail.type) "
+    "? 'Disconnected' : 'Connected')"
+)
+
+
+class ConsolePage(Component, name="parlour.console.Page"):
+    """The frame every console page shares: title, nav, connection state, a notice line."""
+
+    href: ClassVar[str] = "/"
+    notice: str = ""
+
+    def render(self) -> Element:
+        return div(
+            self.root,
+            {
+                "data-signals": json.dumps({"_conn": "Connecting", "_answer": self.answer_url()}),
+                "data-on:datastar-fetch": _CONNECTION_JS,
+            },
+            class_="console",
+        )[
+            header(".console-header")[
+                h1(".console-title")["parlour console"],
+                nav(".console-nav")[
+                    (
+                        a(
+                            ".console-nav-item",
+                            href=item.href,
+                            aria_current="page" if item.href == self.href else None,
+                        )[span(".console-nav-icon")[item.icon], item.label]
+                        for item in NAV
+                    )
+                ],
+                span(".console-conn", {"data-text": "$_conn", "data-attr:data-conn": "$_conn"})[
+                    "Connecting"
+                ],
+            ],
+            div(".console-notice", role="status")[self.notice] if self.notice else None,
+            self.body(),
+        ]
+
+    def answer_url(self) -> str:
+        """Where this page's question cards post their answers (its `answer` event)."""
+        mount = self.mounted
+        return f"{mount.base}/event/{mount.cid}/{mount.iid}/answer"
+
+    def body(self) -> Node:
+        return None
+
+    # Question cards are shared views: their Send posts here with {id, answer}.
+    @event
+    def answer(self, payload: Any) -> Any:
+        data = cast(dict[str, Any], payload) if isinstance(payload, dict) else {}
+        qid, text = str(data.get("id", "")), data.get("answer")
+        text = "" if text is None else str(text)
+        if not text.strip():
+            self.notice = "Type an answer (or pick an option) before sending."
+            return None
+        hub = service(Hub)
+        return io(functools.partial(hub.answer, qid, text), self.answered)
+
+    def answered(self, question: Any) -> Any:
+        self.notice = f"Answered @{question.agent}: {question.answer}"
+        return patch_signals({answer_signal(question.id): ""})
+
+    def on_error_answered(self, error: BaseException) -> None:
+        if isinstance(error, InvalidAnswer | QuestionClosed | QuestionNotFound):
+            self.notice = str(error)
+        else:
+            raise error
+
+
+KINDS = ("agent", "run", "question", "service", "config", "tool", "model")
+
+
+class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
+    href: ClassVar[str] = "/"
+    hidden: list[str] = ["tool", "model"]
+
+    def body(self) -> Node:
+        # Kinds come from KINDS only (see `toggle`), so the rules are safe to emit unescaped.
+        hidden_rules = Markup(
+            " ".join(
+                f"#log [data-kind={k}] {{ display: none; }}" for k in self.hidden if k in KINDS
+            )
+        )
+        return div(".console-grid")[
+            div(".console-main")[
+                shared("progress"),
+                heading("Waiting for you"),
+                shared("questions"),
+                heading("Agents"),
+                shared("agents"),
+                heading("Results"),
+                shared("results"),
+            ],
+            div(".console-side")[
+                div(".console-log-head")[
+                    heading("Event log"),
+                    div(".console-filters")[
+                        (
+                            label(".console-filter")[
+                                input(
+                                    self.on("change", "toggle", payload=kind),
+                                    type="checkbox",
+                                    checked=kind not in self.hidden,
+                                    data_kind=kind,
+                                ),
+                                kind,
+                            ]
+                            for kind in KINDS
+                        ),
+                        button(".parlour-button.console-clear", self.on("click", "clear"))["Clear"],
+                    ],
+                ],
+                style[hidden_rules],
+                shared("log"),
+            ],
+        ]
+
+    @event
+    def toggle(self, kind: str) -> None:
+        if kind not in KINDS:
+            return
+        if kind in self.hidden:
+            self.hidden = [k for k in self.hidden if k != kind]
+        else:
+            self.hidden = sorted([*self.hidden, kind])
+
+    @event
+    def clear(self) -> Any:
+        return io(service(Hub).clear_log, self.cleared)
+
+    def cleared(self, _: object) -> None:
+        self.notice = "Event log cleared."
+
+
+class StatusPage(ConsolePage, name="parlour.console.StatusPage"):
+    href: ClassVar[str] = "/status"
+
+    def body(self) -> Node:
+        return div(".console-status")[
+            shared("health"),
+            shared("figures"),
+            heading("Services"),
+            shared("services"),
+        ]
+
+
+class ConfigPage(ConsolePage, name="parlour.console.ConfigPage"):
+    href: ClassVar[str] = "/config"
+    window: str = ""
+    log_length: str = ""
+    keep: ClassVar[tuple[str, ...]] = ("window", "log_length")
+
+    def body(self) -> Node:
+        settings = service(Hub).state.settings
+        return div(".console-config")[
+            shared("readiness"),
+            div(".parlour-card.console-settings")[
+                heading("Live settings"),
+                label(".console-setting")[
+                    span["Coalescing window (seconds, 0 to 1)"],
+                    input(
+                        ".parlour-input",
+                        self.bind_local("window"),
+                        name="window",
+                        value=self.window or f"{settings.window:g}",
+                    ),
+                    button(
+                        ".parlour-button.parlour-button--primary",
+                        self.on("click", "save", payload="window"),
+                    )["Save"],
+                ],
+                label(".console-setting")[
+                    span["Event log length (50 to 1000)"],
+                    input(
+                        ".parlour-input",
+                        self.bind_local("log_length"),
+                        name="log_length",
+                        value=self.log_length or str(settings.log_length),
+                    ),
+                    button(
+                        ".parlour-button.parlour-button--primary",
+                        self.on("click", "save", payload="log_length"),
+                    )["Save"],
+                ],
+                shared("settings"),
+            ],
+            shared("config"),
+        ]
+
+    @event
+    def save(self, key: str) -> Any:
+        if key not in ("window", "log_length"):
+            self.notice = f"{key!r} is not a live setting"
+            return None
+        raw = self.window if key == "window" else self.log_length
+        return io(functools.partial(service(Hub).set_setting, key, raw), self.saved)
+
+    def saved(self, value: Any) -> None:
+        self.notice = f"Saved: {value}"
+        self.window = ""
+        self.log_length = ""
+
+    def on_error_saved(self, error: BaseException) -> None:
+        if isinstance(error, ValueError):
+            self.notice = str(error)
+        else:
+            raise error
+
+
+register_page(NavItem("/", "Agents", "🤖", 10))
+register_page(NavItem("/status", "Status", "⚡", 90))
+register_page(NavItem("/config", "Config", "🛠️", 70))

@@ -1,0 +1,273 @@
+"""The console's shared views: what every tab shows the same, rendered once per update.
+
+Each function renders one panel from the console state. The hub calls `register(views, …)`
+once; afterwards a folded event invalidates the panels it changed (`PARTS`), and the runtime
+re-renders each of those once per window and sends the same patch to every tab that shows
+it (`parlour.runtime.views`). Panels are pure functions of the state: two renders of the same
+state are byte-identical (R8), and everything a user or an agent wrote is escaped by htpy
+(R19). Ids are deterministic (`agent-<name>`, `question-<id>`, `service-<id>`), so a patch
+morphs exactly the rows that changed (R2).
+
+Cards that take input (questions) are shared too, so they cannot carry one conversation's
+event URL. Their buttons post to the URL in the page-local signal `$_answer` (each page sets
+its own) with the question id and the tab's own input signal `$answer_<id>` as the payload.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from htpy import (
+    Element,
+    Node,
+    b,
+    button,
+    code,
+    div,
+    form,
+    h2,
+    input,
+    li,
+    option,
+    p,
+    section,
+    select,
+    span,
+    table,
+    tbody,
+    td,
+    th,
+    tr,
+    ul,
+)
+
+from parlour.console.model import ConsoleState, Question
+
+__all__ = ["PANELS", "answer_signal", "dom_id", "register"]
+
+LOG_SHOWN = 200
+RESULTS_SHOWN = 10
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def dom_id(prefix: str, key: str) -> str:
+    """A deterministic element id for `key` (names may hold anything; ids may not)."""
+    safe = _UNSAFE_ID.sub("_", key)
+    if safe != key:
+        safe += "-" + format(_stable_hash(key), "x")
+    return f"{prefix}-{safe}"
+
+
+def _stable_hash(text: str) -> int:
+    value = 2166136261
+    for byte in text.encode():
+        value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
+    return value
+
+
+def answer_signal(qid: str) -> str:
+    """The tab-local signal holding the draft answer to question `qid`."""
+    return "answer_" + _UNSAFE_ID.sub("_", qid)
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+# -- Agents page ----------------------------------------------------------------------------
+
+
+def progress(state: ConsoleState) -> Element:
+    prog = state.progress
+    percent = prog.percent
+    if prog.state == "failed":
+        label, tone = f"Failed: {prog.error}", "failed"
+    elif prog.state == "completed":
+        label, tone = "Completed", "completed"
+    elif prog.state == "running":
+        label, tone = prog.text, "running"
+    else:
+        label, tone = "No run yet", "idle"
+    return section("#progress.console-panel", data_state=tone)[
+        div(".console-progress-head")[
+            span(".console-progress-text")[prog.text],
+            span(".console-progress-label")[label],
+        ],
+        div(".console-bar", role="progressbar", aria_valuenow=f"{percent:.0f}")[
+            div(".console-bar-fill", style=f"width: {percent:.1f}%")
+        ],
+    ]
+
+
+def agent_row(agent: Any) -> tuple[str, Element]:
+    ident = dom_id("agent", agent.name)
+    detail = agent.detail or agent.task
+    return ident, li(".console-agent", id=ident, data_state=agent.state)[
+        span(".console-agent-name")[agent.name],
+        span(f".console-badge.console-badge--{agent.state}")[agent.state],
+        span(".console-agent-detail")[detail],
+    ]
+
+
+def agents_container(items: Node) -> Element:
+    return ul("#agents.console-list")[items]
+
+
+def agents_items(state: ConsoleState) -> list[tuple[str, Element]]:
+    return [agent_row(a) for a in state.agent_rows()]
+
+
+def question_card(q: Question) -> tuple[str, Element]:
+    ident = dom_id("question", q.id)
+    signal = answer_signal(q.id)
+    payload = f"{{id: {json.dumps(q.id)}, answer: ${signal}}}"
+    send = (
+        f"@post($_answer + '?p=' + encodeURIComponent(JSON.stringify({payload})), "
+        "{requestCancellation: 'disabled'})"
+    )
+    if q.options:
+        field = select(".parlour-input", {f"data-bind:{signal}": True}, aria_label="answer")[
+            option(value="")["choose…"],
+            (option(value=o)[o] for o in q.options),
+        ]
+    else:
+        field = input(
+            ".parlour-input",
+            {f"data-bind:{signal}": True},
+            type="text",
+            placeholder="Your answer",
+            aria_label="answer",
+            autocomplete="off",
+        )
+    return ident, li(".console-question.parlour-card", id=ident, data_question=q.id)[
+        div(".console-question-head")[
+            span(".console-agent-name")[f"@{q.agent}"],
+            span(".console-question-expires", data_expires=f"{q.expires:.0f}")[
+                f"expires {_clock(q.expires)}"
+            ],
+        ],
+        p(".console-question-text")[q.question],
+        form(".parlour-row", {"data-on:submit": send})[
+            field,
+            button(".parlour-button.parlour-button--primary", type="submit")["Send"],
+        ],
+    ]
+
+
+def questions_container(items: Node) -> Element:
+    return ul("#questions.console-questions")[items]
+
+
+def questions_items(state: ConsoleState) -> list[tuple[str, Element]]:
+    return [question_card(q) for q in state.pending_questions()]
+
+
+def results(state: ConsoleState) -> Element:
+    shown = list(state.results)[:RESULTS_SHOWN]
+    return ul("#results.console-list")[
+        (
+            li(".console-result")[
+                span(".console-time")[_clock(r.time)],
+                span(".console-agent-name")[r.agent],
+                span(".console-result-summary")[r.summary],
+            ]
+            for r in shown
+        )
+        if shown
+        else li(".console-empty")["No results yet."]
+    ]
+
+
+def log(state: ConsoleState) -> Element:
+    entries = list(state.log)[:LOG_SHOWN]
+    return ul("#log.console-log")[
+        (
+            li(".console-log-entry", id=f"log-{e.id}", data_kind=e.kind)[
+                span(".console-time")[_clock(e.time)],
+                span(".console-topic")[e.topic.replace(".", ":", 1)],
+                span(".console-source")[f"@{e.source}" if e.source else ""],
+                span(".console-summary")[e.summary],
+            ]
+            for e in entries
+        )
+    ]
+
+
+# -- Status page ----------------------------------------------------------------------------
+
+
+_PILL_TONE = {
+    "running": "ok",
+    "standby": "ok",
+    "conflict": "bad",
+    "in use": "warn",
+    "stale": "warn",
+    "stopped": "bad",
+}
+
+
+def service_card(svc: Any) -> tuple[str, Element]:
+    ident = dom_id("service", svc.id)
+    tone = _PILL_TONE.get(str(svc.status).lower(), "warn")
+    port = f":{svc.port}" if svc.port else ""
+    return ident, li(".console-service.parlour-card", id=ident)[
+        div(".console-service-head")[
+            b[f"{svc.name}{port}"],
+            span(f".console-pill.console-pill--{tone}")[svc.status],
+        ],
+        p(".console-muted")[svc.description] if svc.description else None,
+        p[span(".console-muted")["Last: "], svc.action or "—"],
+        p(".console-service-message")[svc.message] if svc.message else None,
+    ]
+
+
+def services_container(items: Node) -> Element:
+    return ul("#services.console-cards")[items]
+
+
+def services_items(state: ConsoleState) -> list[tuple[str, Element]]:
+    return [service_card(s) for s in state.service_rows()]
+
+
+def figure_table(rows: Sequence[tuple[str, Node]]) -> Element:
+    return table(".console-figures")[tbody[(tr[th[k], td[v]] for k, v in rows)]]
+
+
+def meter(percent: float, level: str) -> Element:
+    return div(f".console-bar.console-bar--{level}")[
+        div(".console-bar-fill", style=f"width: {min(100.0, max(0.0, percent)):.1f}%")
+    ]
+
+
+# -- registration -------------------------------------------------------------------------
+
+PANELS = ("progress", "agents", "questions", "results", "log", "services")
+"""The panels fed by the console state; each name is also a part `ConsoleState.fold` reports."""
+
+
+def register(views: Any, state: Callable[[], ConsoleState]) -> None:
+    """Add the state panels to `views` (a `SharedViews`); `state()` gives the current state."""
+    views.add("progress", lambda: progress(state()))
+    views.add_list("agents", agents_container, lambda: agents_items(state()))
+    views.add_list("questions", questions_container, lambda: questions_items(state()))
+    views.add("results", lambda: results(state()))
+    views.add("log", lambda: log(state()))
+    views.add_list("services", services_container, lambda: services_items(state()))
+
+
+def part_views(parts: frozenset[str]) -> list[str]:
+    """The panels to re-render after a fold that changed `parts`."""
+    return [name for name in PANELS if name in parts]
+
+
+def kv(rows: Mapping[str, Any]) -> list[tuple[str, Node]]:
+    return [(k, code[str(v)] if v is not None else "—") for k, v in rows.items()]
+
+
+def heading(text: str) -> Element:
+    return h2(".console-h2")[text]
