@@ -9,7 +9,7 @@ setup:
 	@sh scripts/fetch-datastar
 
 demo: setup
-	$(PY) -m parlour run examples.counter:app --host 127.0.0.1 --port 8000
+	$(PY) -m parlour console --demo --host 127.0.0.1 --port 8000
 
 lint: setup
 	$(PY) -m ruff check src tests examples benchmarks

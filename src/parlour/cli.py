@@ -7,7 +7,15 @@
 uvicorn. `--store` picks where conversations live (`memory`, `file:DIR`, `sqlite:PATH`); an
 `App` that was built without an explicit store gets it. `--bus` picks the event bus
 (`memory`, or `nats://HOST:PORT` to share events between processes); it needs an `App`, and
-replaces the bus the App was built with when serving starts.
+replaces the bus the App was built with when serving starts. Both default to the
+environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set.
+
+    parlour console [--demo [--demo-pace S]] [--host] [--port] [--store SPEC] [--bus URL]
+                    [--token T] [--state-dir DIR] [--log-level info]
+
+`console` serves the parlour console (`parlour.console.app.Console`): the Agents, Status and
+Config pages and the HTTP API under /api. `--token` (or `PARLOUR_CONSOLE_TOKEN`) makes the
+API require `Authorization: Bearer T`; `--demo` runs a simulated swarm of agents.
 """
 
 from __future__ import annotations
@@ -51,28 +59,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=8000)
     run.add_argument(
         "--store",
-        default=None,
-        help="memory | file:DIR | sqlite:PATH (default: sqlite:.parlour/state.sqlite)",
+        default=os.environ.get("PARLOUR_STORE") or None,
+        help="memory | file:DIR | sqlite:PATH "
+        "(default: $PARLOUR_STORE, else sqlite:.parlour/state.sqlite)",
     )
     run.add_argument(
         "--bus",
-        default=None,
-        help="memory | nats://HOST:PORT (default: the in-process bus)",
+        default=os.environ.get("PARLOUR_BUS") or None,
+        help="memory | nats://HOST:PORT (default: $PARLOUR_BUS, else the in-process bus)",
     )
     run.add_argument("--log-level", default="info")
     console = commands.add_parser(
         "console", help="serve the parlour console (agents, status, config, HTTP API)"
     )
     console.add_argument("--demo", action="store_true", help="run a simulated agent swarm")
+    console.add_argument(
+        "--demo-pace",
+        type=float,
+        default=1.0,
+        help="the swarm's speed: seconds per step, roughly (default 1.0; smaller is faster)",
+    )
     console.add_argument("--host", default="127.0.0.1")
     console.add_argument("--port", type=int, default=8000)
     console.add_argument(
         "--store",
-        default=None,
-        help="memory | file:DIR | sqlite:PATH (default: sqlite:.parlour/state.sqlite)",
+        default=os.environ.get("PARLOUR_STORE") or None,
+        help="memory | file:DIR | sqlite:PATH "
+        "(default: $PARLOUR_STORE, else sqlite:.parlour/state.sqlite)",
     )
     console.add_argument(
-        "--bus", default=None, help="memory | nats://HOST:PORT (default: the in-process bus)"
+        "--bus",
+        default=os.environ.get("PARLOUR_BUS") or None,
+        help="memory | nats://HOST:PORT (default: $PARLOUR_BUS, else the in-process bus)",
     )
     console.add_argument(
         "--token",
@@ -108,6 +126,7 @@ def _console(args: argparse.Namespace) -> int:
             token=args.token,
             demo=args.demo,
             state_dir=args.state_dir,
+            swarm={"pace": args.demo_pace},
         )
     except ValueError as exc:
         raise SystemExit(f"parlour: --store: {exc}") from None

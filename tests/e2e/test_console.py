@@ -204,12 +204,15 @@ async def test_status_and_config_pages(launch: Launch, open_page: OpenPage) -> N
 
 
 async def test_the_demo_swarm_fills_the_agents_page(launch: Launch, open_page: OpenPage) -> None:
-    url = launch("console", "--demo")
+    url = launch("console", "--demo", "--demo-pace", "0.2")
     page = await open_page(url)
     await page.set_viewport_size({"width": 1280, "height": 900})
     await expect(page.locator("#agents > li")).to_have_count(12, timeout=10_000)
     await expect(page.locator("#log > li").first).to_be_visible()
     await expect(page.locator("#progress")).to_contain_text("agents completed")
+    # The swarm works, finishes tasks and asks questions: the page shows all of it.
+    await expect(page.locator("#results .console-result").first).to_be_visible(timeout=20_000)
+    await expect(page.locator(".console-question").first).to_be_visible(timeout=20_000)
     SCREENSHOTS.mkdir(exist_ok=True)
     image = await page.screenshot(path=str(SCREENSHOTS / "console-agents.png"))
     assert len(image) > 10_000

@@ -263,6 +263,6 @@ class ConfigPage(ConsolePage, name="parlour.console.ConfigPage"):
             raise error
 
 
-register_page(NavItem("/", "Agents", "🤖", 10))
+register_page(NavItem("/", "Agents", "◉", 10))
 register_page(NavItem("/status", "Status", "⚡", 90))
-register_page(NavItem("/config", "Config", "🛠️", 70))
+register_page(NavItem("/config", "Config", "⚙", 70))

@@ -90,7 +90,8 @@ def progress(state: ConsoleState) -> Element:
     elif prog.state == "completed":
         label, tone = "Completed", "completed"
     elif prog.state == "running":
-        label, tone = prog.text, "running"
+        name = f"{prog.name} · " if prog.name else ""
+        label, tone = f"{name}{percent:.0f} %", "running"
     else:
         label, tone = "No run yet", "idle"
     return section("#progress.console-panel", data_state=tone)[
