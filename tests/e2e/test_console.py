@@ -195,7 +195,7 @@ async def test_status_and_config_pages(launch: Launch, open_page: OpenPage) -> N
     await field.fill("7")
     await field.locator("xpath=..").get_by_role("button", name="Save").click()
     await expect(config.locator(".console-notice")).to_contain_text("window")
-    await expect(other.locator("#settings")).to_contain_text("0.05 s")
+    await expect(other.locator("#settings")).to_contain_text("0.1 s")
 
     await field.fill("0.2")
     await field.locator("xpath=..").get_by_role("button", name="Save").click()
@@ -216,3 +216,21 @@ async def test_the_demo_swarm_fills_the_agents_page(launch: Launch, open_page: O
     SCREENSHOTS.mkdir(exist_ok=True)
     image = await page.screenshot(path=str(SCREENSHOTS / "console-agents.png"))
     assert len(image) > 10_000
+
+
+async def test_the_projector_shows_and_the_phone_answers(
+    launch: Launch, open_page: OpenPage, askers: Callable[..., Asker]
+) -> None:
+    # R21: both views run on the same stream and state as the Agents page.
+    url = launch("console")
+    projector, phone = await open_page(url + "/projector"), await open_page(url + "/mobile")
+    asker = askers(url, "scout", "Which region?", ["eu", "us"])
+    for page in (projector, phone):
+        await expect(page.locator(".console-question")).to_have_count(1, timeout=5_000)
+    await expect(projector.locator(".console-question form")).to_be_hidden()  # read-only
+    card = phone.locator(".console-question")
+    await card.get_by_label("answer").select_option("eu")
+    await card.get_by_role("button", name="Send").click()
+    assert asker.answer() == "eu"
+    for page in (projector, phone):
+        await expect(page.locator(".console-question")).to_have_count(0, timeout=DELIVERY_MS)

@@ -6,6 +6,7 @@
     /                 Agents page       /api/events     POST an event, GET the JSON SSE feed
     /status           Status page       /api/replay     stored events after a cursor
     /config           Config page       /api/questions  ask, long-poll, answer
+    /projector        read-only, large type        /mobile   questions first, for a phone
     /_parlour/...     the pages' streams and events (parlour.web.App)
 
 At startup it opens the journal (`.parlour/console.sqlite`, the console's event history),
@@ -37,7 +38,7 @@ from parlour.console import panels, status
 from parlour.console.api import api_routes
 from parlour.console.hub import Hub
 from parlour.console.journal import open_journal
-from parlour.console.pages import AgentsPage, ConfigPage, StatusPage
+from parlour.console.pages import PAGES
 from parlour.console.swarm import run_swarm
 from parlour.stores import DEFAULT_STORE_SPEC, open_store
 from parlour.web.app import App
@@ -77,7 +78,7 @@ class Console:
         self.started = time.time()
         self.hub: Hub | None = None
         self.pages = App(
-            {"/": AgentsPage, "/status": StatusPage, "/config": ConfigPage},
+            dict(PAGES),
             title="parlour console",
             store=open_store(self.store_spec),
             secret=secret,

@@ -238,11 +238,12 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """What a person may change at run time (through `config.changed` events).
 
-    window      seconds a view waits to coalesce a burst of updates, 0..1 (default 0.05)
+    window      seconds a view waits to coalesce a burst of updates, 0..1 (default 0.1:
+                at most ten patches a second reach a tab, R3)
     log_length  entries the log keeps, 50..1000 (default 200)
     """
 
-    window: float = 0.05
+    window: float = 0.1
     log_length: int = 200
 
     @staticmethod

@@ -21,14 +21,24 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
-from htpy import Element, Node, a, button, div, h1, header, input, label, nav, span, style
+from htpy import Element, Node, a, button, div, h1, header, input, label, nav, p, span, style
 from markupsafe import Markup
 
 from parlour import Component, event, io, patch_signals, service, shared
 from parlour.console.hub import Hub, InvalidAnswer, QuestionClosed, QuestionNotFound
 from parlour.console.panels import answer_signal, heading
 
-__all__ = ["NAV", "AgentsPage", "ConfigPage", "ConsolePage", "NavItem", "StatusPage"]
+__all__ = [
+    "NAV",
+    "PAGES",
+    "AgentsPage",
+    "ConfigPage",
+    "ConsolePage",
+    "MobilePage",
+    "NavItem",
+    "ProjectorPage",
+    "StatusPage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +178,12 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                 ],
                 style[hidden_rules],
                 shared("log"),
+                p(".console-views")[
+                    "Other views: ",
+                    a(href="/projector")["projector"],
+                    " · ",
+                    a(href="/mobile")["mobile"],
+                ],
             ],
         ]
 
@@ -262,6 +278,41 @@ class ConfigPage(ConsolePage, name="parlour.console.ConfigPage"):
         else:
             raise error
 
+
+class ProjectorPage(ConsolePage, name="parlour.console.ProjectorPage"):
+    """Read-only, large type, for a wall screen: progress, agents, who is waiting (R21)."""
+
+    href: ClassVar[str] = "/projector"
+
+    def body(self) -> Node:
+        return div(".console-projector")[
+            shared("progress"),
+            div(".console-grid")[
+                div[heading("Agents"), shared("agents")],
+                div[heading("Waiting for an answer"), shared("questions")],
+            ],
+        ]
+
+
+class MobilePage(ConsolePage, name="parlour.console.MobilePage"):
+    """A phone's view: the questions to answer first, then progress and agents (R21)."""
+
+    href: ClassVar[str] = "/mobile"
+
+    def body(self) -> Node:
+        return div(".console-mobile")[
+            heading("Waiting for you"),
+            shared("questions"),
+            shared("progress"),
+            heading("Agents"),
+            shared("agents"),
+        ]
+
+
+PAGES: dict[str, type[ConsolePage]] = {
+    page.href: page for page in (AgentsPage, StatusPage, ConfigPage, ProjectorPage, MobilePage)
+}
+"""Every route the console serves a page at (the nav lists the main three)."""
 
 register_page(NavItem("/", "Agents", "◉", 10))
 register_page(NavItem("/status", "Status", "⚡", 90))
