@@ -11,6 +11,10 @@ morphs exactly the rows that changed (R2).
 Cards that take input (questions) are shared too, so they cannot carry one conversation's
 event URL. Their buttons post to the URL in the page-local signal `$_answer` (each page sets
 its own) with the question id and the tab's own input signal `$answer_<id>` as the payload.
+
+The launcher's recent-target chips work the same way round: a chip only sets the signal
+`$launch_target` that the page's target input is bound to (`LAUNCH_TARGET`); the page's
+Start button sends it with its own event.
 """
 
 from __future__ import annotations
@@ -47,12 +51,27 @@ from htpy import (
 
 from parlour.console.model import ConsoleState, Question
 
-__all__ = ["PANELS", "answer_signal", "dom_id", "register"]
+__all__ = [
+    "LAUNCH_BUNDLE",
+    "LAUNCH_TARGET",
+    "PANELS",
+    "answer_signal",
+    "dom_id",
+    "js_string",
+    "register",
+]
 
 LOG_SHOWN = 200
 RESULTS_SHOWN = 10
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+LAUNCH_TARGET = "launch_target"
+"""The page-global signal the launcher's target input is bound to (sent with every POST)."""
+LAUNCH_BUNDLE = "launch_bundle"
+"""The page-global signal the launcher's bundle select is bound to."""
+
+_JS_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._- ")
 
 
 def dom_id(prefix: str, key: str) -> str:
@@ -70,9 +89,37 @@ def _stable_hash(text: str) -> int:
     return value
 
 
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+
+
 def answer_signal(qid: str) -> str:
-    """The tab-local signal holding the draft answer to question `qid`."""
-    return "answer_" + _UNSAFE_ID.sub("_", qid)
+    """The tab-local signal holding the draft answer to question `qid`.
+
+    A JavaScript identifier (it is read as `$answer_…` in the Send expression), unique per
+    id: ids from other producers (`3f2a-9c1e`, `req.1`) get a stable hash suffix.
+    """
+    safe = _NOT_IDENTIFIER.sub("_", qid)
+    if safe != qid:
+        safe += "_" + format(_stable_hash(qid), "x")
+    return "answer_" + safe
+
+
+def js_string(text: str) -> str:
+    """`text` as a double-quoted JavaScript string literal for a Datastar expression.
+
+    Every character but letters, digits, space and `/._-` is written as a `\\uXXXX`
+    escape, so the literal holds no quote, `$`, `@` or `;` that Datastar's expression
+    rewriting (signals, actions, statements) could act on, whatever a path contains.
+    """
+    parts = ['"']
+    for char in text:
+        if char in _JS_SAFE:
+            parts.append(char)
+            continue
+        units = char.encode("utf-16-be", "surrogatepass")
+        parts.extend(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+    parts.append('"')
+    return "".join(parts)
 
 
 def _clock(t: float) -> str:
@@ -168,6 +215,23 @@ def questions_items(state: ConsoleState) -> list[tuple[str, Element]]:
     return [question_card(q) for q in state.pending_questions()]
 
 
+def launcher(state: ConsoleState) -> Element:
+    """The recent run targets as chips; a click puts the target in the launcher's input."""
+    targets = state.recent_targets
+    return div("#launcher.console-chips", aria_label="recent targets")[
+        span(".console-muted")["Recent:"] if targets else None,
+        (
+            button(
+                ".console-chip",
+                {"data-on:click": f"${LAUNCH_TARGET} = {js_string(t)}"},
+                type="button",
+                title=f"Use {t}",
+            )[t]
+            for t in targets
+        ),
+    ]
+
+
 def results(state: ConsoleState) -> Element:
     shown = list(state.results)[:RESULTS_SHOWN]
     return ul("#results.console-list")[
@@ -247,7 +311,7 @@ def meter(percent: float, level: str) -> Element:
 
 # -- registration -------------------------------------------------------------------------
 
-PANELS = ("progress", "agents", "questions", "results", "log", "services")
+PANELS = ("progress", "agents", "questions", "results", "log", "services", "launcher")
 """The panels fed by the console state; each name is also a part `ConsoleState.fold` reports."""
 
 
@@ -259,6 +323,7 @@ def register(views: Any, state: Callable[[], ConsoleState]) -> None:
     views.add("results", lambda: results(state()))
     views.add("log", lambda: log(state()))
     views.add_list("services", services_container, lambda: services_items(state()))
+    views.add("launcher", lambda: launcher(state()))
 
 
 def part_views(parts: frozenset[str]) -> list[str]:
