@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,6 +151,7 @@ ROUTES = [
     ("GET", "/api/questions/x"),
     ("POST", "/api/questions/x/answer"),
     ("POST", "/api/settings"),
+    ("POST", "/api/runs"),
     ("GET", "/api/snapshot"),
 ]
 
@@ -436,3 +438,66 @@ async def test_replay_follow_streams_stored_then_live_events(hub: Hub) -> None:
         assert (event.type, event.id) == ("agent.completed", str(live.id))
         assert data_of(event)["payload"] == {"summary": "ok"}
         assert await sse.next_comment(WAIT) == "ping"
+
+
+# -- POST /runs (R20) ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def launcher(clock: FakeClock, tmp_path: Path) -> AsyncIterator[Hub]:
+    (tmp_path / "src").mkdir()
+    async with InProcessBus(clock=clock) as bus:
+        hub = Hub(bus, MemoryJournal(), clock=clock, root=tmp_path)
+        await hub.start()
+        yield hub
+        await hub.close()
+
+
+async def test_posting_a_run_starts_it(launcher: Hub) -> None:
+    client = client_for(launcher)
+    response = await client.post("/api/runs", json={"target": "src", "bundle": "review"})
+    assert response.status == 201, response.text
+    data = body(response)
+    assert data == {"graph_id": data["graph_id"], "status": "started", "node_count": 3}
+    snapshot = body(await client.get("/api/snapshot"))
+    assert snapshot["progress"]["state"] == "running"
+    assert snapshot["progress"]["total"] == 3
+    assert snapshot["progress"]["name"] == "src"
+    assert snapshot["recent_targets"] == ["src"]
+
+
+async def test_a_run_without_a_bundle_takes_the_first(launcher: Hub) -> None:
+    response = await client_for(launcher).post("/api/runs", json={"target": "src"})
+    assert response.status == 201, response.text
+    assert body(response)["node_count"] == len(launcher.bundles["full"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "target: expected a path inside the project, got None"),
+        ({"target": ""}, "target: expected a path inside the project, got ''"),
+        ({"target": 3}, "target: expected a path inside the project, got 3"),
+        ({"target": "../x"}, "target: '../x' is outside the project ("),
+        ({"target": "nope"}, "target: 'nope' does not exist in the project"),
+        ({"target": "src", "bundle": "x"}, "bundle: unknown bundle 'x'; expected one of 'full'"),
+        ({"target": "src", "bundle": 1}, "bundle: unknown bundle 1; expected one of 'full'"),
+    ],
+)
+async def test_a_bad_run_is_refused_with_400(
+    launcher: Hub, data: dict[str, Any], message: str
+) -> None:
+    response = await client_for(launcher).post("/api/runs", json=data)
+    assert response.status == 400
+    assert error(response).startswith(message)
+    assert launcher.last_id == 0
+
+
+async def test_posting_a_run_wants_the_token(launcher: Hub) -> None:
+    client = client_for(launcher, token=TOKEN)
+    response = await client.post("/api/runs", json={"target": "src"})
+    assert response.status == 401
+    assert launcher.last_id == 0
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    response = await client.post("/api/runs", json={"target": "src"}, headers=auth)
+    assert response.status == 201

@@ -9,6 +9,7 @@ an event), bounded by `WAIT`. Nothing sleeps and then hopes.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ import pytest
 from parlour.bus import Event, InProcessBus
 from parlour.console.hub import Hub, check_question
 from parlour.console.journal import Journal, MemoryJournal, SqliteJournal
-from parlour.console.model import InvalidAnswer, Question, QuestionClosed, QuestionNotFound
+from parlour.console.model import (
+    InvalidAnswer,
+    InvalidRun,
+    Question,
+    QuestionClosed,
+    QuestionNotFound,
+)
 
 WAIT = 5.0  # seconds: the upper bound for anything that should happen promptly
 
@@ -517,3 +524,155 @@ async def test_repr_says_what_matters(hub: Hub) -> None:
 def test_hub_arguments_are_checked(bus: InProcessBus, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Hub(bus, MemoryJournal(), **kwargs)
+
+
+# -- launching runs (R20) -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "README.md").write_text("hello")
+    (tmp_path / "outside").mkdir()
+    return root
+
+
+@pytest.fixture
+async def launcher(bus: InProcessBus, clock: FakeClock, project: Path) -> AsyncIterator[Hub]:
+    bundles = {"review": ["linter", "reviewer", "test-runner"], "release": ["planner", "scribe"]}
+    hub = Hub(bus, MemoryJournal(), clock=clock, bundles=bundles, root=project)
+    await hub.start()
+    yield hub
+    await hub.close()
+
+
+async def test_launch_publishes_the_request_and_the_start_and_returns_the_run(
+    launcher: Hub,
+) -> None:
+    requests: list[dict[str, Any]] = []
+    launcher.on_launch(requests.append)
+    started = await launcher.launch("src/pkg")
+    assert started == {"graph_id": started["graph_id"], "status": "started", "node_count": 3}
+    run_id = started["graph_id"]
+    assert isinstance(run_id, str)
+    assert run_id
+    # The default bundle is the first configured; the run shows in progress at once.
+    progress = launcher.state.progress
+    assert (progress.state, progress.total, progress.name) == ("running", 3, "src/pkg")
+    assert launcher.state.recent_targets == ["src/pkg"]
+    topics = [entry.topic for entry in reversed(launcher.state.log)]
+    assert topics == ["run.requested", "run.started"]
+    assert requests == [
+        {
+            "run_id": run_id,
+            "target": "src/pkg",
+            "bundle": "review",
+            "agents": ["linter", "reviewer", "test-runner"],
+        }
+    ]
+
+
+async def test_launch_takes_a_named_bundle_and_normalises_the_target(
+    launcher: Hub, project: Path
+) -> None:
+    started = await launcher.launch(str(project / "src" / ".." / "README.md"), "release")
+    assert started["node_count"] == 2
+    assert launcher.state.progress.name == "README.md"
+    await launcher.launch("./src/")
+    await launcher.launch(".")
+    assert launcher.state.recent_targets == [".", "src", "README.md"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("", "target: expected a path inside the project, got ''"),
+        ("   ", "target: expected a path inside the project, got '   '"),
+        (None, "target: expected a path inside the project, got None"),
+        ("../outside", "target: '../outside' is outside the project ("),
+        ("src/../../outside", "target: 'src/../../outside' is outside the project ("),
+        ("nope", "target: 'nope' does not exist in the project"),
+        ("src/pkg/missing.py", "target: 'src/pkg/missing.py' does not exist in the project"),
+    ],
+)
+async def test_launch_refuses_a_bad_target(launcher: Hub, target: Any, message: str) -> None:
+    with pytest.raises(InvalidRun) as caught:
+        await launcher.launch(target)
+    assert str(caught.value).startswith(message)
+    assert isinstance(caught.value, ValueError)
+    assert launcher.state.log == deque()  # nothing published
+    assert launcher.state.progress.state == "idle"
+
+
+async def test_launch_refuses_an_absolute_path_outside_the_project(
+    launcher: Hub, project: Path
+) -> None:
+    outside = str(project.parent / "outside")
+    with pytest.raises(InvalidRun) as caught:
+        await launcher.launch(outside)
+    assert str(caught.value) == f"target: {outside!r} is outside the project ({launcher.root})"
+    assert launcher.root.name == "project"
+
+
+async def test_launch_refuses_a_symlink_out_of_the_project(launcher: Hub, project: Path) -> None:
+    (project / "escape").symlink_to(project.parent / "outside")
+    with pytest.raises(InvalidRun, match="'escape' is outside the project"):
+        await launcher.launch("escape")
+
+
+async def test_launch_refuses_an_unknown_bundle_naming_the_known_ones(launcher: Hub) -> None:
+    with pytest.raises(InvalidRun) as caught:
+        await launcher.launch("src", "nightly")
+    assert str(caught.value) == (
+        "bundle: unknown bundle 'nightly'; expected one of 'review', 'release'"
+    )
+    assert launcher.state.log == deque()
+
+
+async def test_the_default_bundles_and_root(bus: InProcessBus) -> None:
+    hub = Hub(bus, MemoryJournal())
+    assert hub.root == Path.cwd().resolve()
+    assert list(hub.bundles) == ["full", "review", "release"]
+    assert hub.default_bundle == "full"
+    assert len(hub.bundles["full"]) == 12
+
+
+@pytest.mark.parametrize(
+    "bundles", [{}, {"x": []}, {"x": "linter"}, {"": ["a"]}, {"x": ["a", ""]}, ["x"]]
+)
+def test_malformed_bundles_are_refused(bus: InProcessBus, bundles: Any) -> None:
+    with pytest.raises(ValueError, match="bundle"):
+        Hub(bus, MemoryJournal(), bundles=bundles)
+
+
+async def test_recent_targets_survive_a_restart_through_the_journal(
+    tmp_path: Path, project: Path
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    journal = SqliteJournal(path)
+    async with InProcessBus(first_id=journal.last_id() + 1) as bus:
+        hub = Hub(bus, journal, root=project)
+        await hub.start()
+        for target in ("src", "README.md", "src"):
+            await hub.launch(target)
+        await hub.close()
+    journal = SqliteJournal(path)
+    async with InProcessBus(first_id=journal.last_id() + 1) as bus:
+        again = Hub(bus, journal, root=project)
+        await again.start()
+        assert again.state.recent_targets == ["src", "README.md"]
+        await again.close()
+
+
+async def test_a_failing_launch_listener_does_not_fail_the_launch(launcher: Hub) -> None:
+    def broken(request: dict[str, Any]) -> None:
+        raise RuntimeError("boom")
+
+    seen: list[str] = []
+    launcher.on_launch(broken)
+    stop = launcher.on_launch(lambda request: seen.append(request["target"]))
+    assert (await launcher.launch("src"))["status"] == "started"
+    stop()
+    await launcher.launch("src")
+    assert seen == ["src"]

@@ -12,6 +12,7 @@ import pytest
 from parlour.bus import Event
 from parlour.console.model import (
     MAX_CLOSED_QUESTIONS,
+    MAX_RECENT_TARGETS,
     MAX_RESULTS,
     NOISE_KINDS,
     PARTS,
@@ -465,3 +466,53 @@ def test_describe_and_kind_helpers() -> None:
     assert describe("x" * 500).endswith("…")
     assert len(describe("x" * 500)) == 120
     assert describe({"n": 1}) == '{"n":1}'
+
+
+# -- the launcher's recent targets (R20) --------------------------------------------------------
+
+
+def requested(ev: Events, target: Any, **extra: Any) -> Event:
+    payload = {"run_id": f"run-{ev.last + 1}", "target": target, "bundle": "review"} | extra
+    return ev("run.requested", "console", payload)
+
+
+def test_a_run_request_adds_its_target_to_the_recent_targets(ev: Events) -> None:
+    state = ConsoleState()
+    assert state.recent_targets == []
+    assert state.fold(requested(ev, "src")) == {"log", "launcher"}
+    assert state.recent_targets == ["src"]
+    assert state.snapshot()["recent_targets"] == ["src"]
+    assert "launcher" in PARTS
+    assert state.progress.state == "idle"  # a request alone does not start a run
+
+
+def test_recent_targets_are_distinct_newest_first_and_bounded(ev: Events) -> None:
+    state = ConsoleState()
+    for n in range(12):
+        state.fold(requested(ev, f"t{n}"))
+    assert state.recent_targets == [f"t{n}" for n in range(11, 1, -1)]
+    assert len(state.recent_targets) == MAX_RECENT_TARGETS == 10
+    state.fold(requested(ev, "t5"))  # again: moves to the front, not duplicated
+    assert state.recent_targets[:2] == ["t5", "t11"]
+    assert state.recent_targets.count("t5") == 1
+    assert len(state.recent_targets) == 10
+    # the newest already first: nothing changes but the log
+    assert state.fold(requested(ev, "t5")) == {"log"}
+
+
+@pytest.mark.parametrize("target", [None, "", "   ", 7, ["src"], "x" * 301])
+def test_run_requests_without_a_usable_target_are_only_logged(ev: Events, target: Any) -> None:
+    state = ConsoleState()
+    assert state.fold(requested(ev, target)) == {"log"}
+    assert state.recent_targets == []
+
+
+def test_recent_targets_survive_a_replay(ev: Events) -> None:
+    events = [requested(ev, t) for t in ("a", "b", "a", "c")]
+    first, second = ConsoleState(), ConsoleState()
+    for event in events:
+        first.fold(event)
+    for event in events:
+        second.fold(event)
+        second.fold(event)  # folded twice: no change
+    assert first.recent_targets == second.recent_targets == ["c", "a", "b"]

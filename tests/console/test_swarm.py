@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pytest
 
 from parlour.bus import Event
+from parlour.console.model import DEFAULT_BUNDLES
 from parlour.console.swarm import (
     AGENT_NAMES,
     SERVICE_IDS,
@@ -479,3 +480,118 @@ async def test_cancelling_with_a_stop_event_is_clean_too() -> None:
         await task
     assert other_tasks() <= before
     assert not any(t == "agent.cancelled" for t, _, _ in hub.log)
+
+
+# -- launched runs (R20) ------------------------------------------------------------------------
+
+
+def request(target: str = "src", agents: Sequence[str] = ("linter", "reviewer", "linter-2")) -> Any:
+    return {"run_id": "run-abc", "target": target, "bundle": "review", "agents": list(agents)}
+
+
+def run_ends(log: list[Entry]) -> list[Entry]:
+    ends = {"run.completed", "run.failed", "run.superseded"}
+    return [entry for entry in log if entry[0] in ends]
+
+
+def check_launched(log: list[Entry], names: Sequence[str]) -> None:
+    """The launched run's events (`log` from where it starts): no run.started of its own,
+    each agent once to a terminal state, ending with the run's end naming its run_id."""
+    run = [entry for entry in log if entry[0] != "service.status"]
+    assert "run.started" not in [t for t, _, _ in run]
+    topic, source, payload = run[-1]
+    assert (topic, source) == ("run.completed", "swarm") or topic == "run.failed"
+    assert payload["run_id"] == "run-abc"
+    assert {s for t, s, _ in run if t.startswith("agent.")} == set(names)
+    for name in names:
+        topics = agent_topics(run, name)
+        assert topics[0] == "agent.pending", (name, topics)
+        assert sum(t in TERMINAL for t in topics) == 1, (name, topics)
+
+
+async def test_a_queued_request_is_the_next_run_without_a_second_run_started() -> None:
+    hub = FakeHub()
+    requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    requests.put_nowait(request())
+    await swarm(hub, requests=requests, rounds=1)
+    check_launched(hub.log, ["linter", "reviewer", "linter-2"])
+    assert not any(t == "run.started" for t, _, _ in hub.log)
+    # Each agent plays the role of its name: a linter lints, "linter-2" too.
+    tasks = {s: p["task"] for t, s, p in hub.log if t == "agent.pending"}
+    assert tasks.keys() == {"linter", "reviewer", "linter-2"}
+    assert "lint" in tasks["linter"] or "formatting" in tasks["linter"]
+    assert "review" in tasks["reviewer"]
+    assert requests.empty()
+
+
+async def test_a_request_arriving_between_runs_is_the_next_round() -> None:
+    requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def launch_after_the_first_run(entry: Entry) -> None:
+        if entry[0] in ("run.completed", "run.failed") and "run_id" not in entry[2]:
+            requests.put_nowait(request(agents=("scribe", "herald")))
+
+    hub = FakeHub(on_publish=launch_after_the_first_run)
+    await swarm(hub, requests=requests, rounds=2)
+    (first,) = runs(hub.log)  # one random run with its own run.started
+    check_run(first[: first.index(run_ends(hub.log)[0]) + 1], agent_names(12))
+    check_launched(hub.log[hub.log.index(run_ends(hub.log)[0]) + 1 :], ["scribe", "herald"])
+    assert len(run_ends(hub.log)) == 2
+
+
+async def test_a_request_arriving_mid_run_supersedes_it() -> None:
+    requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    hub = FakeHub("never")
+
+    async def launch_while_an_agent_waits() -> None:
+        # The first question is never answered ("never"): its agent is still working
+        # when the request arrives. Later questions are answered at once.
+        await hub.asked.wait()
+        hub.mode = "answer"
+        requests.put_nowait(request(agents=("deployer",)))
+
+    launching = asyncio.create_task(launch_while_an_agent_waits())
+    await swarm(hub, requests=requests, rounds=2, question_timeout=60.0)
+    await launching
+    ends = run_ends(hub.log)
+    assert ends[0][0] == "run.superseded"
+    assert ends[0][2] == {
+        "run": 1,
+        "by": "run-abc",
+        "message": "superseded by the run on src",
+    }
+    cut = hub.log.index(ends[0])
+    old = hub.log[:cut]
+    # Every agent of the old run ended once; those still working were cancelled.
+    for name in agent_names(12):
+        topics = agent_topics(old, name)
+        assert sum(t in TERMINAL for t in topics) == 1, (name, topics)
+    assert any(t == "agent.cancelled" for t, _, _ in old)
+    assert not any(t in ("run.completed", "run.failed") for t, _, _ in old)
+    check_launched(hub.log[cut + 1 :], ["deployer"])
+    assert hub.log[-1][0] in ("run.completed", "run.failed")
+
+
+async def test_a_malformed_request_is_ignored() -> None:
+    hub = FakeHub()
+    requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    malformed: list[Any] = [{"target": "src"}, {"run_id": "r", "target": "src", "agents": []}, 7]
+    for bad in malformed:
+        requests.put_nowait(bad)
+    await swarm(hub, requests=requests, rounds=1)
+    (run,) = runs(hub.log)
+    check_run(run, agent_names(12))
+    assert requests.empty()
+
+
+async def test_without_requests_the_seeded_swarm_is_unchanged() -> None:
+    plain, fed = FakeHub(), FakeHub()
+    await swarm(plain, seed=4, rounds=2)
+    await swarm(fed, seed=4, rounds=2, requests=asyncio.Queue())
+    assert plain.log == fed.log
+
+
+def test_the_default_bundles_name_agents_of_the_roster() -> None:
+    assert list(DEFAULT_BUNDLES["full"]) == agent_names(12)
+    for agents in DEFAULT_BUNDLES.values():
+        assert set(agents) <= set(AGENT_NAMES)

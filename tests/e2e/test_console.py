@@ -234,3 +234,34 @@ async def test_the_projector_shows_and_the_phone_answers(
     assert asker.answer() == "eu"
     for page in (projector, phone):
         await expect(page.locator(".console-question")).to_have_count(0, timeout=DELIVERY_MS)
+
+
+async def test_the_launcher_starts_a_run_and_offers_recent_targets(
+    launch: Launch, open_page: OpenPage
+) -> None:
+    # R20: validation errors, a started run in progress at once, recent-target chips.
+    url = launch("console")  # its working directory is the repository: "src" and "docs" exist
+    page = await open_page(url)
+    target, start = page.get_by_label("target"), page.get_by_role("button", name="Start")
+    notice = page.locator(".console-notice")
+    await start.click()
+    await expect(notice).to_have_text("target: expected a path inside the project, got ''")
+    await target.fill("../elsewhere")
+    await start.click()
+    await expect(notice).to_contain_text("target: '../elsewhere' is outside the project (")
+    await target.fill("nope")
+    await start.click()
+    await expect(notice).to_have_text("target: 'nope' does not exist in the project")
+    await target.fill("src")
+    await page.get_by_label("bundle").select_option("review")
+    await start.click()
+    await expect(notice).to_have_text("Started src (3 agents)")
+    await expect(page.locator("#progress")).to_contain_text("0/3 agents completed")
+    await target.fill("docs")
+    await start.click()
+    await expect(page.locator("#launcher .console-chip")).to_have_text(["docs", "src"])
+    await target.fill("")
+    await page.locator("#launcher .console-chip", has_text="src").click()
+    await expect(target).to_have_value("src")  # the chip filled this tab's input
+    other = await open_page(url)  # another tab: the same chips
+    await expect(other.locator("#launcher .console-chip")).to_have_text(["docs", "src"])

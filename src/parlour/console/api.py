@@ -9,6 +9,8 @@
     GET  /questions/ID[?wait=S]   the question (held up to S <= 60 s until it closes)
     POST /questions/ID/answer     {"answer"}                              -> 200 the question
     POST /settings                {"key", "value"}                        -> 200 {"key", "value"}
+    POST /runs                    {"target", "bundle"?}  -> 201 {"graph_id", "status": "started",
+                                                                      "node_count"}
     GET  /snapshot                the whole console state
 
 With a token every route wants `Authorization: Bearer TOKEN` (else 401 with
@@ -42,7 +44,13 @@ from starlette.routing import BaseRoute, Route
 from parlour.bus.event import Event
 from parlour.bus.patterns import validate_pattern, validate_topic
 from parlour.console.hub import Hub
-from parlour.console.model import InvalidAnswer, QuestionClosed, QuestionNotFound, kind_of
+from parlour.console.model import (
+    InvalidAnswer,
+    InvalidRun,
+    QuestionClosed,
+    QuestionNotFound,
+    kind_of,
+)
 
 __all__ = ["MAX_BODY", "MAX_WAIT", "api_routes", "event_json"]
 
@@ -249,6 +257,16 @@ def api_routes(
             raise _Refused(400, str(exc)) from None
         return _json({"key": key, "value": value})
 
+    async def post_run(request: Request) -> Response:
+        data = await read_object(request)
+        target: Any = data.get("target")
+        bundle: Any = data.get("bundle")
+        try:
+            started = await hub.launch(target, bundle)
+        except InvalidRun as exc:
+            raise _Refused(400, str(exc)) from None
+        return _json(started, 201)
+
     async def snapshot(request: Request) -> Response:
         return _json(hub.state.snapshot())
 
@@ -260,6 +278,7 @@ def api_routes(
         Route("/questions/{qid}", guard(get_question), methods=["GET"]),
         Route("/questions/{qid}/answer", guard(post_answer), methods=["POST"]),
         Route("/settings", guard(post_setting), methods=["POST"]),
+        Route("/runs", guard(post_run), methods=["POST"]),
         Route("/snapshot", guard(snapshot), methods=["GET"]),
     ]
 

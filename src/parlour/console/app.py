@@ -136,7 +136,12 @@ class Console:
         self._app.router.routes[1] = api
         self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
         if self.demo:
-            self._tasks.append(asyncio.ensure_future(run_swarm(hub, **self.swarm_options)))
+            # Runs started from the launcher are the swarm's next runs.
+            requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            hub.on_launch(requests.put_nowait)
+            self._tasks.append(
+                asyncio.ensure_future(run_swarm(hub, requests=requests, **self.swarm_options))
+            )
         await self.pages._start()  # pyright: ignore[reportPrivateUsage]
 
     def _changed(self, parts: frozenset[str]) -> None:

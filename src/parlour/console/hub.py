@@ -9,6 +9,7 @@
     q = await hub.ask("deployer", "Ship 1.4 to prod?", options=["yes", "no"])
     await hub.answer(q.id, "yes")                         # a person, through the API
     await hub.wait(q.id, timeout=25)                      # the asker's long poll
+    await hub.launch("src", "review")   # -> {"graph_id", "status": "started", "node_count"}
     await hub.close()            # stops its tasks and closes the journal (not the bus)
 
 How events flow. Everything that changes the state arrives through ONE subscription to
@@ -33,6 +34,14 @@ woken, `question.expired` published. After a restart the journal fold restores p
 questions with their absolute deadlines, and those already past due expire at once.
 The clock is injectable; with a fake clock, move it and call `expire_due()`.
 
+Runs (R20). `launch(target, bundle)` checks that the target is a path inside the project
+directory `root` that exists, and that the bundle is one of `bundles` (name -> the agents
+it runs; the first is the default), then publishes `run.requested` (the launcher's recent
+targets are folded from it, so they survive a restart) and `run.started` (the run shows in
+progress at once), tells the `on_launch` callbacks (the demo swarm runs it), and returns
+`{"graph_id", "status": "started", "node_count"}`. Running the agents is someone else's
+job: whatever listens for `run.requested` on the bus, or an `on_launch` callback.
+
 What this module does not do: serve HTTP (`parlour.console.api`), render anything, or
 close the bus it was given (the bus may serve the rest of the app).
 """
@@ -46,7 +55,8 @@ import math
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, cast, overload
 
 from parlour.bus.event import Event
@@ -57,8 +67,10 @@ from parlour.bus.subscription import Subscription
 from parlour.console.journal import Journal
 from parlour.console.model import (
     CLEAR_LOG_TOPIC,
+    DEFAULT_BUNDLES,
     ConsoleState,
     InvalidAnswer,
+    InvalidRun,
     Question,
     QuestionClosed,
     QuestionNotFound,
@@ -69,9 +81,11 @@ __all__ = [
     "MAX_TIMEOUT",
     "Hub",
     "InvalidAnswer",
+    "InvalidRun",
     "Question",
     "QuestionClosed",
     "QuestionNotFound",
+    "check_bundles",
     "check_question",
 ]
 
@@ -86,6 +100,7 @@ _FOLLOW_QUEUE: Final = 1024
 _CONSOLE: Final = "console"
 
 Listener = Callable[[frozenset[str]], None]
+LaunchListener = Callable[[dict[str, Any]], None]
 
 
 def check_question(
@@ -127,6 +142,30 @@ def check_question(
             f"timeout: expected seconds > 0 and at most {MAX_TIMEOUT:g} (one day), got {timeout!r}"
         )
     return agent, question, choices, seconds
+
+
+def check_bundles(bundles: Any) -> dict[str, tuple[str, ...]]:
+    """Validate the launcher's bundles (name -> agent names); `ValueError` says what is wrong."""
+    expected = (
+        "expected a non-empty mapping of bundle name -> non-empty list of agent names, "
+        "e.g. {'review': ['linter', 'reviewer']}"
+    )
+    if not isinstance(bundles, Mapping) or not bundles:
+        raise ValueError(f"Hub(bundles={bundles!r:.120}): {expected}")
+    checked: dict[str, tuple[str, ...]] = {}
+    for name, agents in cast("Mapping[Any, Any]", bundles).items():
+        if isinstance(agents, str) or not isinstance(agents, Sequence):
+            raise ValueError(f"Hub(bundles=...): bundle {name!r:.60}: {expected}")
+        names: list[Any] = list(cast("Sequence[Any]", agents))
+        if (
+            not isinstance(name, str)
+            or not name.strip()
+            or not names
+            or not all(isinstance(a, str) and a.strip() for a in names)
+        ):
+            raise ValueError(f"Hub(bundles=...): bundle {name!r:.60}: {expected}")
+        checked[name] = tuple(str(a) for a in names)
+    return checked
 
 
 def _question_id(payload: Any) -> str | None:
@@ -179,7 +218,12 @@ class Hub:
         clock: Callable[[], float] = time.time,
         default_timeout: float = 300.0,
         queue_size: int = 10_000,
+        bundles: Mapping[str, Sequence[str]] | None = None,
+        root: str | Path | None = None,
     ) -> None:
+        """`bundles`: the run launcher's bundles, name -> agent names (the first is the
+        default; `DEFAULT_BUNDLES` if None). `root`: the project directory run targets must
+        lie in (the current directory if None)."""
         if isinstance(default_timeout, bool) or not (
             isinstance(default_timeout, int | float)  # pyright: ignore[reportUnnecessaryIsInstance]
             and 0 < default_timeout <= MAX_TIMEOUT
@@ -197,9 +241,12 @@ class Hub:
         self.journal = journal
         self.state = ConsoleState()
         self.default_timeout = float(default_timeout)
+        self._bundles = check_bundles(DEFAULT_BUNDLES if bundles is None else bundles)
+        self.root = (Path.cwd() if root is None else Path(root)).resolve()
         self._clock = clock
         self._queue_size = queue_size
         self._listeners: dict[int, Listener] = {}
+        self._launch_listeners: dict[int, LaunchListener] = {}
         self._next_listener = 0
         self._waiters: dict[str, list[asyncio.Future[Question]]] = {}
         self._followers: set[_Follower] = set()
@@ -301,6 +348,18 @@ class Hub:
 
         return unlisten
 
+    def on_launch(self, callback: LaunchListener) -> Callable[[], None]:
+        """Call `callback(request)` after each `launch`, with the `run.requested` payload
+        {"run_id", "target", "bundle", "agents"}; returns the function that stops it."""
+        key = self._next_listener
+        self._next_listener += 1
+        self._launch_listeners[key] = callback
+
+        def unlisten() -> None:
+            self._launch_listeners.pop(key, None)
+
+        return unlisten
+
     # -- publishing ---------------------------------------------------------------------------
 
     async def publish(self, topic: str, source: str = "", payload: Any = None) -> Event:
@@ -324,6 +383,71 @@ class Hub:
         value = Settings.validated(key, raw)
         await self.publish("config.changed", _CONSOLE, {"key": key, "value": value})
         return value
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    @property
+    def bundles(self) -> dict[str, tuple[str, ...]]:
+        """The launcher's bundles, name -> agent names, the default first."""
+        return dict(self._bundles)
+
+    @property
+    def default_bundle(self) -> str:
+        return next(iter(self._bundles))
+
+    def check_target(self, target: str) -> str:
+        """`target` as a path relative to `root` ("." for the root itself, "/" separated);
+        `InvalidRun` if it is empty, outside the project, or does not exist."""
+        if not isinstance(target, str) or not target.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidRun(f"target: expected a path inside the project, got {target!r:.80}")
+        root = self.root
+        try:
+            path = Path(target.strip())
+            resolved = (path if path.is_absolute() else root / path).resolve()
+        except (OSError, ValueError, RuntimeError):
+            raise InvalidRun(
+                f"target: {target!r:.80} is not a usable path inside the project ({root})"
+            ) from None
+        if not resolved.is_relative_to(root):
+            raise InvalidRun(f"target: {target!r:.80} is outside the project ({root})")
+        try:
+            exists = resolved.exists()
+        except (OSError, ValueError):
+            exists = False
+        if not exists:
+            raise InvalidRun(f"target: {target!r:.80} does not exist in the project")
+        return resolved.relative_to(root).as_posix()
+
+    def check_bundle(self, bundle: str | None) -> str:
+        """`bundle`, or the default one for None or ""; `InvalidRun` if it is unknown."""
+        if bundle is None or bundle == "":
+            return self.default_bundle
+        if not isinstance(bundle, str) or bundle not in self._bundles:  # pyright: ignore[reportUnnecessaryIsInstance]
+            known = ", ".join(repr(name) for name in self._bundles)
+            raise InvalidRun(f"bundle: unknown bundle {bundle!r:.80}; expected one of {known}")
+        return bundle
+
+    async def launch(self, target: str, bundle: str | None = None) -> dict[str, Any]:
+        """Start a run of `bundle`'s agents (the first bundle if None) on `target`, a path
+        inside the project: publishes `run.requested` and `run.started`, tells the
+        `on_launch` callbacks, and returns {"graph_id", "status": "started", "node_count"}.
+        `InvalidRun` (a `ValueError`) says what is wrong with the target or the bundle."""
+        self._check_running("launch")
+        relative = self.check_target(target)
+        name = self.check_bundle(bundle)
+        agents = list(self._bundles[name])
+        run_id = "run-" + secrets.token_hex(6)
+        request = {"run_id": run_id, "target": relative, "bundle": name, "agents": agents}
+        await self.publish("run.requested", _CONSOLE, request)
+        await self.publish(
+            "run.started", _CONSOLE, {"total": len(agents), "name": relative, "run_id": run_id}
+        )
+        for callback in tuple(self._launch_listeners.values()):
+            try:
+                callback(dict(request, agents=list(agents)))
+            except Exception:
+                log.exception("parlour console: a launch listener failed")
+        return {"graph_id": run_id, "status": "started", "node_count": len(agents)}
 
     # -- questions ------------------------------------------------------------------------------
 

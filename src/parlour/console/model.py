@@ -13,6 +13,9 @@ nothing, which makes replay and live delivery safe to overlap.
 
 The vocabulary (topic -> effect; `source` names the agent or service):
 
+    run.requested {"run_id", "target", "bundle", "agents"}
+                                       launcher: the target joins the recent targets (the
+                                       last 10 distinct, newest first)
     run.started {"total", "name"?}     progress: counters reset, state running
     run.completed {}                   progress: state completed, 100 %
     run.failed {"error"}               progress: state failed with the error
@@ -57,8 +60,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AGENT_STATES",
     "CLEAR_LOG_TOPIC",
+    "DEFAULT_BUNDLES",
     "DEFAULT_TIMEOUT",
     "MAX_CLOSED_QUESTIONS",
+    "MAX_RECENT_TARGETS",
     "MAX_RESULTS",
     "NOISE_KINDS",
     "PARTS",
@@ -67,6 +72,7 @@ __all__ = [
     "ConsoleError",
     "ConsoleState",
     "InvalidAnswer",
+    "InvalidRun",
     "LogEntry",
     "Progress",
     "Question",
@@ -80,7 +86,7 @@ __all__ = [
 ]
 
 PARTS: Final = frozenset(
-    {"log", "agents", "progress", "results", "questions", "services", "settings"}
+    {"log", "agents", "progress", "results", "questions", "services", "settings", "launcher"}
 )
 """The names `ConsoleState.fold` may return: one per panel of the console."""
 
@@ -104,6 +110,22 @@ MAX_RESULTS: Final = 50
 DEFAULT_TIMEOUT: Final = 300.0
 """Seconds a question waits for its answer when it says nothing about it."""
 MAX_CLOSED_QUESTIONS: Final = 500
+MAX_RECENT_TARGETS: Final = 10
+"""How many recent run targets the launcher offers (distinct, newest first)."""
+MAX_TARGET_CHARS: Final = 300
+"""A `run.requested` target longer than this is not remembered (nobody types it again)."""
+
+DEFAULT_BUNDLES: Final[dict[str, tuple[str, ...]]] = {
+    "full": (
+        "planner", "indexer", "linter", "test-runner", "deployer", "reviewer",
+        "scribe", "scout", "archivist", "translator", "profiler", "gardener",
+    ),
+    "review": ("linter", "reviewer", "test-runner"),
+    "release": ("planner", "scribe", "deployer", "herald"),
+}  # fmt: skip
+"""The run launcher's bundles when none are configured: bundle name -> the agents it runs
+(names from the demo swarm's roster, `parlour.console.swarm.AGENT_NAMES`; "full" is
+`agent_names(12)`). The first is the launcher's default."""
 SUMMARY_CHARS: Final = 120
 
 _AGENT_ACTIONS: Final[dict[str, str]] = {
@@ -122,7 +144,7 @@ _AGENT_DETAIL: Final[dict[str, str]] = {
     "failed": "error",
 }
 # Fields tried in order for a log line's summary of a dict payload.
-_SUMMARY_FIELDS: Final = ("message", "summary", "error", "question", "answer", "task")
+_SUMMARY_FIELDS: Final = ("message", "summary", "error", "question", "answer", "task", "target")
 
 _json = msgspec.json.Encoder()
 
@@ -147,6 +169,11 @@ class InvalidAnswer(ConsoleError, ValueError):
 
 class QuestionClosed(ConsoleError):
     """The question expired, or was answered differently (the API answers 409)."""
+
+
+class InvalidRun(ConsoleError, ValueError):
+    """A run cannot be launched: its target is empty, outside the project or missing, or
+    its bundle is unknown (the API answers 400)."""
 
 
 # -- the parts ----------------------------------------------------------------------------------
@@ -284,7 +311,8 @@ class ConsoleState:
 
     The parts are plain attributes for views to read (never to mutate): `log` and
     `results` newest first, `agents`, `questions` and `services` keyed by name / id,
-    `progress`, `settings`, `events_seen`, `last_id`. Entries are frozen structs.
+    `progress`, `settings`, `recent_targets` (newest first), `events_seen`, `last_id`.
+    Entries are frozen structs.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -295,6 +323,7 @@ class ConsoleState:
         self.questions: dict[str, Question] = {}
         self.services: dict[str, Service] = {}
         self.progress: Progress = Progress()
+        self.recent_targets: list[str] = []
         self.events_seen: int = 0
         self.last_id: int = 0
         self._closed_order: deque[str] = deque()
@@ -341,6 +370,7 @@ class ConsoleState:
             "questions": [q.public() | {"asked": q.asked} for q in self.pending_questions()],
             "services": [msgspec.to_builtins(s) for s in self.service_rows()],
             "results": [msgspec.to_builtins(r) for r in self.results],
+            "recent_targets": list(self.recent_targets),
             "log": [msgspec.to_builtins(e) for e in self.log],
         }
 
@@ -456,6 +486,8 @@ class ConsoleState:
         return changed
 
     def _run(self, action: str, payload: dict[str, Any]) -> set[str]:
+        if action == "requested":
+            return self._requested(payload)
         if action == "started":
             self._run_completed.clear()
             self._run_failed.clear()
@@ -474,6 +506,17 @@ class ConsoleState:
         else:
             return set()
         return {"progress"}
+
+    def _requested(self, payload: dict[str, Any]) -> set[str]:
+        target = payload.get("target")
+        if not isinstance(target, str) or not target.strip() or len(target) > MAX_TARGET_CHARS:
+            return set()
+        recent = [target, *(t for t in self.recent_targets if t != target)]
+        recent = recent[:MAX_RECENT_TARGETS]
+        if recent == self.recent_targets:
+            return set()
+        self.recent_targets = recent
+        return {"launcher"}
 
     def _question(self, event: Event, action: str, payload: dict[str, Any]) -> set[str]:
         qid = _text(payload.get("id"))

@@ -21,12 +21,29 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
-from htpy import Element, Node, a, button, div, h1, header, input, label, nav, p, span, style
+from htpy import (
+    Element,
+    Node,
+    a,
+    button,
+    div,
+    h1,
+    header,
+    input,
+    label,
+    nav,
+    option,
+    p,
+    select,
+    span,
+    style,
+)
 from markupsafe import Markup
 
 from parlour import Component, event, io, patch_signals, service, shared
 from parlour.console.hub import Hub, InvalidAnswer, QuestionClosed, QuestionNotFound
-from parlour.console.panels import answer_signal, heading
+from parlour.console.model import InvalidRun
+from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, answer_signal, heading
 
 __all__ = [
     "NAV",
@@ -137,8 +154,18 @@ KINDS = ("agent", "run", "question", "service", "config", "tool", "model")
 
 
 class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
+    """Start a run (R20), then watch it: progress, questions, agents, results, the log.
+
+    The launcher's inputs are bound to the page-global signals `launch_target` and
+    `launch_bundle` (not instance-local: the shared recent-target chips set
+    `$launch_target`), which `keep` lifts onto the fields before `launch` runs.
+    """
+
     href: ClassVar[str] = "/"
     hidden: list[str] = ["tool", "model"]
+    launch_target: str = ""
+    launch_bundle: str = ""
+    keep: ClassVar[tuple[str, ...]] = ("launch_target", "launch_bundle")
 
     def body(self) -> Node:
         # Kinds come from KINDS only (see `toggle`), so the rules are safe to emit unescaped.
@@ -149,6 +176,7 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
         )
         return div(".console-grid")[
             div(".console-main")[
+                self.launcher(),
                 shared("progress"),
                 heading("Waiting for you"),
                 shared("questions"),
@@ -186,6 +214,61 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                 ],
             ],
         ]
+
+    def launcher(self) -> Element:
+        bundles = service(Hub).bundles
+        chosen = self.launch_bundle if self.launch_bundle in bundles else next(iter(bundles))
+        return div(".parlour-card.console-launcher")[
+            heading("Start a run"),
+            div(".parlour-row.console-launcher-row")[
+                input(
+                    ".parlour-input.console-launcher-target",
+                    {f"data-bind:{LAUNCH_TARGET}": True},
+                    type="text",
+                    name="target",
+                    value=self.launch_target,
+                    placeholder="a path inside the project, e.g. src",
+                    aria_label="target",
+                    autocomplete="off",
+                ),
+                select(
+                    ".parlour-input.console-launcher-bundle",
+                    {f"data-bind:{LAUNCH_BUNDLE}": True},
+                    name="bundle",
+                    aria_label="bundle",
+                )[
+                    (
+                        option(value=name, selected=name == chosen)[
+                            f"{name} ({len(agents)} agents)"
+                        ]
+                        for name, agents in bundles.items()
+                    )
+                ],
+                button(
+                    ".parlour-button.parlour-button--primary.console-launch",
+                    self.on("click", "launch"),
+                    type="button",
+                )["Start"],
+            ],
+            shared("launcher"),
+        ]
+
+    @event
+    def launch(self) -> Any:
+        hub = service(Hub)
+        target = self.launch_target
+        bundle = self.launch_bundle or None
+        return io(functools.partial(hub.launch, target, bundle), self.launched)
+
+    def launched(self, started: dict[str, Any]) -> None:
+        count = started.get("node_count", 0)
+        self.notice = f"Started {self.launch_target.strip()} ({count} agents)"
+
+    def on_error_launched(self, error: BaseException) -> None:
+        if isinstance(error, InvalidRun):
+            self.notice = str(error)
+        else:
+            raise error
 
     @event
     def toggle(self, kind: str) -> None:

@@ -218,7 +218,7 @@ def questions_items(state: ConsoleState) -> list[tuple[str, Element]]:
 def launcher(state: ConsoleState) -> Element:
     """The recent run targets as chips; a click puts the target in the launcher's input."""
     targets = state.recent_targets
-    return div("#launcher.console-chips", aria_label="recent targets")[
+    return div("#launcher.console-chips")[
         span(".console-muted")["Recent:"] if targets else None,
         (
             button(
@@ -248,18 +248,22 @@ def results(state: ConsoleState) -> Element:
     ]
 
 
-def log(state: ConsoleState) -> Element:
-    entries = list(state.log)[:LOG_SHOWN]
-    return ul("#log.console-log")[
+def log_container(items: Node) -> Element:
+    return ul("#log.console-log")[items]
+
+
+def log_items(state: ConsoleState) -> list[tuple[str, Element]]:
+    return [
         (
+            f"log-{e.id}",
             li(".console-log-entry", id=f"log-{e.id}", data_kind=e.kind)[
                 span(".console-time")[_clock(e.time)],
                 span(".console-topic")[e.topic.replace(".", ":", 1)],
                 span(".console-source")[f"@{e.source}" if e.source else ""],
                 span(".console-summary")[e.summary],
-            ]
-            for e in entries
+            ],
         )
+        for e in list(state.log)[:LOG_SHOWN]
     ]
 
 
@@ -321,7 +325,7 @@ def register(views: Any, state: Callable[[], ConsoleState]) -> None:
     views.add_list("agents", agents_container, lambda: agents_items(state()))
     views.add_list("questions", questions_container, lambda: questions_items(state()))
     views.add("results", lambda: results(state()))
-    views.add("log", lambda: log(state()))
+    views.add_list("log", log_container, lambda: log_items(state()))
     views.add_list("services", services_container, lambda: services_items(state()))
     views.add("launcher", lambda: launcher(state()))
 

@@ -41,6 +41,16 @@ Pacing: `pace` scales every sleep (seconds): agents stagger their starts over ~3
 0.5-2.5 s per step; runs are ~4 s apart; a service changes every 3-9 s. With `pace=0` the
 services change once per run instead of on a timer.
 
+Launched runs (R20): with `requests` (an `asyncio.Queue` the console fills from
+`Hub.on_launch`), a queued request {"run_id", "target", "bundle", "agents"} becomes the next
+run: its agents (each plays the role of its name: "linter-2" a linter), named after its
+target, with no `run.started` of its own (the launcher published it) and `"run_id"` in its
+`run.completed`/`run.failed`. A request waits for no pause between runs, and one arriving
+while a run is under way supersedes that run, since the launcher's `run.started` already
+made the new run the one in progress: the unfinished agents get `agent.cancelled`, and the
+old run ends with `run.superseded {"run", "by", "message"}` instead of completed/failed.
+Each run, launched or not, counts as one of `rounds`.
+
 Stopping: `stop.set()` (or cancelling the task) cancels every agent task and waits for them,
 so nothing is left pending. On `stop`, agents still working get `agent.cancelled` and the run
 `run.failed {"error": "stopped"}` (best effort), so no dashboard shows a run in progress
@@ -52,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -266,6 +277,21 @@ _ROLES: tuple[_Role, ...] = (
 
 AGENT_NAMES: tuple[str, ...] = tuple(role.name for role in _ROLES)
 """The agents' names, in roster order; `agent_names(n)` takes the first n (suffixed past 16)."""
+
+_ROLE_BY_NAME: dict[str, _Role] = {role.name: role for role in _ROLES}
+
+
+def _role_of(name: str) -> _Role:
+    """The role an agent of a launched run plays: by its name ("linter", "linter-2"), else
+    one picked by a stable hash of the name."""
+    role = _ROLE_BY_NAME.get(name)
+    if role is None:
+        base, _, suffix = name.rpartition("-")
+        role = _ROLE_BY_NAME.get(base) if suffix.isdigit() else None
+    if role is None:
+        role = _ROLES[zlib.crc32(name.encode()) % len(_ROLES)]
+    return role
+
 
 _TOOL_ARGS: dict[str, tuple[str, str]] = {
     "read_file": ("path", "{file}"),
@@ -586,7 +612,32 @@ class _Agent:
 # -- runs -------------------------------------------------------------------------------------
 
 
-async def _cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A launched run, from `Hub.launch` (its `run.requested` payload)."""
+
+    run_id: str
+    target: str
+    agents: tuple[str, ...]
+
+    @staticmethod
+    def parse(raw: Any) -> _Request | None:
+        if not isinstance(raw, dict):
+            return None
+        data: dict[str, Any] = raw  # pyright: ignore[reportUnknownVariableType]
+        run_id, target, agents = data.get("run_id"), data.get("target"), data.get("agents")
+        if not isinstance(run_id, str) or not isinstance(target, str):
+            return None
+        if not isinstance(agents, list | tuple) or not agents:
+            return None
+        names: list[Any] = list(agents)  # pyright: ignore[reportUnknownArgumentType]
+        if not all(isinstance(n, str) and n for n in names):
+            return None
+        # One task per name: a bundle naming an agent twice runs it once.
+        return _Request(run_id, target, tuple(dict.fromkeys(str(n) for n in names)))
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     if tasks:
@@ -604,8 +655,11 @@ class _Swarm:
         question_timeout: float,
         rounds: int | None,
         stop: asyncio.Event | None,
+        requests: asyncio.Queue[dict[str, Any]] | None = None,
     ) -> None:
         self.ctx = _Context(hub, pace, question_timeout)
+        self.requests = requests
+        self.pending: _Request | None = None  # taken from the queue, to run next
         self.names = agent_names(agents)
         self.rng = random.Random(seed)
         self.board = _ServiceBoard(hub, random.Random(self.rng.getrandbits(64)))
@@ -626,29 +680,78 @@ class _Swarm:
                 number += 1
                 if ticker is None:
                     await self.board.change()
-                await self._run(number)
+                await self._run(number, self._next_request())
                 if self.rounds is not None and number >= self.rounds:
                     break
-                await ctx.pause(self.rng, 3.0, 6.0)
+                await self._pause()
         finally:
             if ticker is not None:
                 await _cancel_all([ticker])
+
+    def _next_request(self) -> _Request | None:
+        """The launched run to do next, if one is waiting."""
+        while True:
+            if self.pending is not None:
+                request, self.pending = self.pending, None
+                return request
+            if self.requests is None or self.requests.empty():
+                return None
+            self._take(self.requests.get_nowait())
+
+    def _take(self, raw: Any) -> None:
+        request = _Request.parse(raw)
+        if request is None:
+            log.warning("swarm: ignoring a malformed run request %r", raw)
+        else:
+            self.pending = request
+
+    async def _pause(self) -> None:
+        """The pause between runs; cut short when a run is launched."""
+        delay = self.rng.uniform(3.0, 6.0) * self.ctx.pace  # drawn whatever happens next
+        requests = self.requests
+        if requests is None:
+            await asyncio.sleep(delay)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while self.pending is None:  # a malformed request does not end the pause
+            if not requests.empty():
+                self._take(requests.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                self._take(await asyncio.wait_for(requests.get(), remaining))
+            except TimeoutError:
+                return
 
     async def _services(self) -> None:
         while True:
             await self.ctx.pause(self.ticker_rng, 3.0, 9.0)
             await self.board.change()
 
-    async def _run(self, number: int) -> None:
+    async def _run(self, number: int, request: _Request | None = None) -> None:
         hub, rng = self.ctx.hub, self.rng
-        roles = [_ROLES[i % len(_ROLES)] for i in range(len(self.names))]
+        if request is None:
+            names = self.names
+            roles = [_ROLES[i % len(_ROLES)] for i in range(len(names))]
+        else:
+            names = list(request.agents)
+            roles = [_role_of(name) for name in names]
         agents = [
             _Agent(name, role, random.Random(rng.getrandbits(64)))
-            for name, role in zip(self.names, roles, strict=True)
+            for name, role in zip(names, roles, strict=True)
         ]
-        title = f"{rng.choice(_RUN_KINDS)} #{number}"
         total = len(agents)
-        await hub.publish("run.started", SOURCE, {"total": total, "name": title, "run": number})
+        ident: dict[str, Any]
+        if request is None:
+            title = f"{rng.choice(_RUN_KINDS)} #{number}"
+            ident = {"run": number}
+            await hub.publish("run.started", SOURCE, {"total": total, "name": title, **ident})
+        else:
+            ident = {"run_id": request.run_id}  # its run.started came from the launcher
+        launched = {} if request is None else ident
         for agent in agents:
             await hub.publish("agent.pending", agent.name, {"task": agent.task})
 
@@ -658,7 +761,7 @@ class _Swarm:
             for agent in agents
         ]
         try:
-            await asyncio.wait(tasks)
+            superseded = await self._wait(tasks)
         except asyncio.CancelledError:
             await _cancel_all(tasks)
             if self.stopping():
@@ -666,6 +769,9 @@ class _Swarm:
             raise
         finally:
             await _cancel_all(tasks)  # a no-op when they all finished
+        if superseded is not None:
+            await self._report_superseded(agents, outcome, ident, superseded)
+            return
 
         for agent, task in zip(agents, tasks, strict=True):
             if agent.name not in outcome:  # the agent raised (its hub calls failed)
@@ -675,9 +781,57 @@ class _Swarm:
         counts = {state: sum(1 for s in outcome.values() if s == state) for state in TERMINAL[:3]}
         if counts["failed"] * 2 > total:
             error = f"{counts['failed']} of {total} agents failed"
-            await hub.publish("run.failed", SOURCE, {"error": error, **counts})
+            await hub.publish("run.failed", SOURCE, {"error": error, **counts, **launched})
         else:
-            await hub.publish("run.completed", SOURCE, counts)
+            await hub.publish("run.completed", SOURCE, {**counts, **launched})
+
+    async def _wait(self, tasks: Sequence[asyncio.Task[None]]) -> _Request | None:
+        """Wait for the agents; None once they are all done, or the request that arrived
+        first (the run it launched supersedes this one)."""
+        requests = self.requests
+        if requests is None:
+            await asyncio.wait(tasks)
+            return None
+        finished = asyncio.ensure_future(asyncio.wait(tasks))
+        try:
+            while True:
+                getter = asyncio.ensure_future(requests.get())
+                try:
+                    await asyncio.wait((finished, getter), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not getter.done():
+                        getter.cancel()
+                        await asyncio.gather(getter, return_exceptions=True)
+                if getter.done() and not getter.cancelled():
+                    self._take(getter.result())  # never lost, even if the run ended too
+                if finished.done() or all(task.done() for task in tasks):
+                    return None  # the run ended: a request that came meanwhile runs next
+                if self.pending is not None:
+                    request, self.pending = self.pending, None
+                    return request
+        finally:
+            if not finished.done():
+                finished.cancel()
+                await asyncio.gather(finished, return_exceptions=True)
+
+    async def _report_superseded(
+        self,
+        agents: Sequence[_Agent],
+        outcome: dict[str, str],
+        ident: dict[str, Any],
+        request: _Request,
+    ) -> None:
+        """A launched run replaced this one: end its unfinished agents, then the run, and
+        run the launched one next."""
+        hub = self.ctx.hub
+        message = f"superseded by the run on {request.target}"
+        for agent in agents:
+            if agent.name not in outcome:
+                outcome[agent.name] = "cancelled"
+                await hub.publish("agent.cancelled", agent.name, {"message": message})
+        by = {"by": request.run_id, "message": message}
+        await hub.publish("run.superseded", SOURCE, {**ident, **by})
+        self.pending = request
 
     async def _report_stopped(self, agents: Sequence[_Agent], outcome: dict[str, str]) -> None:
         """Best effort: end the unfinished agents and the run, so none looks in progress."""
@@ -701,13 +855,15 @@ async def run_swarm(
     question_timeout: float = 120.0,
     rounds: int | None = None,
     stop: asyncio.Event | None = None,
+    requests: asyncio.Queue[dict[str, Any]] | None = None,
 ) -> None:
     """Run the simulated swarm on `hub`: `rounds` runs (None: until `stop` or cancelled).
 
     `agents` named agents per run (see `agent_names`); `seed` makes it repeatable; `pace`
     scales every sleep in seconds (0: never sleep, for tests); `question_timeout` is how long
-    a question waits for its answer. Returns after the last run, or promptly once `stop` is
-    set; raises only if the hub itself fails outside an agent (e.g. `run.started`).
+    a question waits for its answer; `requests` brings launched runs (`Hub.on_launch`), run
+    next or at once (see the module docstring). Returns after the last run, or promptly once
+    `stop` is set; raises only if the hub itself fails outside an agent (e.g. `run.started`).
     """
     if agents < 1:
         raise ValueError(f"run_swarm(agents={agents!r}): expected 1 or more")
@@ -725,6 +881,7 @@ async def run_swarm(
         question_timeout=question_timeout,
         rounds=rounds,
         stop=stop,
+        requests=requests,
     )
     if stop is None:
         await swarm.run()
