@@ -156,7 +156,8 @@ def main() -> None:
     ap.add_argument("--fanout-steps", default="1000,5000,10000")
     ap.add_argument(
         "--fanout-apps",
-        default="floor,parlour,parlour-w0,parlour-sqlite,counter,parlour-w0-gc,parlour-sqlite-freeze",
+        default="floor,parlour,parlour-shared,parlour-shared-w0,parlour-w0,parlour-sqlite,counter,"
+        "parlour-w0-gc,parlour-sqlite-freeze",
     )
     ap.add_argument("--publishes", type=int, default=3)
     ap.add_argument("--peer-frameworks", default="raw,stario,parlour,parlour:sqlite")

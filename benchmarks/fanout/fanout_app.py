@@ -1,6 +1,7 @@
 """The parlour side of the fan-out and idle-memory benchmarks: a server for `fanout_bench.py`.
 
     python fanout_app.py --app viewer  --port 8000 [--window 0.05]
+    python fanout_app.py --app shared  --port 8000 [--window 0.05]
     python fanout_app.py --app counter --port 8000
     python fanout_app.py --app viewer  --port 8000 --store sqlite [--gc-threshold 20000,20,20]
 
@@ -11,6 +12,11 @@ reaches every viewer the way any parlour app's bus events do: the bus puts the e
 conversation's subscription queue, each conversation applies it under its lock (kernel
 `deliver`, re-render, save to the store), and each stream sends its patch after the
 coalescing window (`--window`, the App's default 0.05 s; 0 sends at once).
+
+`--app shared`: the same tile as a *shared view* (decision 0004): every conversation's page
+embeds `shared("tile")`; one bus subscriber updates the tile's data and invalidates the view,
+which is rendered once per window and the same patch pushed to every open stream. No
+conversation is dispatched, rendered or saved per update.
 
 `--app counter`: `examples/counter.py` as it is (for memory per idle conversation).
 
@@ -53,7 +59,7 @@ import uvicorn
 from htpy import Element, div, span
 
 import parlour
-from parlour import App, Component, subscribe
+from parlour import App, Component, shared, subscribe
 from parlour.bus import Event
 from parlour.stores import SqliteStore
 from parlour.stores.protocol import ConversationStore
@@ -111,9 +117,37 @@ class Viewer(Component):
         self.text = str(event.payload["text"])
 
 
+class SharedTile(Component):
+    """A page that embeds the shared tile: its HTML is rendered once for all viewers."""
+
+    def render(self) -> Element:
+        return div(self.root, class_="parlour-card")[shared("tile")]
+
+
+LATEST: dict[str, Any] = {"n": 0, "text": "-"}
+
+
+def tile() -> Element:
+    n = int(LATEST["n"])
+    return div("#tile")[span(".tick", data_tick=str(n))[f"tick {n}"], span(".text")[LATEST["text"]]]
+
+
+async def follow_ticks(app: App) -> None:
+    """The one subscriber: the latest tick into LATEST, then the view is invalidated."""
+    bus = app.runtime.bus
+    assert bus is not None
+    async for event in bus.subscribe(TOPIC):
+        LATEST.update(n=int(event.payload["n"]), text=str(event.payload["text"]))
+        app.views.invalidate("tile")
+
+
 def make_app(kind: str, window: float, store: ConversationStore | None = None) -> App:
     if kind == "viewer":
         return App(Viewer, title="fan-out viewer", window=window, store=store)
+    if kind == "shared":
+        app = App(SharedTile, title="fan-out shared view", window=window, store=store)
+        app.views.add("tile", tile)
+        return app
     sys.path.insert(0, str(_repo()))
     from examples.counter import Counter
 
@@ -167,8 +201,14 @@ def with_bench_routes(app: App, profile: BenchProfiler | None = None, freeze: bo
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    follower: list[Any] = []
+
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
+        if "tile" in app.views and not follower:
+            import asyncio
+
+            follower.append(asyncio.ensure_future(follow_ticks(app)))
         if scope["type"] == "http" and path == "/_bench/publish":
             query = dict(
                 p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p
@@ -215,7 +255,7 @@ def raise_nofile() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--app", choices=["viewer", "counter"], default="viewer")
+    ap.add_argument("--app", choices=["viewer", "shared", "counter"], default="viewer")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--window", type=float, default=0.05, help="App(window=...), seconds")
     ap.add_argument("--profile", default=None, help="enable /_bench/profile, output to this path")

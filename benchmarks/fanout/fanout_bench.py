@@ -67,6 +67,19 @@ APPS: dict[str, dict[str, Any]] = {
         "ready": "/_bench/stats",
         "args": ["--app", "viewer", "--window", "0.05"],
     },
+    "parlour-shared": {
+        "label": "the tile as a shared view: rendered once per update, the same patch pushed "
+        "to every stream (window 50 ms)",
+        "kind": "parlour",
+        "ready": "/_bench/stats",
+        "args": ["--app", "shared", "--window", "0.05"],
+    },
+    "parlour-shared-w0": {
+        "label": "the shared view with window=0",
+        "kind": "parlour",
+        "ready": "/_bench/stats",
+        "args": ["--app", "shared", "--window", "0"],
+    },
     "parlour-w0": {
         "label": "the same parlour App with window=0 (background updates sent at once)",
         "kind": "parlour",
@@ -389,7 +402,9 @@ def main() -> None:
     ap.add_argument("--venv", help="bench venv: parlour, uvicorn[standard], psutil, uvloop")
     ap.add_argument("--baseline", help="a copy of shared/bench-baseline (holds sse_app.py)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
-    ap.add_argument("--apps", default="floor,parlour,parlour-w0,parlour-sqlite,counter")
+    ap.add_argument(
+        "--apps", default="floor,parlour,parlour-shared,parlour-shared-w0,parlour-w0,counter"
+    )
     ap.add_argument("--steps", default="1000,5000,10000")
     ap.add_argument("--publishes", type=int, default=3)
     ap.add_argument("--server-cpu", type=int, default=0)

@@ -31,6 +31,12 @@ from typing import Any
 __all__ = ["load_app", "main"]
 
 
+SHUTDOWN_GRACE = 2
+"""Seconds uvicorn waits for open requests after SIGTERM. SSE streams never end by
+themselves, so without a limit a server with a tab open would wait for SIGKILL; the tabs
+reconnect (Datastar retries) to whichever process serves next."""
+
+
 def load_app(target: str) -> Any:
     """Import `module:attr`, with a message that says what went wrong and how to fix it."""
     module_name, sep, attr = target.partition(":")
@@ -136,7 +142,14 @@ def _console(args: argparse.Namespace) -> int:
         f"conversations in {console.store_spec}, events in {console.journal_spec}",
         file=sys.stderr,
     )
-    uvicorn.run(console, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    uvicorn.run(
+        console,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
     return 0
 
 
@@ -167,7 +180,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"parlour: events on {args.bus}", file=sys.stderr)
     elif args.bus is not None:
         raise SystemExit(f"parlour: --bus needs a parlour App, and {args.target} is not one")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
     return 0
 
 

@@ -139,3 +139,89 @@ def test_a_frame_marker_in_user_text_cannot_inject_items() -> None:
         lambda: [("i", div("#i")["\x00parlour-items\x00"])],
     )
     assert views.html("l").count('id="i"') == 1
+
+
+def feed_view(entries: list[str]) -> tuple[SharedViews, list[tuple[str, tuple[Fragment, ...]]]]:
+    views = SharedViews()
+    views.add_list(
+        "log",
+        lambda items: ul("#log")[items],
+        lambda: [(f"e-{e}", li(id=f"e-{e}")[e]) for e in entries],
+    )
+    return views, collecting(views)
+
+
+def flush(views: SharedViews, name: str) -> None:
+    views._dirty.add(name)  # pyright: ignore[reportPrivateUsage]
+    views.flush()
+
+
+def test_new_items_at_the_front_are_prepended_not_the_whole_feed_resent() -> None:
+    entries = ["2", "1"]
+    views, sent = feed_view(entries)
+    entries[:0] = ["4", "3"]
+    flush(views, "log")
+    [(name, (patch,))] = sent
+    assert name == "log"
+    assert isinstance(patch, Elements)
+    assert (patch.html, patch.selector, patch.mode) == (
+        '<li id="e-4">4</li><li id="e-3">3</li>',
+        "#log",
+        "prepend",
+    )
+    assert (patch.key or "").startswith("view:log:")  # shared, and never coalesced away
+
+
+def test_items_gone_from_the_end_are_removed_by_id() -> None:
+    entries = ["3", "2", "1"]
+    views, sent = feed_view(entries)
+    entries[:] = ["4", "3"]  # a bounded feed: one in, two out
+    flush(views, "log")
+    [(_, (removal, prepend))] = sent
+    assert isinstance(removal, Elements)
+    assert isinstance(prepend, Elements)
+    assert (removal.html, removal.selector, removal.mode) == ("", "#e-2, #e-1", "remove")
+    assert (prepend.html, prepend.selector, prepend.mode) == (
+        '<li id="e-4">4</li>',
+        "#log",
+        "prepend",
+    )
+    assert removal.key != prepend.key
+
+
+def test_a_reordered_list_is_sent_whole() -> None:
+    entries = ["a", "b", "c"]
+    views, sent = feed_view(entries)
+    entries[:] = ["c", "a", "b"]
+    flush(views, "log")
+    [(_, (patch,))] = sent
+    assert isinstance(patch, Elements)
+    assert patch.key == "view:log"
+    assert patch.mode == "outer"
+
+
+def test_items_after_a_heading_are_never_prepended_before_it() -> None:
+    entries = ["1"]
+    views = SharedViews()
+    views.add_list(
+        "l",
+        lambda items: div("#l")[Markup("<h2>feed</h2>"), items],
+        lambda: [(f"e-{e}", li(id=f"e-{e}")[e]) for e in entries],
+    )
+    sent = collecting(views)
+    entries.insert(0, "2")
+    flush(views, "l")
+    [(_, (patch,))] = sent
+    assert isinstance(patch, Elements)
+    assert patch.mode == "outer"  # the whole list: a prepend would land before the heading
+
+
+def test_many_changed_items_are_sent_as_one_patch_of_the_list() -> None:
+    rows = {f"{n:02}": "pending" for n in range(40)}
+    views, sent = agents_view(rows)
+    for key in rows:
+        rows[key] = "running"
+    flush(views, "agents")
+    [(_, (patch,))] = sent
+    assert isinstance(patch, Elements)
+    assert patch.key == "view:agents"

@@ -26,6 +26,7 @@ or know about conversations (the runtime routes `sink(name, fragments)` to their
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -165,20 +166,14 @@ class SharedViews:
         self._check_id(view.name, html)
         if html == view.html:
             return ()
-        same_shape = (
-            view.html != ""
-            and frame == view.frame
-            and [i for i, _ in items] == [i for i, _ in view.rendered_items]
-        )
-        before = dict(view.rendered_items)
+        old_items = view.rendered_items
+        same_frame = view.html != "" and frame == view.frame
         view.html, view.frame, view.rendered_items = html, frame, items
-        if not same_shape:
+        if not same_frame:
             return (Elements(html, key=f"view:{view.name}"),)
-        return tuple(
-            Elements(h, key=f"view:{view.name}:{dom_id}")
-            for dom_id, h in items
-            if before.get(dom_id) != h
-        )
+        # Prepending new items is right only when the items open the container.
+        at_front = frame[frame.index(">") + 1 :].startswith(str(_FRAME_MARK))
+        return _list_patches(view.name, html, old_items, items, at_front=at_front)
 
     @staticmethod
     def _check_id(name: str, html: str) -> None:
@@ -188,3 +183,65 @@ class SharedViews:
                 "id (the patch is morphed into every page by that id); give the view's outer "
                 "element an id, e.g. div('#agents')[...]"
             )
+
+
+_steps = itertools.count(1)
+
+_MAX_ITEM_PATCHES = 16
+"""Past this many changed items one patch of the whole list is smaller and cheaper to apply."""
+
+
+def _list_patches(
+    name: str,
+    html: str,
+    old: list[tuple[str, str]],
+    new: list[tuple[str, str]],
+    *,
+    at_front: bool,
+) -> tuple[Fragment, ...]:
+    """The patches from the list `old` to `new` (same frame): only what changed.
+
+    Handled without resending the list: items changed in place (same ids, same order), and a
+    feed's typical change, new items at the front and old ones gone from the end (a log,
+    newest first): one `prepend` of the new items, one `remove` of the dropped ones. Any
+    other change of order or membership sends the whole list.
+    """
+    whole = (Elements(html, key=f"view:{name}"),)
+    old_ids = [i for i, _ in old]
+    new_ids = [i for i, _ in new]
+    known = set(old_ids)
+    fresh = 0
+    while fresh < len(new_ids) and new_ids[fresh] not in known:
+        fresh += 1
+    kept = new_ids[fresh:]
+    if kept != old_ids[: len(kept)] or (fresh and not at_front):
+        return whole
+    before = dict(old)
+    changed = [(i, h) for i, h in new[fresh:] if before.get(i) != h]
+    gone = old_ids[len(kept) :]
+    if len(changed) > _MAX_ITEM_PATCHES or (fresh and root_id(html) is None):
+        return whole
+    patches: list[Fragment] = []
+    # Removals and prepends must never be coalesced away (each is a step, not a state):
+    # their keys are unique, and still `view:` keys, so streams know they are shared.
+    if gone:
+        patches.append(
+            Elements(
+                "",
+                selector=", ".join(f"#{i}" for i in gone),
+                mode="remove",
+                key=f"view:{name}:-{next(_steps)}",
+            )
+        )
+    if fresh:
+        container = root_id(html)
+        patches.append(
+            Elements(
+                "".join(h for _, h in new[:fresh]),
+                selector=f"#{container}",
+                mode="prepend",
+                key=f"view:{name}:+{next(_steps)}",
+            )
+        )
+    patches.extend(Elements(h, key=f"view:{name}:{i}") for i, h in changed)
+    return tuple(patches)

@@ -70,6 +70,7 @@ type RootFactory = type[Component] | Callable[[], Component]
 
 
 def _is_shared(fragment: Fragment) -> bool:
+    """A shared view's patch: the same object for every stream, not in any outbox."""
     return isinstance(fragment, Elements) and (fragment.key or "").startswith("view:")
 
 
@@ -142,7 +143,7 @@ class App:
         self._state_dir = Path(state_dir)
         self._sessions: Sessions | None = None
         self._datastar_file, self._datastar = self._datastar_source(datastar)
-        self._shared_text: dict[Fragment, str] = {}
+        self._shared_text: dict[str, tuple[Fragment, str]] = {}
         self._app = Starlette(
             routes=[
                 *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
@@ -344,11 +345,17 @@ class App:
         return "".join(parts), done
 
     def _encode_shared(self, fragment: Fragment) -> str:
-        text = self._shared_text.get(fragment)
-        if text is None:
-            if len(self._shared_text) >= 512:
+        # One encode per shared patch, however many streams send it: the newest patch per
+        # view key is kept (the same object reaches every stream; identity is the check).
+        key = fragment.key if isinstance(fragment, Elements) else None
+        cached = self._shared_text.get(key or "")
+        if cached is not None and cached[0] is fragment:
+            return cached[1]
+        text = encode(fragment)
+        if key is not None:
+            if len(self._shared_text) >= 4096:
                 self._shared_text.clear()
-            text = self._shared_text[fragment] = encode(fragment)
+            self._shared_text[key] = (fragment, text)
         return text
 
     def _cross_origin(self, request: Request) -> bool:
