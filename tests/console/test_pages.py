@@ -226,6 +226,118 @@ def inner_text(markup: str, ident: str) -> str:
     return " ".join(" ".join(element(markup, ident).texts).split())
 
 
+KEYED = {"agents": "agent-", "questions": "question-", "log": "log-", "services": "service-"}
+"""The keyed lists of the pages, with the id prefix of their items."""
+
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+class _Children(HTMLParser):
+    """The ids of the top-level elements of a piece of HTML, and of each id'd element's
+    direct children with ids, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str | None] = []
+        self.top: list[str] = []
+        self.children: dict[str, list[str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        ident = dict(attrs).get("id")
+        if ident:
+            if not self.open:
+                self.top.append(ident)
+            elif self.open[-1] is not None:
+                self.children[self.open[-1]].append(ident)
+            self.children.setdefault(ident, [])
+        if tag not in _VOID:
+            self.open.append(ident)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in _VOID and self.open:
+            self.open.pop()
+
+
+def children(markup: str) -> _Children:
+    parser = _Children()
+    parser.feed(markup)
+    parser.close()
+    return parser
+
+
+def selected_ids(selector: str | None) -> list[str]:
+    """The ids of a selector such as `#a, #b` (the only selectors the views send)."""
+    assert selector, "a patch without a selector"
+    parts = [part.strip() for part in selector.split(",")]
+    assert all(re.fullmatch(r"#[^\s#.,]+", part) for part in parts), selector
+    return [part[1:] for part in parts]
+
+
+class Lists:
+    """The items (ids, in order) of the keyed lists a tab shows, kept as Datastar applies the
+    stream's patches: an element morphed by id replaces its list's items when it is the list
+    (or holds it, as the first render does), `prepend` inserts the new items at the front of
+    the selected container, `remove` drops the selected elements."""
+
+    def __init__(self, first: SseEvent) -> None:
+        self.items: dict[str, list[str]] = {}
+        self.apply(first)
+
+    def apply(self, event: SseEvent) -> None:
+        if event.type != "datastar-patch-elements":
+            return
+        if event.mode == "remove":
+            assert not event.elements, "a remove carries no elements"
+            for ident in selected_ids(event.selector):
+                holders = [name for name, items in self.items.items() if ident in items]
+                assert holders, f"a remove of #{ident}, which the page does not show"
+                self.items[holders[0]].remove(ident)
+        elif event.mode == "prepend":
+            (container,) = selected_ids(event.selector)
+            assert container in self.items, f"a prepend into #{container}, not on the page"
+            new = children(event.elements).top
+            assert new, "a prepend without items"
+            assert all(i.startswith(KEYED[container]) for i in new), new
+            shown = set(self.items[container])
+            assert not shown & set(new), f"{shown & set(new)} would be shown twice"
+            self.items[container][:0] = new
+        else:
+            # `outer` morphs elements by id; `inner` (the first render) fills `#root`.
+            assert event.mode == "outer" or (event.mode == "inner" and event.selector), (
+                f"unexpected mode {event.mode!r} (selector {event.selector!r})"
+            )
+            found = children(event.elements)
+            for name in KEYED:
+                if name in found.children:
+                    self.items[name] = list(found.children[name])
+            for ident in found.top:
+                for name, prefix in KEYED.items():
+                    if ident.startswith(prefix) and name not in found.children:
+                        assert ident in self.items.get(name, []), (
+                            f"a patch for #{ident}, which the page does not show"
+                        )
+
+
+async def follow(
+    sse: SseStream, lists: Lists, done: Callable[[list[SseEvent]], bool]
+) -> list[SseEvent]:
+    """The events that arrive, each applied to `lists`, until `done(events so far)` holds."""
+
+    def applied(events: list[SseEvent]) -> bool:
+        if events:
+            lists.apply(events[-1])
+        return done(events)
+
+    return await collect(sse, applied)
+
+
+def items_of(markup: str, container: str) -> list[str]:
+    """The item ids of the list `#container` in `markup` (a server-side render)."""
+    return children(markup).children[container]
+
+
 async def settle(console: Console) -> None:
     """Render now what the window's timer would render a moment later."""
     console.pages.views.flush()
@@ -286,19 +398,36 @@ async def test_one_completed_agent_patches_its_row_and_the_progress_but_not_the_
     await settle(console)
     page = await open_page(client)
     async with client.stream(sse_path(page)) as sse:
-        await sse.next_event(WAIT)
-        await hub.publish("agent.completed", "beta", {"summary": "done"})
-        events = await collect(
+        lists = Lists(await sse.next_event(WAIT))
+        logged = list(lists.items["log"])
+        assert len(logged) == 4  # run.started and three agent.started
+        completed = await hub.publish("agent.completed", "beta", {"summary": "done"})
+        entry = f"log-{completed.id}"
+        events = await follow(
             sse,
-            lambda evs: {"agent-beta", "progress"} <= {i for e in evs for i in ids_in(e.elements)},
+            lists,
+            lambda evs: (
+                {"agent-beta", "progress", entry} <= {i for e in evs for i in ids_in(e.elements)}
+            ),
         )
-    sent = [i for e in events for i in ids_in(e.elements)]
+    morphed = [e for e in events if e.mode == "outer"]
+    sent = [i for e in morphed for i in ids_in(e.elements)]
     assert "agent-beta" in sent
     assert "progress" in sent
     assert "agent-alpha" not in sent
     assert "agent-gamma" not in sent
     assert "agents" not in sent  # only the changed item, not the whole list
-    assert all(e.selector is None for e in events)  # each morphed into the page by its id
+    assert "log" not in sent  # nor the whole log
+    assert all(e.selector is None for e in morphed)  # each morphed into the page by its id
+    # The log gets the new entry alone, put in front of the entries the page shows.
+    prepended = [e for e in events if e.mode != "outer"]
+    assert [(e.mode, e.selector) for e in prepended] == [("prepend", "#log")]
+    assert ids_in(prepended[0].elements) == [entry]
+    assert "@beta" in inner_text(prepended[0].elements, entry)
+    for old in logged:
+        assert f'id="{old}"' not in prepended[0].elements
+    assert lists.items["log"] == [entry, *logged]
+    assert lists.items["log"] == items_of(console.pages.views.html("log"), "log")
 
 
 # -- R3: throttle and coalesce ----------------------------------------------------------------
@@ -312,7 +441,8 @@ async def test_a_burst_of_70_events_reaches_a_stream_as_a_few_patches_reflecting
     await settle(console)
     page = await open_page(client)
     async with client.stream(sse_path(page)) as sse:
-        await sse.next_event(WAIT)
+        lists = Lists(await sse.next_event(WAIT))
+        logged = list(lists.items["log"])
         published = await asyncio.gather(
             *(
                 hub.publish("agent.completed", f"agent-{n:02d}", {"summary": f"result {n}"})
@@ -320,20 +450,30 @@ async def test_a_burst_of_70_events_reaches_a_stream_as_a_few_patches_reflecting
             )
         )
         last = published[-1]
-        events = await collect(
+        newest = f"log-{last.id}"
+        events = await follow(
             sse,
+            lists,
             lambda evs: (
                 any("70/70 agents completed" in e.elements for e in evs)
-                and any(f'id="log-{last.id}"' in e.elements for e in evs)
+                and any(f'id="{newest}"' in e.elements for e in evs)
             ),
         )
     progress = [e.elements for e in events if "progress" in ids_in(e.elements)[:1]]
-    logs = [e.elements for e in events if "log" in ids_in(e.elements)[:1]]
+    logs = [e for e in events if e.selector == "#log"]
     assert 1 <= len(progress) <= 3
     assert 1 <= len(logs) <= 3
+    assert all(e.mode == "prepend" for e in logs)  # the log grew at the front only
+    assert not any("log" in ids_in(e.elements)[:1] for e in events)  # never resent whole
     assert "70/70 agents completed (0 failed)" in inner_text(progress[-1], "progress")
-    assert ids_in(logs[-1])[1] == f"log-{last.id}"  # newest entry first: the 70th
-    assert "@agent-69" in inner_text(logs[-1], f"log-{last.id}")
+    assert ids_in(logs[-1].elements)[0] == newest  # newest entry first: the 70th
+    assert "@agent-69" in inner_text(logs[-1].elements, newest)
+    # The page's log: the 70 new entries, newest first, in front of the one it showed.
+    shown = lists.items["log"]
+    assert shown[0] == newest
+    assert sorted(shown[:70]) == sorted(f"log-{e.id}" for e in published)
+    assert shown[70:] == logged
+    assert shown == items_of(console.pages.views.html("log"), "log")
 
 
 # -- R5 / R7: fan-out and clean teardown -------------------------------------------------------
@@ -441,7 +581,7 @@ async def test_panels_render_the_same_state_to_the_same_bytes(hub: Hub) -> None:
             str(panels.agents_container([node for _, node in panels.agents_items(state)])),
             str(panels.questions_container([node for _, node in panels.questions_items(state)])),
             str(panels.results(state)),
-            str(panels.log(state)),
+            str(panels.log_container([node for _, node in panels.log_items(state)])),
             str(panels.services_container([node for _, node in panels.services_items(state)])),
         ]
 
@@ -505,15 +645,20 @@ async def test_clearing_the_log_empties_it_for_every_tab(
     await settle(console)
     first, second = await open_page(client), await open_page(client)
     async with client.stream(sse_path(first)) as a, client.stream(sse_path(second)) as b:
-        await a.next_event(WAIT)
-        await b.next_event(WAIT)
+        lists_a = Lists(await a.next_event(WAIT))
+        lists_b = Lists(await b.next_event(WAIT))
+        assert lists_a.items["log"] == lists_b.items["log"] != []
         response = await client.post(first.action("clear"))
         assert response.status == 204
-        empty = '<ul id="log" class="console-log"></ul>'
-        seen_a = await read_until(a, lambda t: empty in t, has_notice)
-        await until(b, lambda t: empty in t)
-    assert "Event log cleared." in notice_of(last(seen_a, has_notice))
+        seen_a = await follow(
+            a,
+            lists_a,
+            lambda evs: lists_a.items["log"] == [] and any(has_notice(e.elements) for e in evs),
+        )
+        await follow(b, lists_b, lambda evs: lists_b.items["log"] == [])
+    assert "Event log cleared." in notice_of(last([e.elements for e in seen_a], has_notice))
     assert list(hub.state.log) == []
+    assert console.pages.views.html("log") == '<ul id="log" class="console-log"></ul>'
 
 
 # -- R12 / R13: agent badges and progress -----------------------------------------------------
@@ -695,19 +840,23 @@ async def test_answering_on_one_page_removes_the_card_from_every_page(
     question = await hub.ask("alpha", "Deploy?", options=["yes", "no"])
     await settle(console)
     first, second = await open_page(client), await open_page(client)
-    card = f'id="question-{question.id}"'
+    card = f"question-{question.id}"
     async with client.stream(sse_path(first)) as a, client.stream(sse_path(second)) as b:
-        assert card in (await a.next_event(WAIT)).elements
-        assert card in (await b.next_event(WAIT)).elements
+        lists_a = Lists(await a.next_event(WAIT))
+        lists_b = Lists(await b.next_event(WAIT))
+        assert lists_a.items["questions"] == lists_b.items["questions"] == [card]
         response = await client.post(first.answer(question.id, "yes"))
         assert response.status == 204
-
-        def gone(markup: str) -> bool:
-            return 'id="questions"' in markup and card not in markup
-
-        seen_a = await read_until(a, gone, has_notice)
-        await until(b, gone)
-    assert "Answered @alpha: yes" in notice_of(last(seen_a, has_notice))
+        seen_a = await follow(
+            a,
+            lists_a,
+            lambda evs: (
+                card not in lists_a.items["questions"] and any(has_notice(e.elements) for e in evs)
+            ),
+        )
+        await follow(b, lists_b, lambda evs: card not in lists_b.items["questions"])
+    assert lists_a.items["questions"] == lists_b.items["questions"] == []
+    assert "Answered @alpha: yes" in notice_of(last([e.elements for e in seen_a], has_notice))
     assert hub.question(question.id).state == "answered"
     assert hub.question(question.id).answer == "yes"
     assert hub.state.agents["alpha"].state == "running"  # unblocked
@@ -771,15 +920,27 @@ async def test_an_expired_question_leaves_the_page_and_is_logged(
     # R18
     page = await open_page(client)
     async with client.stream(sse_path(page)) as sse:
-        await sse.next_event(WAIT)
+        lists = Lists(await sse.next_event(WAIT))
         question = await hub.ask("alpha", "Quick?", timeout=0.2)
-        card = f'id="question-{question.id}"'
-        await until(sse, lambda t: card in t)
-        await read_until(
+        card = f"question-{question.id}"
+        await follow(sse, lists, lambda evs: card in lists.items["questions"])
+        events = await follow(
             sse,
-            lambda t: 'id="questions"' in t and card not in t,
-            lambda t: 'id="log"' in t and "question:expired" in t,
+            lists,
+            lambda evs: (
+                card not in lists.items["questions"]
+                and any(e.selector == "#log" and "question:expired" in e.elements for e in evs)
+            ),
         )
+        (expiry,) = [
+            i
+            for e in events
+            if e.selector == "#log"
+            for i in ids_in(e.elements)
+            if "question:expired" in inner_text(e.elements, i)
+        ]
+        assert expiry in lists.items["log"]
+        assert lists.items["log"] == items_of(console.pages.views.html("log"), "log")
         assert hub.question(question.id).state == "expired"
         # A late answer is refused with a notice, and nothing is delivered.
         await client.post(page.answer(question.id, "yes"))
