@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project directory (the console's working directory): targets live here."""
     root = tmp_path / "project"
@@ -42,29 +42,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "docs").mkdir()
     monkeypatch.chdir(root)
     return root
-
-
-@pytest.fixture
-async def console(tmp_path: Path, project: Path) -> AsyncIterator[Console]:
-    console = Console(
-        store="memory", journal="memory", secret="test-secret", tick=3600, state_dir=tmp_path
-    )
-    await console.start()
-    try:
-        yield console
-    finally:
-        await console.close()
-
-
-@pytest.fixture
-def hub(console: Console) -> Hub:
-    assert console.hub is not None
-    return console.hub
-
-
-@pytest.fixture
-def client(console: Console) -> AsgiClient:
-    return AsgiClient(console)
 
 
 @dataclass

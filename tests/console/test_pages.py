@@ -13,10 +13,9 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -35,36 +34,6 @@ QUIET = 0.3
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The Config page reports these; the Console reads the API token from one of them.
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    console = Console(
-        store="memory", journal="memory", secret="test-secret", tick=3600, state_dir=tmp_path
-    )
-    await console.start()
-    try:
-        yield console
-    finally:
-        await console.close()
-
-
-@pytest.fixture
-def hub(console: Console) -> Hub:
-    assert console.hub is not None
-    return console.hub
-
-
-@pytest.fixture
-def client(console: Console) -> AsgiClient:
-    return AsgiClient(console)
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -16,15 +16,13 @@ import asyncio
 import html
 import random
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from parlour.console.app import Console
-from parlour.console.figures import ENV_NAMES
 from parlour.console.hub import Hub
 from parlour.console.panels import dom_id
 from parlour.core.fragments import Elements, Fragment
@@ -40,35 +38,6 @@ HELD = 3600.0
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    console = Console(
-        store="memory", journal="memory", secret="test-secret", tick=3600, state_dir=tmp_path
-    )
-    await console.start()
-    try:
-        yield console
-    finally:
-        await console.close()
-
-
-@pytest.fixture
-def hub(console: Console) -> Hub:
-    assert console.hub is not None
-    return console.hub
-
-
-@pytest.fixture
-def client(console: Console) -> AsgiClient:
-    return AsgiClient(console)
 
 
 class Sunk:
