@@ -60,10 +60,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class NavItem:
+    """One entry of the nav: where it goes, what it says, its icon and colour, its place."""
+
     href: str
     label: str
     icon: str
     order: int
+    colour: str = "#3b5bdb"
 
 
 NAV: list[NavItem] = []
@@ -106,6 +109,7 @@ class ConsolePage(Component, name="parlour.console.Page"):
                         a(
                             ".console-nav-item",
                             href=item.href,
+                            style=f"--nav-colour: {item.colour}",
                             aria_current="page" if item.href == self.href else None,
                         )[span(".console-nav-icon")[item.icon], item.label]
                         for item in NAV
@@ -397,6 +401,6 @@ PAGES: dict[str, type[ConsolePage]] = {
 }
 """Every route the console serves a page at (the nav lists the main three)."""
 
-register_page(NavItem("/", "Agents", "◉", 10))
-register_page(NavItem("/status", "Status", "⚡", 90))
-register_page(NavItem("/config", "Config", "⚙", 70))
+register_page(NavItem("/", "Agents", "◉", 10, "#3b5bdb"))
+register_page(NavItem("/status", "Status", "⚡", 90, "#495057"))
+register_page(NavItem("/config", "Config", "⚙", 70, "#0c8599"))
