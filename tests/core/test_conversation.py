@@ -179,3 +179,204 @@ def test_the_repr_is_short() -> None:
         f"Conversation(id='shop-1', stack={list(conv.stack)!r}, instances=3, history=3, "
         "ended=False)"
     )
+
+
+# -- format 2: history as deltas -----------------------------------------------------------------
+
+
+class Note(Component):
+    text: str = ""
+
+    def render(self) -> Element:
+        return div(self.root)[self.text]
+
+
+class Tag(Component):
+    text: str = ""
+
+    def render(self) -> Element:
+        return div(self.root)["#", self.text]
+
+
+class Board(Component):
+    notes: list[str] = []
+    clicks: int = 0
+
+    def start(self) -> Effect:
+        return self.sync()
+
+    def sync(self) -> Effect:
+        from parlour import set_keyed_children
+
+        return set_keyed_children(
+            "notes",
+            [(n, Tag(text=n) if n.startswith("#") else Note(text=n)) for n in self.notes],
+        )
+
+    def render(self) -> Element:
+        return div(self.root)[self.keyed("notes")]
+
+    @event
+    def click(self) -> None:
+        self.clicks += 1
+
+    @event
+    def set_notes(self, notes: list[str]) -> Effect:
+        self.notes = notes
+        return self.sync()
+
+    @event
+    def later(self) -> list[Effect]:
+        return [after(5, self.tick), subscribe("board.*", self.tick)]
+
+    @event
+    def open(self) -> Effect:
+        return call(Item(label="dialog"))
+
+    def tick(self, payload: Any = None) -> None:
+        pass
+
+
+def record_of(conv: Conversation) -> tuple[Any, ...]:
+    """Everything a snapshot must keep through the codec (its instances in order)."""
+    return (
+        conv.stack,
+        [
+            (
+                iid,
+                inst.type_name,
+                inst.encoded_state(),
+                inst.parent,
+                inst.resume,
+                dict(inst.children),
+                {k: (v.order, dict(v.children), dict(v.specs)) for k, v in inst.keyed.items()},
+                inst.slot,
+                inst.previous,
+            )
+            for iid, inst in conv.instances.items()
+        ],
+        conv.next_id,
+        conv.last_url,
+        conv.timers,
+        conv.subscriptions,
+    )
+
+
+def board_history(limit: int = 50) -> Harness:
+    h = Harness(Board, cid="board-1", history_limit=limit)
+    for notes in (
+        ["a", "b"],
+        ["a", "b", "c"],  # added
+        ["c", "a", "b"],  # reordered
+        ["c", "b"],  # removed
+        ["c", "#b"],  # same key, another type
+        [],
+    ):
+        h.dispatch(None, "click")
+        h.dispatch(None, "set_notes", notes)
+    h.dispatch(None, "later")
+    h.dispatch(None, "click")
+    h.dispatch(None, "open")
+    return h
+
+
+def test_every_snapshot_survives_the_delta_codec() -> None:
+    conv = board_history().conversation
+    data = encode(conv)
+    again = decode(data)
+    assert [record_of(s.conversation()) for s in again.history] == [
+        record_of(s.conversation()) for s in conv.history
+    ]
+    assert encode(again) == data
+
+
+def test_history_after_the_first_entry_is_stored_as_deltas() -> None:
+    conv = board_history().conversation
+    stored = msgspec.msgpack.decode(encode(conv))
+    assert stored["v"] == FORMAT_VERSION == 2
+    first, *rest = stored["history"]
+    assert isinstance(msgspec.msgpack.decode(first), dict)  # a full record
+    assert all(isinstance(msgspec.msgpack.decode(r), list) for r in rest)  # changes only
+    for record, snapshot in zip(rest, conv.history[1:], strict=True):
+        assert len(record) < len(snapshot.data())
+
+
+def test_a_save_grows_by_a_small_delta_per_step_not_by_a_conversation() -> None:
+    h = Harness(Board, cid="board-1", history_limit=50)
+    h.dispatch(None, "set_notes", [f"note {i}" for i in range(20)])
+    sizes: list[int] = []
+    for _ in range(10):
+        h.dispatch(None, "click")
+        sizes.append(len(encode(h.conversation)))
+    full = len(encode(h.conversation, history=False))
+    growth = sizes[-1] - sizes[-2]
+    assert growth * 10 < full  # 21 instances, one of them changed per step
+
+
+def test_back_works_through_a_restored_delta_history() -> None:
+    h = board_history()
+    expected = [record_of(s.conversation()) for s in h.conversation.history]
+    h.conversation = decode(encode(h.conversation))
+    while h.conversation.history:
+        snapshot = h.conversation.history[-1]
+        assert record_of(snapshot.conversation()) == expected[len(h.conversation.history) - 1]
+        h.back()
+
+
+def test_dropping_the_oldest_entry_keeps_deltas_readable_and_bounded() -> None:
+    h = Harness(Board, cid="board-1", history_limit=3)
+    h.dispatch(None, "set_notes", ["a", "b"])
+    h.conversation = decode(encode(h.conversation))  # entries are bytes, leaning on each other
+    for n in range(6):
+        h.dispatch(None, "click")
+        oldest = h.conversation.history[0]
+        assert oldest._delta_of is None  # pyright: ignore[reportPrivateUsage]
+        again = decode(encode(h.conversation))
+        assert [record_of(s.conversation()) for s in again.history] == [
+            record_of(s.conversation()) for s in h.conversation.history
+        ], n
+        h.conversation = again
+
+
+def test_saves_reuse_the_records_of_the_previous_save() -> None:
+    h = Harness(Board, cid="board-1", history_limit=4)
+    for _ in range(8):
+        h.dispatch(None, "click")
+        conv = h.conversation
+        assert encode(conv) == encode(replace(conv, history=tuple(conv.history)))
+        fresh = [Snapshot(conversation=s.conversation()) for s in conv.history]
+        assert encode(conv) == encode(replace(conv, history=tuple(fresh)))
+
+
+def test_format_1_conversations_are_still_read() -> None:
+    h = board_history()
+    conv = h.conversation
+
+    def v1(data: bytes) -> bytes:
+        stored = msgspec.msgpack.decode(data)
+        stored["v"] = 1
+        return msgspec.msgpack.encode(stored)
+
+    old = msgspec.msgpack.decode(encode(conv, history=False))
+    old["v"] = 1
+    old["history"] = [v1(s.data()) for s in conv.history]
+    old["history_base"] = conv.history_base
+    again = decode(msgspec.msgpack.encode(old))
+    assert [record_of(s.conversation()) for s in again.history] == [
+        record_of(s.conversation()) for s in conv.history
+    ]
+    assert record_of(again) == record_of(conv)
+    # Saved again, it is written in the current format and reads back the same.
+    assert msgspec.msgpack.decode(encode(again))["v"] == FORMAT_VERSION
+    assert [record_of(s.conversation()) for s in decode(encode(again)).history] == [
+        record_of(s.conversation()) for s in conv.history
+    ]
+
+
+def test_a_delta_without_the_entry_it_changes_is_refused_clearly() -> None:
+    conv = board_history().conversation
+    stored = msgspec.msgpack.decode(encode(conv))
+    stored["history"] = stored["history"][1:]  # the first entry is now a delta
+    again = decode(msgspec.msgpack.encode(stored))
+    with pytest.raises(FormatError, match="earlier entry that is missing"):
+        again.history[0].conversation()

@@ -52,6 +52,29 @@ def test_a_cookie_signed_with_another_secret_does_not_verify() -> None:
     assert Sessions("two").verify(cookie) is None
 
 
+def test_verified_cookies_are_remembered_in_a_bounded_lru() -> None:
+    sessions = Sessions("secret", cache_size=2)
+    minted = [sessions.new() for _ in range(3)]
+    for sid, cookie in minted:
+        assert sessions.verify(cookie) == sid
+    assert list(sessions._verified) == [minted[1][1], minted[2][1]]  # pyright: ignore[reportPrivateUsage]
+    assert sessions.verify(minted[1][1]) == minted[1][0]  # a hit: now the most recent
+    assert list(sessions._verified) == [minted[2][1], minted[1][1]]  # pyright: ignore[reportPrivateUsage]
+    # Evicted cookies verify again the slow way; tampered ones are never remembered.
+    assert sessions.verify(minted[0][1]) == minted[0][0]
+    value, _, signature = minted[0][1].rpartition(".")
+    assert sessions.verify(f"{value}x.{signature}") is None
+    assert f"{value}x.{signature}" not in sessions._verified  # pyright: ignore[reportPrivateUsage]
+    assert Sessions("other", cache_size=2).verify(minted[0][1]) is None
+
+
+def test_the_cache_can_be_turned_off() -> None:
+    sessions = Sessions("secret", cache_size=0)
+    sid, cookie = sessions.new()
+    assert sessions.verify(cookie) == sid
+    assert not sessions._verified  # pyright: ignore[reportPrivateUsage]
+
+
 # -- the secret ----------------------------------------------------------------------------------
 
 

@@ -33,10 +33,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from operator import attrgetter
 from typing import Any, Literal, assert_never, cast
 
 import msgspec
+from htpy import BaseElement, Element, VoidElement
+from htpy import fragment as htpy_fragment
 from markupsafe import Markup
+from markupsafe import escape as escape_html
 
 from . import commands as cmd
 from . import effects as fx
@@ -146,29 +150,32 @@ def dispatch(conv: Conversation, event: Event) -> Step:
         # a button that called a frame, a slot child since covered): stale as well.
         return Step(conv)
     fold = _Fold(conv, event.now)
+    browser = event.source == "browser"
     try:
         comp = clone(inst.component)
         _mount(fold, comp, inst.iid)
-        _lift_signals(comp, inst.iid, event.signals)
-        method = _method(comp, event.name, browser=event.source == "browser")
-        if event.source == "browser":
+        lifted = _lift_signals(comp, inst.iid, event.signals)
+        method = _method(comp, event.name, browser=browser)
+        if browser:
             # Snapshot with the kept signals already lifted: going back shows what the user
-            # had typed, not the state before they typed it.
-            fold.instances[inst.iid] = _with_component(inst, clone(comp))
-            snapshot = _snapshot_of(fold)
+            # had typed, not the state before they typed it. Nothing lifted: the snapshot is
+            # the previous conversation value itself, shared (it is immutable).
+            if lifted:
+                fold.instances[inst.iid] = _with_component(inst, clone(comp), None)
+            snapshot = _snapshot_of(fold, shared=not lifted)
         else:
             snapshot = None
         effects = _coerce(comp, event.name, _invoke(method, event.payload))
         _store(fold, inst.iid, comp)
-        if snapshot is not None and not any(isinstance(e, fx.Back) for e in effects):
+        went_back = bool(effects) and any(isinstance(e, fx.Back) for e in effects)
+        if snapshot is not None and not went_back:
             fold.push_history(snapshot)
         fold.touched = event.now
         top_before = fold.top
         _run(fold, effects, inst.iid, auto_render=inst.iid)
-        if event.source == "browser":
+        if browser:
             _project_url(fold, effects)
             fold.settle()
-            went_back = any(isinstance(e, fx.Back) for e in effects)
             if fold.top != top_before and fold.top is not None and not fold.ended and not went_back:
                 fold.frags.append(fr.Script(_push_state_js(fold.depth, None)))
         step = fold.finish()
@@ -280,6 +287,8 @@ class _Fold:
         self.cmds: list[cmd.Command] = []
         self.errors: list[ErrorReport] = []
         self.rendering: set[str] | None = None
+        self.host: _Host | None = None
+        self.mounts: dict[str, Mount] = {}
 
     @property
     def cid(self) -> str:
@@ -304,11 +313,13 @@ class _Fold:
         if overflow > 0:
             del self.history[:overflow]
             self.history_base += overflow
+            if self.history:
+                self.history[0].rebase()  # the new oldest no longer leans on a dropped one
 
     def mark_all_unrendered(self) -> None:
         for iid, inst in self.instances.items():
             if inst.rendered:
-                self.instances[iid] = replace(inst, rendered=False)
+                self.instances[iid] = _with_rendered(inst, False)
 
     def element_count(self) -> int:
         return sum(1 for f in self.frags if isinstance(f, fr.Elements))
@@ -323,25 +334,28 @@ class _Fold:
     def finish(self) -> Step:
         """Settle and build the Step."""
         self.settle()
-        conv = replace(
-            self.conv,
-            stack=tuple(self.stack),
-            instances=self.instances,
-            history=tuple(self.history),
-            history_base=self.history_base,
-            next_id=self.next_id,
-            touched=self.touched,
-            last_url=self.last_url,
-            ended=self.ended,
-            timers=tuple(self.timers),
-            subscriptions=tuple(self.subscriptions),
+        old = self.conv
+        conv = Conversation(  # one constructor call (dataclasses.replace is several times slower)
+            old.id,
+            old.base,
+            tuple(self.stack),
+            self.instances,
+            tuple(self.history),
+            self.history_base,
+            old.history_limit,
+            old.created,
+            self.touched,
+            old.owner,
+            self.next_id,
+            self.last_url,
+            self.ended,
+            tuple(self.timers),
+            tuple(self.subscriptions),
         )
-        return Step(
-            conv,
-            tuple(self.frags),
-            (*self.cmds, *_record_diff(self.conv, conv)),
-            tuple(self.errors),
-        )
+        commands = tuple(self.cmds)
+        if old.timers is not conv.timers or old.subscriptions is not conv.subscriptions:
+            commands = (*commands, *_record_diff(old, conv))
+        return Step(conv, tuple(self.frags), commands, tuple(self.errors))
 
 
 def _record_diff(before: Conversation, after: Conversation) -> Iterable[cmd.Command]:
@@ -711,11 +725,38 @@ def _mark_unrendered(fold: _Fold, iids: Iterable[str]) -> None:
     for iid in iids:
         inst = fold.instances.get(iid)
         if inst is not None and inst.rendered:
-            fold.instances[iid] = replace(inst, rendered=False)
+            fold.instances[iid] = _with_rendered(inst, False)
 
 
-def _with_component(inst: Instance, comp: Component) -> Instance:
-    return replace(inst, component=comp, state=None)
+def _with_component(inst: Instance, comp: Component, state: bytes | None) -> Instance:
+    # Positional construction: the hot path of every event (dataclasses.replace is slower).
+    return Instance(
+        inst.iid,
+        comp,
+        inst.parent,
+        inst.resume,
+        inst.children,
+        inst.keyed,
+        inst.slot,
+        inst.previous,
+        inst.rendered,
+        state,
+    )
+
+
+def _with_rendered(inst: Instance, rendered: bool) -> Instance:
+    return Instance(
+        inst.iid,
+        inst.component,
+        inst.parent,
+        inst.resume,
+        inst.children,
+        inst.keyed,
+        inst.slot,
+        inst.previous,
+        rendered,
+        inst.state,
+    )
 
 
 def _store(fold: _Fold, iid: str, comp: Component) -> None:
@@ -723,7 +764,7 @@ def _store(fold: _Fold, iid: str, comp: Component) -> None:
     inst = fold.instances.get(iid)
     if inst is None:
         return
-    fold.instances[iid] = replace(inst, component=comp, state=encode_state(comp))
+    fold.instances[iid] = _with_component(inst, comp, encode_state(comp))
 
 
 # -- user code ---------------------------------------------------------------------------------
@@ -733,7 +774,13 @@ def _mount(fold: _Fold, comp: Component, iid: str, parent: str | None = None) ->
     inst = fold.instances.get(iid)
     if inst is not None:
         parent = inst.parent
-    comp._parlour = Mount(iid, fold.cid, fold.conv.base, _Host(fold), parent)  # pyright: ignore[reportPrivateUsage]
+    mount = fold.mounts.get(iid)
+    if mount is None or mount.parent != parent:
+        host = fold.host
+        if host is None:
+            host = fold.host = _Host(fold)
+        mount = fold.mounts[iid] = Mount(iid, fold.cid, fold.conv.base, host, parent)
+    comp._parlour = mount  # pyright: ignore[reportPrivateUsage]
 
 
 def _method(comp: Component, name: str, *, browser: bool) -> Callable[..., Any]:
@@ -808,9 +855,15 @@ def _hook(fold: _Fold, iid: str, name: str, *, keep_state: bool = True) -> None:
         _run(fold, effects, iid, auto_render=None)
 
 
-def _lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> None:
-    """Copy kept signals onto the instance: `NAME-IID` (instance-local) wins over `NAME`."""
+def _lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> bool:
+    """Copy kept signals onto the instance: `NAME-IID` (instance-local) wins over `NAME`.
+
+    True when some signal was copied (the instance's state may differ from the stored one).
+    """
     cls = type(comp)
+    if not cls.keep or not signals:
+        return False
+    lifted = False
     for name in cls.keep:
         for key in (
             kebab_case(f"{name}-{iid}"),  # what `bind_local` makes the browser send
@@ -830,22 +883,42 @@ def _lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> None
                         f"{cls.__qualname__}.{name}: {exc}"
                     ) from exc
                 setattr(comp, name, value)
+                lifted = True
                 break
+    return lifted
 
 
 # -- back, URL projection ----------------------------------------------------------------------
 
 
-def _snapshot_of(fold: _Fold) -> Snapshot:
-    conv = replace(
-        fold.conv,
-        instances=dict(fold.instances),
-        stack=tuple(fold.stack),
-        timers=tuple(fold.timers),
-        subscriptions=tuple(fold.subscriptions),
-        last_url=fold.last_url,
-    )
-    return Snapshot(conversation=without_history(conv))
+def _snapshot_of(fold: _Fold, *, shared: bool = False) -> Snapshot:
+    """The conversation as it is now, without history, for *back*.
+
+    `shared`: the fold has changed nothing yet, so the snapshot shares the previous value's
+    (immutable) instances, stack, timers and subscriptions instead of copying them.
+    """
+    c = fold.conv
+    if shared:
+        conv = without_history(c)
+    else:
+        conv = Conversation(
+            c.id,
+            c.base,
+            tuple(fold.stack),
+            dict(fold.instances),
+            (),
+            0,
+            c.history_limit,
+            c.created,
+            c.touched,
+            c.owner,
+            c.next_id,
+            fold.last_url,
+            c.ended,
+            tuple(fold.timers),
+            tuple(fold.subscriptions),
+        )
+    return Snapshot(conversation=conv)
 
 
 def _back(fold: _Fold, to: int | None) -> None:
@@ -1073,14 +1146,55 @@ class _Host:
 def _to_html(node: object) -> str:
     if node is None:
         return ""
+    if type(node) is Element and _FAST_HTPY:
+        out: list[str] = []
+        _serialise(node, out)
+        return "".join(out)
     html = getattr(node, "__html__", None)
     if html is not None:
         return str(html())
     if isinstance(node, str):
         return str(Markup.escape(node))
-    from htpy import render_node
+    return str(htpy_fragment[node])  # pyright: ignore[reportArgumentType]
 
-    return str(render_node(node))  # pyright: ignore[reportArgumentType]
+
+# A serialiser for the common htpy trees (plain elements, str, int, tuples and lists, Markup),
+# which gives exactly htpy's output at a fraction of its cost: htpy's own walk checks every
+# child against a runtime-checkable Protocol. Anything else (contexts, fragments, callables,
+# generators, the <html> element, subclasses) is handed to htpy whole. It reads the three
+# slots htpy elements are made of; `_FAST_HTPY` turns it off if a future htpy changes them.
+_element_parts = attrgetter("_name", "_attrs", "_children")
+_FAST_HTPY = (
+    getattr(BaseElement, "__slots__", None) == ("_name", "_attrs", "_children")
+    and Element.iter_chunks is BaseElement.iter_chunks
+    and "iter_chunks" in VoidElement.__dict__
+)
+
+
+def _serialise(node: object, out: list[str]) -> None:
+    kind = type(node)
+    if kind is Element:
+        name, attrs, children = _element_parts(node)
+        out.append(f"<{name}{attrs}>")
+        if children is not None:
+            _serialise(children, out)
+        out.append(f"</{name}>")
+    elif kind is str:
+        out.append(escape_html(node))
+    elif kind is tuple or kind is list:
+        for child in cast(Iterable[object], node):
+            _serialise(child, out)
+    elif kind is int:
+        out.append(str(node))
+    elif kind is Markup:
+        out.append(cast(Markup, node))
+    elif node is None or kind is bool:
+        return
+    elif kind is VoidElement:
+        name, attrs, _ = _element_parts(node)
+        out.append(f"<{name}{attrs}>")
+    else:
+        out.append(str(htpy_fragment[node]))  # pyright: ignore[reportArgumentType]
 
 
 def _render_html(fold: _Fold, iid: str) -> str:
@@ -1112,7 +1226,7 @@ def _render_html_or_error(fold: _Fold, iid: str) -> str | None:
     for done in fold.rendering:
         inst = fold.instances[done]
         if not inst.rendered:
-            fold.instances[done] = replace(inst, rendered=True)
+            fold.instances[done] = _with_rendered(inst, True)
     fold.rendering = outer
     return html
 

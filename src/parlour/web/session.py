@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import OrderedDict
 from pathlib import Path
 
 from itsdangerous import BadSignature, Signer
@@ -42,10 +43,18 @@ def load_secret(state_dir: Path | str = ".parlour") -> str:
 
 
 class Sessions:
-    """Mint and verify signed session cookies."""
+    """Mint and verify signed session cookies.
 
-    def __init__(self, secret: str) -> None:
+    Every event POST checks its cookie, so verified cookies are remembered: a bounded LRU of
+    cookie value -> session id (`cache_size` entries, the least recently used dropped first)
+    spares the HMAC on repeat requests. Only cookies that passed the check are kept, and the
+    signer never changes, so a hit is exactly as trustworthy as a fresh check.
+    """
+
+    def __init__(self, secret: str, *, cache_size: int = 1024) -> None:
         self._signer = Signer(secret, salt="parlour.session")
+        self._verified: OrderedDict[str, str] = OrderedDict()
+        self._cache_size = cache_size
 
     def new(self) -> tuple[str, str]:
         """A fresh session id and the signed cookie value carrying it."""
@@ -56,7 +65,17 @@ class Sessions:
         """The session id in a cookie value, or None if it is missing or was tampered with."""
         if not cookie:
             return None
+        verified = self._verified
+        sid = verified.get(cookie)
+        if sid is not None:
+            verified.move_to_end(cookie)
+            return sid
         try:
-            return self._signer.unsign(cookie).decode()
+            sid = self._signer.unsign(cookie).decode()
         except (BadSignature, UnicodeDecodeError):
             return None
+        if self._cache_size > 0:
+            verified[cookie] = sid
+            if len(verified) > self._cache_size:
+                verified.popitem(last=False)
+        return sid
