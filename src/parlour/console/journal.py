@@ -28,14 +28,11 @@ between several consoles writing at once (each console should have its own journ
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import logging
 import os
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,10 +40,10 @@ import msgspec
 
 from parlour.bus.event import Event
 from parlour.bus.patterns import TopicPattern, split_topic
+from parlour.stores.sqlite_worker import SqliteWorker
 
 __all__ = ["DEFAULT_KEEP", "Journal", "MemoryJournal", "SqliteJournal", "open_journal"]
 
-log = logging.getLogger(__name__)
 
 DEFAULT_KEEP: Final = 10_000
 _READ_CHUNK: Final = 500
@@ -198,17 +195,13 @@ class SqliteJournal(Journal):
         """Open (or create) the journal at `path`; fails here if it cannot."""
         self.keep = _check_keep(keep)
         self._path = Path(path).expanduser().absolute()
-        self._timeout = timeout
-        self._conn: sqlite3.Connection | None = None
         self._count = 0
         self._last_id = 0
-        self._closed = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parlour-journal")
         try:
-            self._executor.submit(self._connect).result()
+            self._db = SqliteWorker(
+                self._path, setup=self._setup, name=self.describe(), timeout=timeout
+            )
         except BaseException as exc:
-            self._closed = True
-            self._executor.shutdown(wait=True)
             exc.add_note(
                 f"while opening the console journal at {self._path}. Fix: pass a path "
                 "parlour may create and write (a console journal or nothing), or 'memory'."
@@ -284,59 +277,20 @@ class SqliteJournal(Journal):
         )
 
     async def close(self) -> None:
-        """Run everything queued so far, close the connection, and end the worker thread."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
-        finally:
-            self._executor.shutdown(wait=False)
-
-    # -- plumbing ------------------------------------------------------------------------
+        """Run everything queued so far, then close the file."""
+        await self._db.close()
 
     async def _run[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed; open a new journal instead of reusing it")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, work)
+        return await self._db.run(work)
 
-    def _call[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        assert self._conn is not None, "SqliteJournal used before it was opened"
-        return work(self._conn)
-
-    def _connect(self) -> None:
-        """On the worker thread: open the file, WAL, the table, the count and newest id."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-        try:
-            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            if str(mode).lower() != "wal":
-                log.warning(
-                    "%s: SQLite refused WAL mode (journal_mode is %r); appends will be slower.",
-                    self.describe(),
-                    mode,
-                )
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-            count, newest = conn.execute(
-                "SELECT count(*), coalesce(max(id), 0) FROM parlour_console_events"
-            ).fetchone()
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if getattr(exc, "sqlite_errorname", None) == "SQLITE_NOTADB":
-                exc.add_note(f"{self._path} exists but is not a SQLite database.")
-            raise
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        """On the worker thread: the table, the count and the newest id."""
+        conn.execute(_SCHEMA)
+        count, newest = conn.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM parlour_console_events"
+        ).fetchone()
         self._count = int(count)
         self._last_id = int(newest)
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 def _row_event(row: tuple[Any, ...]) -> Event:

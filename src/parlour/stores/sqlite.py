@@ -14,12 +14,10 @@ The database runs in WAL mode with `synchronous=NORMAL`: a save is one short tra
 without an fsync (a checkpoint fsyncs later), readers never wait for the writer, and a
 power cut may lose the latest saves but never corrupts the file.
 
-All database work runs on ONE dedicated worker thread that owns the only connection:
-`sqlite3` objects must stay on the thread that made them, a single writer never meets
-`database is locked` inside its own process, and the event loop only ever awaits a
-future. Because that thread runs its queue in order, operations take effect in the order
-they were called, and `close` runs after everything queued before it. A cancelled
-`save` may still complete: the cancellation only stops the waiting.
+All database work runs on ONE dedicated worker thread that owns the only connection
+(`SqliteWorker`, shared with the console's journal): operations take effect in the order
+they were called, and `close` runs after everything queued before it. A cancelled `save`
+may still complete: the cancellation only stops the waiting.
 
 The constructor opens the database (creating parent directories) and waits for it, so a
 wrong path fails at startup rather than at the first click.
@@ -30,20 +28,17 @@ load (use the distributed store), vacuum, or back up (copy the file with `sqlite
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .protocol import STORE_FORMAT_VERSION, StoreFormatError, check_cid, check_touched
+from .sqlite_worker import SqliteWorker
 
 __all__ = ["SqliteStore"]
 
-log = logging.getLogger(__name__)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS conversations (
@@ -71,20 +66,15 @@ class SqliteStore:
         with `database is locked`.
         """
         self._path = Path(path).expanduser().absolute()
-        self._timeout = timeout
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parlour-sqlite")
+        where = self.describe()
         try:
-            self._executor.submit(self._connect).result()
+            self._db = SqliteWorker(self._path, setup=self._setup, name=where, timeout=timeout)
         except BaseException as exc:
-            self._closed = True
-            self._executor.shutdown(wait=True)
             if not isinstance(exc, StoreFormatError):
                 exc.add_note(
-                    f"while opening the conversation store sqlite:{self._path}. Fix: point "
-                    "--store at a path parlour may create and write, holding a parlour "
-                    "SQLite store or nothing."
+                    f"while opening the conversation store {where}. Fix: point --store at a "
+                    "path parlour may create and write, holding a parlour SQLite store or "
+                    "nothing."
                 )
             raise
 
@@ -140,65 +130,20 @@ class SqliteStore:
         )
 
     async def close(self) -> None:
-        """Run everything queued so far, close the connection, and end the worker thread."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
-        finally:
-            self._executor.shutdown(wait=False)  # its queue is empty: the thread exits now
-
-    # -- plumbing ------------------------------------------------------------------------
+        """Run everything queued so far, then close the database."""
+        await self._db.close()
 
     async def _run[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Queue `work` on the worker thread and await its result without blocking the loop."""
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed; open a new store instead of reusing it")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, work)
+        return await self._db.run(work)
 
-    def _call[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """On the worker thread: hand `work` the connection that was made on this thread."""
-        assert self._conn is not None, "SqliteStore used before it was opened"
-        return work(self._conn)
-
-    def _connect(self) -> None:
-        """On the worker thread: open the file, switch to WAL, create or check the schema."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit, so every statement is its own transaction
-        # unless we BEGIN one (a save is a single upsert).
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-        try:
-            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            if str(mode).lower() != "wal":
-                log.warning(
-                    "%s: SQLite refused WAL mode (journal_mode is %r); saves will be slower "
-                    "and readers may wait for writers. Is the file on a network file system?",
-                    self.describe(),
-                    mode,
-                )
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-            (schema_version,) = conn.execute("PRAGMA user_version").fetchone()
-            if schema_version > STORE_FORMAT_VERSION:
-                raise StoreFormatError(f"the database {self.describe()}", found=schema_version)
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            if schema_version == 0:
-                conn.execute(f"PRAGMA user_version = {STORE_FORMAT_VERSION:d}")
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if getattr(exc, "sqlite_errorname", None) == "SQLITE_NOTADB":
-                exc.add_note(f"{self._path} exists but is not a SQLite database.")
-            raise
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    def _disconnect(self) -> None:
-        """On the worker thread: close the connection (SQLite checkpoints the WAL)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        """On the worker thread: create the schema, or check that this parlour can read it."""
+        conn.execute("BEGIN IMMEDIATE")
+        (schema_version,) = conn.execute("PRAGMA user_version").fetchone()
+        if schema_version > STORE_FORMAT_VERSION:
+            raise StoreFormatError(f"the database {self.describe()}", found=schema_version)
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        if schema_version == 0:
+            conn.execute(f"PRAGMA user_version = {STORE_FORMAT_VERSION:d}")
+        conn.execute("COMMIT")
