@@ -15,6 +15,7 @@ from starlette.routing import Mount
 
 from parlour.bus import InProcessBus
 from parlour.console.api import MAX_BODY, api_routes
+from parlour.console.app import Console
 from parlour.console.hub import Hub
 from parlour.console.journal import MemoryJournal
 from parlour.testing import AsgiClient, AsgiResponse, SseEvent
@@ -501,3 +502,10 @@ async def test_posting_a_run_wants_the_token(launcher: Hub) -> None:
     auth = {"authorization": f"Bearer {TOKEN}"}
     response = await client.post("/api/runs", json={"target": "src"}, headers=auth)
     assert response.status == 201
+
+
+async def test_the_api_answers_503_until_the_console_has_started(tmp_path: Path) -> None:
+    console = Console(store="memory", journal="memory", secret="s", state_dir=tmp_path)
+    response = await AsgiClient(console).get("/api/snapshot")
+    assert response.status == 503
+    assert "starting" in response.text

@@ -168,3 +168,17 @@ async def test_each_page_of_a_multi_page_app_is_its_own_root(
 def test_page_paths_must_start_with_a_slash(make_app: MakeApp) -> None:
     with pytest.raises(ValueError, match="starting with '/'"):
         make_app({"status": Plain})
+
+
+async def test_a_service_provided_after_construction_reaches_handlers(make_app: MakeApp) -> None:
+    board = Board()
+    app = make_app(Scoreboard, window=0.0)
+    app.views.add("score", lambda: h1("#score")[f"score {board.score}"])
+    app.provide(board)  # e.g. made once the loop runs, as the console's hub is
+    client = AsgiClient(app)
+    page = await open_page(client)
+    async with client.stream(f"/_parlour/sse/{page.cid}") as sse:
+        await sse.next_event()
+        await client.post(f"/_parlour/event/{page.cid}/{page.iid_of('bump')}/bump")
+        assert "last: 1" in (await sse.next_event()).elements
+    assert board.calls == 1

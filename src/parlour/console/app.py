@@ -29,7 +29,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
@@ -87,10 +87,11 @@ class Console:
         )
         self.figures = status.Figures(self)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._api_app: Starlette | None = None
         self._app = Starlette(
             routes=[
                 Route("/_console/console.css", self._css, methods=["GET"]),
-                Mount("/api", routes=[]),  # replaced at startup, once the hub exists
+                Mount("/api", app=self._api),
                 Mount("/", app=self.pages),
             ],
             lifespan=self._lifespan,
@@ -101,6 +102,14 @@ class Console:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The HTTP API, once the hub exists (it is built at startup)."""
+        if self._api_app is None:
+            response = JSONResponse({"error": "the console is starting; retry shortly"}, 503)
+            await response(scope, receive, send)
+            return
+        await self._api_app(scope, receive, send)
 
     async def _css(self, request: Request) -> Response:
         return FileResponse(STATIC / "console.css", headers={"Cache-Control": "max-age=300"})
@@ -126,14 +135,13 @@ class Console:
         self.hub = hub
         runtime = self.pages.runtime
         runtime.bus = bus
-        runtime.context.services = {Hub: hub}
+        self.pages.provide(hub)
         views = self.pages.views
         panels.register(views, lambda: hub.state)
         self.figures.register(views)
         hub.listen(self._changed)
         self._apply_settings()
-        api = Mount("/api", routes=api_routes(hub, token=self.token))
-        self._app.router.routes[1] = api
+        self._api_app = Starlette(routes=api_routes(hub, token=self.token))
         self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
         if self.demo:
             # Runs started from the launcher are the swarm's next runs.
@@ -142,7 +150,6 @@ class Console:
             self._tasks.append(
                 asyncio.ensure_future(run_swarm(hub, requests=requests, **self.swarm_options))
             )
-        await self.pages._start()  # pyright: ignore[reportPrivateUsage]
 
     def _changed(self, parts: frozenset[str]) -> None:
         views = self.pages.views

@@ -49,7 +49,8 @@ from htpy import (
     ul,
 )
 
-from parlour.console.model import ConsoleState, Question
+from parlour.console.model import Agent, ConsoleState, Question, Service
+from parlour.runtime.views import SharedViews
 
 __all__ = [
     "LAUNCH_BUNDLE",
@@ -152,7 +153,7 @@ def progress(state: ConsoleState) -> Element:
     ]
 
 
-def agent_row(agent: Any) -> tuple[str, Element]:
+def agent_row(agent: Agent) -> tuple[str, Element]:
     ident = dom_id("agent", agent.name)
     detail = agent.detail or agent.task
     return ident, li(".console-agent", id=ident, data_state=agent.state)[
@@ -280,7 +281,7 @@ _PILL_TONE = {
 }
 
 
-def service_card(svc: Any) -> tuple[str, Element]:
+def service_card(svc: Service) -> tuple[str, Element]:
     ident = dom_id("service", svc.id)
     tone = _PILL_TONE.get(str(svc.status).lower(), "warn")
     port = f":{svc.port}" if svc.port else ""
@@ -319,7 +320,7 @@ PANELS = ("progress", "agents", "questions", "results", "log", "services", "laun
 """The panels fed by the console state; each name is also a part `ConsoleState.fold` reports."""
 
 
-def register(views: Any, state: Callable[[], ConsoleState]) -> None:
+def register(views: SharedViews, state: Callable[[], ConsoleState]) -> None:
     """Add the state panels to `views` (a `SharedViews`); `state()` gives the current state."""
     views.add("progress", lambda: progress(state()))
     views.add_list("agents", agents_container, lambda: agents_items(state()))

@@ -44,6 +44,7 @@ from starlette.types import Receive, Scope, Send
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.core import kernel
 from parlour.core.component import Component
+from parlour.core.context import Context
 from parlour.core.fragments import Close, Elements, Fragment, Script
 from parlour.runtime import RestoreBusy, Runtime
 from parlour.runtime.views import SharedViews
@@ -223,6 +224,14 @@ class App:
         if self._sessions is None:
             self._sessions = Sessions(self._secret or load_secret(self._state_dir))
         return self._sessions
+
+    def provide(self, *services: object) -> None:
+        """Add services (reached with `service(Type)`) to those given to the constructor.
+
+        For services that can only be made once the event loop runs (they open connections).
+        """
+        known = list(self.runtime.context.services.values())
+        self.runtime.context = Context([*known, *services], self.runtime.views)
 
     @property
     def views(self) -> SharedViews:
