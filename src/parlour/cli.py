@@ -56,25 +56,30 @@ def load_app(target: str) -> Any:
         raise SystemExit(f"parlour: module {module_name!r} has no attribute {attr!r}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="parlour", description="Serve parlour apps.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="serve an app with uvicorn")
-    run.add_argument("target", metavar="MODULE:ATTR")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000)
-    run.add_argument(
+def _serving_options(command: argparse.ArgumentParser) -> None:
+    """The options every serving command shares: address, store, bus, log level."""
+    command.add_argument("--host", default="127.0.0.1")
+    command.add_argument("--port", type=int, default=8000)
+    command.add_argument(
         "--store",
         default=os.environ.get("PARLOUR_STORE") or None,
         help="memory | file:DIR | sqlite:PATH "
         "(default: $PARLOUR_STORE, else sqlite:.parlour/state.sqlite)",
     )
-    run.add_argument(
+    command.add_argument(
         "--bus",
         default=os.environ.get("PARLOUR_BUS") or None,
         help="memory | nats://HOST:PORT (default: $PARLOUR_BUS, else the in-process bus)",
     )
-    run.add_argument("--log-level", default="info")
+    command.add_argument("--log-level", default="info")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parlour", description="Serve parlour apps.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve an app with uvicorn")
+    run.add_argument("target", metavar="MODULE:ATTR")
+    _serving_options(run)
     console = commands.add_parser(
         "console", help="serve the parlour console (agents, status, config, HTTP API)"
     )
@@ -85,26 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1.0,
         help="the swarm's speed: seconds per step, roughly (default 1.0; smaller is faster)",
     )
-    console.add_argument("--host", default="127.0.0.1")
-    console.add_argument("--port", type=int, default=8000)
-    console.add_argument(
-        "--store",
-        default=os.environ.get("PARLOUR_STORE") or None,
-        help="memory | file:DIR | sqlite:PATH "
-        "(default: $PARLOUR_STORE, else sqlite:.parlour/state.sqlite)",
-    )
-    console.add_argument(
-        "--bus",
-        default=os.environ.get("PARLOUR_BUS") or None,
-        help="memory | nats://HOST:PORT (default: $PARLOUR_BUS, else the in-process bus)",
-    )
+    _serving_options(console)
     console.add_argument(
         "--token",
         default=None,
         help="require 'Authorization: Bearer TOKEN' on /api (default: $PARLOUR_CONSOLE_TOKEN)",
     )
     console.add_argument("--state-dir", default=".parlour", help="where the journal lives")
-    console.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
