@@ -396,8 +396,13 @@ class AsgiClient:
             disconnected.set()
             try:
                 await asyncio.wait_for(task, 5)
-            except (asyncio.CancelledError, TimeoutError):
+            except TimeoutError:
                 task.cancel()
+            except asyncio.CancelledError:
+                task.cancel()
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the caller is being cancelled (a timeout): never swallow that
                 with contextlib.suppress(BaseException):
                     await task
 

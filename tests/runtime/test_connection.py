@@ -201,3 +201,27 @@ async def test_an_urgent_push_is_not_held_by_the_window() -> None:
     conn.push([Signals({"n": 1})], urgent=True)
     async with asyncio.timeout(1):
         assert await conn.take(10, window=5) == [Signals({"n": 1})]
+
+
+async def test_hang_up_wakes_the_writer_and_nothing_more_is_queued() -> None:
+    conn = Connection("c")
+    waiting = asyncio.ensure_future(conn.take(3600, window=3600))
+    await asyncio.sleep(0)
+    conn.hang_up()  # the client went away
+    async with asyncio.timeout(1):
+        await waiting
+    assert conn.gone
+    conn.push([Signals({"x": 1})])
+    assert len(conn) == 0
+
+
+async def test_a_background_push_does_not_end_the_window_early_but_the_timeout_does() -> None:
+    conn = Connection("c")
+    conn.push([Signals({"n": 1})])
+    taking = asyncio.ensure_future(conn.take(10, window=0.05))
+    await asyncio.sleep(0)
+    conn.push([Signals({"n": 2})])  # background: still inside the window
+    await asyncio.sleep(0)
+    assert not taking.done()
+    async with asyncio.timeout(1):
+        assert await taking == [Signals({"n": 1}), Signals({"n": 2})]

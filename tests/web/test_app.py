@@ -223,6 +223,46 @@ async def test_closing_the_stream_releases_its_connection(
     assert app.runtime.connection_count == before
 
 
+async def test_a_tab_that_goes_away_is_released_at_once_not_at_the_next_heartbeat(
+    make_app: MakeApp,
+) -> None:
+    app = make_app(Counter, heartbeat=3600.0)
+    client = AsgiClient(app)
+    page = await open_page(client)
+    # Leaving the block disconnects and waits for the stream's handler to return (the test
+    # client gives it 5 s before cancelling it): the disconnect must wake the idle writer,
+    # no heartbeat is due for an hour.
+    async with asyncio.timeout(2):
+        async with client.stream(f"/_parlour/sse/{page.cid}") as sse:
+            await sse.next_event()
+            assert app.runtime.connection_count == 1
+    assert app.runtime.connection_count == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/_parlour/event/CID/p1/inc", "POST"),
+        ("PUT", "/_parlour/event/CID/p1/inc", "POST"),
+        ("POST", "/_parlour/sse/CID", "GET"),
+    ],
+)
+async def test_the_wrong_method_on_a_parlour_route_is_405_and_names_the_right_one(
+    client: AsgiClient, page: Page, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path.replace("CID", page.cid))
+    assert response.status == 405
+    assert response.headers["allow"] == allowed
+    assert allowed in response.body.decode()
+
+
+@pytest.mark.parametrize(
+    "path", ["/_parlour/event/CID/p1", "/_parlour/event/CID//inc", "/_parlour/sse/", "/_parlour/x"]
+)
+async def test_a_malformed_parlour_path_is_404(client: AsgiClient, page: Page, path: str) -> None:
+    assert (await client.post(path.replace("CID", page.cid))).status == 404
+
+
 async def test_two_streams_of_one_conversation_both_get_the_patch(
     client: AsgiClient, page: Page
 ) -> None:

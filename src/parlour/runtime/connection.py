@@ -18,7 +18,6 @@ What this module does not do: encode fragments (see `parlour.wire`) or know abou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections import deque
 
@@ -45,9 +44,14 @@ class Connection:
         """Sequence number of the newest batch pushed; the id of what `take` returns."""
         self.replayed = 0
         """How many missed batches were replayed into this stream when it opened."""
+        self.gone = False
+        """The client went away: the writer stops without sending what is queued."""
         self._queue: deque[Fragment] = deque()
-        self._ready = asyncio.Event()
-        self._urgent = asyncio.Event()
+        self._urgent = False
+        # One future while the writer waits, resolved by the push that ends the wait: an idle
+        # stream holds no Event objects and no task, only this (and a heartbeat timer).
+        self._waiter: asyncio.Future[None] | None = None
+        self._wants_urgent = False
 
     def __repr__(self) -> str:
         return f"Connection(cid={self.cid!r}, id={self.id}, queued={len(self._queue)})"
@@ -75,7 +79,7 @@ class Connection:
         if self.closed:
             return
         if urgent:
-            self._urgent.set()
+            self._urgent = True
         if seq is not None:
             self.seq = seq
         for fragment in fragments:
@@ -90,7 +94,27 @@ class Connection:
             self.coalesced += len(self._queue) - len(kept)
             self._queue = deque(kept)
             self.stale = True
-        self._ready.set()
+        if not self._wants_urgent or self._urgent or self.stale:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self, timeout: float | None, *, urgent_only: bool) -> None:
+        """Sleep until a push wakes the writer (only an urgent one if asked), or `timeout`."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        self._wants_urgent = urgent_only
+        timer = loop.call_later(timeout, _resolve, waiter) if timeout is not None else None
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            self._wants_urgent = False
+            if timer is not None:
+                timer.cancel()
 
     def _supersede(self, fragment: Elements) -> None:
         full = fragment.key == "#root"
@@ -114,15 +138,12 @@ class Connection:
         an urgent push ends the wait at once.
         """
         if not self._queue and not self.stale and not self.closed:
-            self._ready.clear()
-            try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except TimeoutError:
+            await self._wait(timeout, urgent_only=False)
+            if not self._queue and not self.stale and not self.closed:
                 return None
-        if window > 0 and not self._urgent.is_set() and not self.closed and not self.stale:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._urgent.wait(), window)
-        self._urgent.clear()
+        if window > 0 and not self._urgent and not self.closed and not self.stale:
+            await self._wait(window, urgent_only=True)
+        self._urgent = False
         batch = list(self._queue)
         self._queue.clear()
         self.sent += len(batch)
@@ -132,5 +153,15 @@ class Connection:
         """End the stream after what is queued (the conversation ended or was replaced)."""
         self._queue.append(Close())
         self.closed = True
-        self._ready.set()
-        self._urgent.set()
+        self._wake()
+
+    def hang_up(self) -> None:
+        """The client went away: wake the writer so it stops and gives back the stream."""
+        self.gone = True
+        self.closed = True
+        self._wake()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

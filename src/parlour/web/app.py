@@ -30,16 +30,11 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import (
-    FileResponse,
-    HTMLResponse,
-    PlainTextResponse,
-    Response,
-    StreamingResponse,
-)
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import Request, cookie_parser
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.core import kernel
@@ -65,6 +60,30 @@ def _plain(status: int, message: str) -> Response:
     return PlainTextResponse(
         message + "\n", status_code=status, headers={"Cache-Control": "no-store"}
     )
+
+
+_SSE_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SSE_HEADERS.items()],
+}
+_NO_CONTENT: Message = {"type": "http.response.start", "status": 204, "headers": []}
+_EMPTY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point (`root_path`), as Starlette's router sees it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    """Return when the client of a GET has gone (the request's own empty body comes first)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 type RootFactory = type[Component] | Callable[[], Component]
@@ -145,11 +164,10 @@ class App:
         self._sessions: Sessions | None = None
         self._datastar_file, self._datastar = self._datastar_source(datastar)
         self._shared_text: dict[str, tuple[Fragment, str]] = {}
+        self._hot = self.base + "/"
         self._app = Starlette(
             routes=[
                 *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
-                Route(f"{self.base}/sse/{{cid}}", self._sse, methods=["GET"]),
-                Route(f"{self.base}/event/{{cid}}/{{iid}}/{{name}}", self._event, methods=["POST"]),
                 Route(f"{self.base}/back/{{cid}}", self._back, methods=["POST"]),
                 Route(f"{self.base}/static/{{name}}", self._static, methods=["GET"]),
             ],
@@ -183,9 +201,40 @@ class App:
             self._started = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._started and scope["type"] == "http":
-            await self._start()
+        if scope["type"] == "http":
+            if not self._started:
+                await self._start()
+            path = _route_path(scope)
+            # The two routes every click and every open tab use are plain ASGI: Starlette's
+            # router, middleware, Request and Response were a fifth of a click's CPU and most
+            # of an idle stream's memory (docs/decisions/0005-hot-routes-in-plain-asgi.md).
+            if path.startswith(self._hot) and await self._hot_route(path, scope, receive, send):
+                return
         await self._app(scope, receive, send)
+
+    async def _hot_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Serve `event/CID/IID/NAME` and `sse/CID`; False for any other path."""
+        kind, _, rest = path[len(self._hot) :].partition("/")
+        parts = rest.split("/")
+        if kind == "event" and len(parts) == 3 and all(parts):
+            method = "POST"
+        elif kind == "sse" and len(parts) == 1 and parts[0]:
+            method = "GET"
+        else:
+            return False
+        if scope["method"] != method:
+            response = _plain(405, f"{path} only answers {method}")
+            response.headers["Allow"] = method
+            await response(scope, receive, send)
+            return True
+        try:
+            if method == "POST":
+                await self._event(scope, receive, send, *parts)
+            else:
+                await self._sse(scope, receive, send, parts[0])
+        except RestoreBusy:
+            await self._busy_response()(scope, receive, send)
+        return True
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
@@ -196,6 +245,9 @@ class App:
             await self.runtime.bus.close()
 
     async def _busy(self, request: Request, exc: Exception) -> Response:
+        return self._busy_response()
+
+    def _busy_response(self) -> Response:
         # A reconnect storm: shed load; the shell's `retry: 'always'` brings the client back.
         response = _plain(503, "too many conversations are being restored; retry shortly")
         response.headers["Retry-After"] = "1"
@@ -282,48 +334,64 @@ class App:
             )
         return response
 
-    def _owner_ok(self, request: Request, owner: str | None) -> bool:
-        sid = self.sessions.verify(request.cookies.get(COOKIE))
-        return owner is None or (sid is not None and sid == owner)
+    def _owner_ok(self, cookies: Mapping[str, str], owner: str | None) -> bool:
+        if owner is None:
+            return True
+        sid = self.sessions.verify(cookies.get(COOKIE))
+        return sid is not None and sid == owner
 
-    async def _sse(self, request: Request) -> Response:
-        cid = request.path_params["cid"]
+    async def _sse(self, scope: Scope, receive: Receive, send: Send, cid: str) -> None:
+        """The stream: `take` a batch, write it, until the client goes or the page ends.
+
+        A task waits for the client's disconnect and wakes the writer at once, so a closed
+        tab gives back its connection without waiting for the next heartbeat.
+        """
         live = await self.runtime.get(cid)
         if live is None:
             # Unknown (ended, reaped, or from a wiped store): reload into a fresh conversation.
-            reload = encode(Script("window.location.reload()"))
-            return Response(reload, headers=dict(SSE_HEADERS))
-        if not self._owner_ok(request, live.conv.owner):
-            return _plain(403, "this conversation belongs to another session; reload the page")
-        connection = await self.runtime.connect(
-            cid, last_event_id=request.headers.get("last-event-id")
-        )
+            await self._reload(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not self._owner_ok(cookie_parser(headers.get("cookie", "")), live.conv.owner):
+            response = _plain(403, "this conversation belongs to another session; reload the page")
+            await response(scope, receive, send)
+            return
+        connection = await self.runtime.connect(cid, last_event_id=headers.get("last-event-id"))
         if connection is None:
-            reload = encode(Script("window.location.reload()"))
-            return Response(reload, headers=dict(SSE_HEADERS))
+            await self._reload(scope, receive, send)
+            return
         # Spread reconnects after a restart: each stream tells its client a different delay.
-        retry = random.randint(500, 2000)
-
-        async def stream() -> AsyncGenerator[str]:
-            nonlocal retry
-            try:
-                while True:
-                    batch = await connection.take(self.heartbeat, window=self.window)
-                    if batch is None:
-                        yield comment("ping")
-                        continue
+        retry: int | None = random.randint(500, 2000)
+        gone = asyncio.ensure_future(_until_disconnect(receive))
+        gone.add_done_callback(lambda _: connection.hang_up())
+        try:
+            await send(_SSE_START)
+            while not connection.gone:
+                batch = await connection.take(self.heartbeat, window=self.window)
+                if connection.gone:
+                    break
+                if batch is None:
+                    text, done = comment("ping"), False
+                else:
                     if connection.stale:
                         await self.runtime.refresh(connection)
                     text, done = self._encode_batch(batch, connection.event_id, retry)
                     if text:
                         retry = None
-                        yield text
-                    if done:
-                        return
-            finally:
-                self.runtime.disconnect(connection)
+                if text:
+                    await send(
+                        {"type": "http.response.body", "body": text.encode(), "more_body": True}
+                    )
+                if done:
+                    await send(_EMPTY)
+                    break
+        finally:
+            gone.cancel()
+            self.runtime.disconnect(connection)
 
-        return StreamingResponse(stream(), headers=dict(SSE_HEADERS))
+    async def _reload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reload = encode(Script("window.location.reload()"))
+        await Response(reload, headers=dict(SSE_HEADERS))(scope, receive, send)
 
     def _encode_batch(
         self, batch: list[Fragment], event_id: str, retry: int | None
@@ -367,77 +435,93 @@ class App:
             self._shared_text[key] = (fragment, text)
         return text
 
-    def _cross_origin(self, request: Request) -> bool:
-        if request.headers.get("sec-fetch-site") == "cross-site":
+    def _cross_origin(self, headers: Headers) -> bool:
+        if headers.get("sec-fetch-site") == "cross-site":
             return True
-        origin = request.headers.get("origin")
+        origin = headers.get("origin")
         if origin is None:
             return False  # not a browser (curl, tests, agents): no ambient cookies to abuse
-        host = request.headers.get("host", "")
+        host = headers.get("host", "")
         try:
             netloc = urlsplit(origin).netloc
         except ValueError:  # not a URL at all (`http://[::1`): not our origin
             return True
         return netloc.lower() != host.lower()
 
-    async def _read_body(self, request: Request) -> bytes | Response:
-        length = request.headers.get("content-length")
+    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | Response:
+        length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return _plain(413, f"request body over {self.max_body} bytes")
         chunks: list[bytes] = []
         size = 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.max_body:
-                    return _plain(413, f"request body over {self.max_body} bytes")
-                chunks.append(chunk)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        return b"".join(chunks)
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return Response(status_code=400)  # the client went before its body arrived
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return _plain(413, f"request body over {self.max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _event(self, request: Request) -> Response:
-        if self._cross_origin(request):
+    async def _event(
+        self, scope: Scope, receive: Receive, send: Send, cid: str, iid: str, name: str
+    ) -> None:
+        response = await self._handle_event(scope, receive, cid, iid, name)
+        if response is None:
+            await send(_NO_CONTENT)
+            await send(_EMPTY)
+        else:
+            await response(scope, receive, send)
+
+    async def _handle_event(
+        self, scope: Scope, receive: Receive, cid: str, iid: str, name: str
+    ) -> Response | None:
+        """Check and dispatch one event; None for the usual answer, 204 No Content."""
+        headers = Headers(scope=scope)
+        if self._cross_origin(headers):
             return _plain(403, "cross-origin POST refused")
-        cid, iid, name = (request.path_params[k] for k in ("cid", "iid", "name"))
         live = await self.runtime.get(cid)
         if live is None:
             return _plain(404, f"no conversation {cid!r}; reload the page")
-        if not self._owner_ok(request, live.conv.owner):
+        if not self._owner_ok(cookie_parser(headers.get("cookie", "")), live.conv.owner):
             return _plain(403, "this conversation belongs to another session")
-        body = await self._read_body(request)
+        body = await self._read_body(headers, receive)
         if isinstance(body, Response):
             return body
         try:
-            signals = signals_from_body(body, request.headers.get("content-type"))
+            signals = signals_from_body(body, headers.get("content-type"))
         except BadSignals as exc:
             return _plain(400, str(exc))
-        raw_payload = request.query_params.get("p")
         payload: Any = None
-        if raw_payload is not None:
-            try:
-                payload = json.loads(raw_payload)
-            except ValueError as exc:
-                return _plain(400, f"the event payload (?p=) is not valid JSON: {exc}")
-            except RecursionError:
-                return _plain(400, "the event payload (?p=) nests arrays or objects too deeply")
+        if scope["query_string"]:
+            raw_payload = QueryParams(scope["query_string"]).get("p")
+            if raw_payload is not None:
+                try:
+                    payload = json.loads(raw_payload)
+                except ValueError as exc:
+                    return _plain(400, f"the event payload (?p=) is not valid JSON: {exc}")
+                except RecursionError:
+                    return _plain(400, "the event payload (?p=) nests arrays or objects too deeply")
         inst = live.conv.instances.get(iid)
         if inst is None:
-            return Response(status_code=204)  # a stale click on something no longer shown
+            return None  # a stale click on something no longer shown
         if name not in type(inst.component).__parlour_events__:
             return _plain(404, f"{type(inst.component).__qualname__} has no @event {name!r}")
         event = kernel.Event(iid, name, payload, signals, now=self.clock())
         await self.runtime.dispatch(cid, event)
-        return Response(status_code=204)
+        return None
 
     async def _back(self, request: Request) -> Response:
-        if self._cross_origin(request):
+        if self._cross_origin(request.headers):
             return _plain(403, "cross-origin POST refused")
         cid = request.path_params["cid"]
         live = await self.runtime.get(cid)
         if live is None:
             return _plain(404, f"no conversation {cid!r}; reload the page")
-        if not self._owner_ok(request, live.conv.owner):
+        if not self._owner_ok(request.cookies, live.conv.owner):
             return _plain(403, "this conversation belongs to another session")
         raw = request.query_params.get("to")
         to: int | None = None
