@@ -420,6 +420,20 @@ async def test_a_reconnect_with_the_last_event_id_gets_what_it_missed(rt: Runtim
     assert again.event_id == rt.live[cid].last_event_id
 
 
+async def test_a_page_that_never_opened_a_stream_keeps_no_outbox(rt: Runtime) -> None:
+    cid = await mint(rt, Counter())
+    await send(rt, cid, "inc")  # no stream has an id to replay from: nothing to keep
+    assert rt.live[cid].outbox is None
+    conn = await rt.connect(cid)
+    assert conn is not None
+    await drain(conn)
+    assert rt.live[cid].outbox is None  # an idle open page holds none either
+    await send(rt, cid, "inc")
+    outbox = rt.live[cid].outbox
+    assert outbox is not None
+    assert [seq for seq, _ in outbox] == [rt.live[cid].seq]
+
+
 @pytest.mark.parametrize("last", ["", "garbage", "other.1", "x.99999"])
 async def test_a_reconnect_with_an_unusable_id_gets_a_full_render(rt: Runtime, last: str) -> None:
     cid = await mint(rt, Counter())

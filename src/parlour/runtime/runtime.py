@@ -52,6 +52,10 @@ __all__ = ["Live", "RestoreBusy", "Runtime"]
 log = logging.getLogger("parlour")
 
 
+OUTBOX_LENGTH = 256
+"""Batches kept per conversation for streams that reconnect with `Last-Event-ID`."""
+
+
 class RestoreBusy(Exception):
     """Too many conversations are being restored at once; the client should retry shortly."""
 
@@ -73,9 +77,11 @@ class Live:
     """Loaded from the store: the next stream runs `wakeup` before it renders."""
     epoch: str = field(default_factory=lambda: secrets.token_hex(4))
     seq: int = 0
-    outbox: deque[tuple[int, tuple[Fragment, ...]]] = field(
-        default_factory=lambda: deque[tuple[int, tuple[Fragment, ...]]](maxlen=256)
-    )
+    outbox: deque[tuple[int, tuple[Fragment, ...]]] | None = None
+    """The newest batches (up to 256), kept from the first stream on: before any stream has
+    opened, no client can hold an id to replay from, and an idle page holds no outbox."""
+    streamed: bool = False
+    """A stream has opened in this epoch: from now on batches go to the outbox."""
     views: frozenset[str] = frozenset()
     """The shared views the page shows (as of its last render): who gets their updates."""
 
@@ -95,7 +101,7 @@ class Live:
         seen = int(raw)
         if seen > self.seq:
             return None
-        missed = [(n, frags) for n, frags in self.outbox if n > seen]
+        missed = [(n, frags) for n, frags in self.outbox or () if n > seen]
         expected = self.seq - seen
         return missed if len(missed) == expected else None
 
@@ -333,7 +339,10 @@ class Runtime:
             self._perform(command)
         if step.fragments:
             live.seq += 1
-            live.outbox.append((live.seq, step.fragments))
+            if live.streamed:
+                if live.outbox is None:
+                    live.outbox = deque(maxlen=OUTBOX_LENGTH)
+                live.outbox.append((live.seq, step.fragments))
             for connection in live.connections:
                 connection.push(step.fragments, seq=live.seq, urgent=urgent)
 
@@ -365,6 +374,7 @@ class Runtime:
         connection = Connection(cid, limit=self.queue_limit)
         async with live.lock:
             live.connections.add(connection)
+            live.streamed = True
             missed = None if live.restored else live.missed_since(last_event_id)
             if missed is not None:
                 connection.epoch = live.epoch

@@ -24,7 +24,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -41,7 +41,7 @@ from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.context import Context
 from parlour.core.fragments import Close, Elements, Fragment, Script
-from parlour.runtime import RestoreBusy, Runtime
+from parlour.runtime import Connection, RestoreBusy, Runtime
 from parlour.runtime.views import SharedViews
 from parlour.stores.protocol import ConversationStore
 from parlour.web.session import COOKIE, Sessions, load_secret
@@ -87,6 +87,7 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 type RootFactory = type[Component] | Callable[[], Component]
+type _Handler = Callable[..., Awaitable[None]]
 
 
 def _is_shared(fragment: Fragment) -> bool:
@@ -204,37 +205,45 @@ class App:
         if scope["type"] == "http":
             if not self._started:
                 await self._start()
-            path = _route_path(scope)
             # The two routes every click and every open tab use are plain ASGI: Starlette's
             # router, middleware, Request and Response were a fifth of a click's CPU and most
             # of an idle stream's memory (docs/decisions/0005-hot-routes-in-plain-asgi.md).
-            if path.startswith(self._hot) and await self._hot_route(path, scope, receive, send):
+            hot = self._hot_route(scope)
+            if hot is not None:
+                try:
+                    await hot[0](scope, receive, send, *hot[1])
+                except RestoreBusy:
+                    await self._busy_response()(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
-    async def _hot_route(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Serve `event/CID/IID/NAME` and `sse/CID`; False for any other path."""
+    def _hot_route(self, scope: Scope) -> tuple[_Handler, list[str]] | None:
+        """The handler of `event/CID/IID/NAME` or `sse/CID` and its arguments, else None.
+
+        A wrong method gets a handler that answers 405. (Returned rather than awaited here,
+        so a long-lived stream keeps none of this frame's strings alive.)
+        """
+        path = _route_path(scope)
+        if not path.startswith(self._hot):
+            return None
         kind, _, rest = path[len(self._hot) :].partition("/")
         parts = rest.split("/")
         if kind == "event" and len(parts) == 3 and all(parts):
-            method = "POST"
+            handler, method = self._event, "POST"
         elif kind == "sse" and len(parts) == 1 and parts[0]:
-            method = "GET"
+            handler, method = self._sse, "GET"
         else:
-            return False
+            return None
         if scope["method"] != method:
-            response = _plain(405, f"{path} only answers {method}")
-            response.headers["Allow"] = method
-            await response(scope, receive, send)
-            return True
-        try:
-            if method == "POST":
-                await self._event(scope, receive, send, *parts)
-            else:
-                await self._sse(scope, receive, send, parts[0])
-        except RestoreBusy:
-            await self._busy_response()(scope, receive, send)
-        return True
+            return self._wrong_method, [path, method]
+        return handler, parts
+
+    async def _wrong_method(
+        self, scope: Scope, receive: Receive, send: Send, path: str, method: str
+    ) -> None:
+        response = _plain(405, f"{path} only answers {method}")
+        response.headers["Allow"] = method
+        await response(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
@@ -367,27 +376,36 @@ class App:
         try:
             await send(_SSE_START)
             while not connection.gone:
-                batch = await connection.take(self.heartbeat, window=self.window)
-                if connection.gone:
-                    break
-                if batch is None:
-                    text, done = comment("ping"), False
-                else:
-                    if connection.stale:
-                        await self.runtime.refresh(connection)
-                    text, done = self._encode_batch(batch, connection.event_id, retry)
-                    if text:
-                        retry = None
-                if text:
-                    await send(
-                        {"type": "http.response.body", "body": text.encode(), "more_body": True}
-                    )
+                retry, done = await self._write_next(connection, send, retry)
                 if done:
                     await send(_EMPTY)
                     break
         finally:
             gone.cancel()
             self.runtime.disconnect(connection)
+
+    async def _write_next(
+        self, connection: Connection, send: Send, retry: int | None
+    ) -> tuple[int | None, bool]:
+        """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
+
+        A function of its own so that an idle stream, waiting here, keeps nothing of the batch
+        it wrote last (its HTML and SSE text), only this frame.
+        """
+        batch = await connection.take(self.heartbeat, window=self.window)
+        if connection.gone:
+            return retry, True
+        if batch is None:
+            text, done = comment("ping"), False
+        else:
+            if connection.stale:
+                await self.runtime.refresh(connection)
+            text, done = self._encode_batch(batch, connection.event_id, retry)
+            if text:
+                retry = None
+        if text:
+            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+        return retry, done and not connection.gone
 
     async def _reload(self, scope: Scope, receive: Receive, send: Send) -> None:
         reload = encode(Script("window.location.reload()"))
