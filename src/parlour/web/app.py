@@ -69,6 +69,7 @@ _SSE_START: Message = {
 }
 _NO_CONTENT: Message = {"type": "http.response.start", "status": 204, "headers": []}
 _EMPTY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+_PING = comment("ping").encode()
 
 
 def _route_path(scope: Scope) -> str:
@@ -164,7 +165,7 @@ class App:
         self._state_dir = Path(state_dir)
         self._sessions: Sessions | None = None
         self._datastar_file, self._datastar = self._datastar_source(datastar)
-        self._shared_text: dict[str, tuple[Fragment, str]] = {}
+        self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
         self._hot = self.base + "/"
         self._app = Starlette(
             routes=[
@@ -396,15 +397,15 @@ class App:
         if connection.gone:
             return retry, True
         if batch is None:
-            text, done = comment("ping"), False
+            body, done = _PING, False
         else:
             if connection.stale:
                 await self.runtime.refresh(connection)
-            text, done = self._encode_batch(batch, connection.event_id, retry)
-            if text:
+            body, done = self._encode_batch(batch, connection.event_id, retry)
+            if body:
                 retry = None
-        if text:
-            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+        if body:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
         return retry, done and not connection.gone
 
     async def _reload(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -413,8 +414,8 @@ class App:
 
     def _encode_batch(
         self, batch: list[Fragment], event_id: str, retry: int | None
-    ) -> tuple[str, bool]:
-        """SSE text for a batch: `retry:` on the first event, the batch's id on the last."""
+    ) -> tuple[bytes, bool]:
+        """SSE bytes for a batch: `retry:` on the first event, the batch's id on the last."""
         sendable = [f for f in batch if not isinstance(f, Close)]
         done = len(sendable) != len(batch)
         # The id goes on the conversation's own last patch: shared-view patches are not in the
@@ -422,7 +423,7 @@ class App:
         last = max(
             (i for i, f in enumerate(sendable) if not _is_shared(f)), default=len(sendable) - 1
         )
-        parts: list[str] = []
+        parts: list[bytes] = []
         for index, fragment in enumerate(sendable):
             try:
                 if _is_shared(fragment) and not (index == 0 and retry is not None):
@@ -433,20 +434,21 @@ class App:
                         fragment,
                         event_id=event_id if index == last else None,
                         retry=retry if index == 0 else None,
-                    )
+                    ).encode()
                 )
             except ValueError as exc:
                 log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
-        return "".join(parts), done
+        # A batch of one shared patch (a dashboard update) sends the cached bytes themselves.
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), done
 
-    def _encode_shared(self, fragment: Fragment) -> str:
+    def _encode_shared(self, fragment: Fragment) -> bytes:
         # One encode per shared patch, however many streams send it: the newest patch per
         # view key is kept (the same object reaches every stream; identity is the check).
         key = fragment.key if isinstance(fragment, Elements) else None
         cached = self._shared_text.get(key or "")
         if cached is not None and cached[0] is fragment:
             return cached[1]
-        text = encode(fragment)
+        text = encode(fragment).encode()
         if key is not None:
             if len(self._shared_text) >= 4096:
                 self._shared_text.clear()
