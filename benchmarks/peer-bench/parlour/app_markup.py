@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from html import escape
 
+import app as _counter_app  # noqa: F401  (puts this repository on sys.path)
+from examples.counter import Counter
 from markupsafe import Markup
 
-from parlour import App, Component, event
+from parlour import App
 
 
 def _attrs(attrs: dict[str, str]) -> str:
     return "".join(f' {name}="{escape(value)}"' for name, value in attrs.items())
 
 
-class Counter(Component):
-    count: int = 0
+class MarkupCounter(Counter):
+    """`examples/counter.py`'s Counter (its state and events), rendered from one f-string."""
 
-    def render(self) -> Markup:
+    def render(self) -> Markup:  # pyright: ignore[reportIncompatibleMethodOverride]
         dec, inc = _attrs(self.on("click", "dec")), _attrs(self.on("click", "inc"))
         return Markup(
             f'<div id="{self.mounted.iid}" class="parlour-card parlour-row">'
@@ -30,13 +32,5 @@ class Counter(Component):
             f'<button class="parlour-button"{inc}>+</button></div>'
         )
 
-    @event
-    def inc(self) -> None:
-        self.count += 1
 
-    @event
-    def dec(self) -> None:
-        self.count -= 1
-
-
-app = App(Counter, title="parlour counter")
+app = App(MarkupCounter, title="parlour counter")
