@@ -376,8 +376,10 @@ class App:
         gone.add_done_callback(lambda _: connection.hang_up())
         try:
             await send(_SSE_START)
-            while not connection.gone:
+            while True:
                 retry, done = await self._write_next(connection, send, retry)
+                if connection.gone:
+                    break  # the client left: nothing more to write, not even the end
                 if done:
                     await send(_EMPTY)
                     break
@@ -395,7 +397,7 @@ class App:
         """
         batch = await connection.take(self.heartbeat, window=self.window)
         if connection.gone:
-            return retry, True
+            return retry, False
         if batch is None:
             body, done = _PING, False
         else:
@@ -406,7 +408,7 @@ class App:
                 retry = None
         if body:
             await send({"type": "http.response.body", "body": body, "more_body": True})
-        return retry, done and not connection.gone
+        return retry, done
 
     async def _reload(self, scope: Scope, receive: Receive, send: Send) -> None:
         reload = encode(Script("window.location.reload()"))
