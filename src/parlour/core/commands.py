@@ -21,6 +21,7 @@ __all__ = [
     "CancelTimer",
     "Command",
     "DispatchTo",
+    "Ended",
     "Publish",
     "RunIo",
     "ScheduleTimer",
@@ -78,4 +79,19 @@ class Publish:
     source: str
 
 
-Command = ScheduleTimer | CancelTimer | Subscribe | Unsubscribe | RunIo | DispatchTo | Publish
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """Conversation `cid` ended with `value`: what its root frame answered (or `end(value)`
+    gave, or a root `@flow` returned; None when it was ended from outside, e.g. by `finish`).
+
+    The kernel has nowhere to send a root frame's answer; the runtime hands it to the app
+    (`App(on_end=...)`), so a finished wizard's result is not silently dropped.
+    """
+
+    cid: str
+    value: Any = None
+
+
+Command = (
+    ScheduleTimer | CancelTimer | Subscribe | Unsubscribe | RunIo | DispatchTo | Publish | Ended
+)

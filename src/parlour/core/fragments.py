@@ -19,7 +19,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Close", "Elements", "Fragment", "PatchMode", "Redirect", "Script", "Signals"]
+__all__ = [
+    "ROOT_ID",
+    "ROOT_SELECTOR",
+    "Close",
+    "Elements",
+    "Fragment",
+    "PatchMode",
+    "Redirect",
+    "Script",
+    "Signals",
+]
+
+ROOT_ID = "root"
+"""The id of the page element that holds the top frame (the shell writes `<div id="root">`)."""
+
+ROOT_SELECTOR = "#" + ROOT_ID
+"""The selector of that element: a full render is `Elements(html, ROOT_SELECTOR, "inner")`,
+keyed by it too, so a full render supersedes every queued patch."""
 
 PatchMode = Literal["outer", "inner", "replace", "prepend", "append", "before", "after", "remove"]
 

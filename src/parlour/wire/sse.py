@@ -43,6 +43,7 @@ from datastar_py import ServerSentEventGenerator as _SSE
 from datastar_py.consts import ElementPatchMode
 
 from parlour.core.fragments import Close, Elements, Fragment, Redirect, Script, Signals
+from parlour.wire.js import js_literal
 
 __all__ = ["SSE_HEADERS", "comment", "encode"]
 
@@ -174,10 +175,7 @@ def _navigation_script(url: str) -> str:
     often comes from a `?next=` parameter, and navigating there would run the attacker's code.
     """
     _check_navigable(url)
-    literal = (
-        json.dumps(url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    )
-    return f"setTimeout(() => window.location.assign({literal}))"
+    return f"setTimeout(() => window.location.assign({js_literal(url)}))"
 
 
 def _check_navigable(url: str) -> None:

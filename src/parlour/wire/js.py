@@ -1,0 +1,27 @@
+"""JavaScript literals: Python values written as JavaScript source that is safe in HTML.
+
+    js_literal(value)   the JSON text of `value`, with `<`, `>` and `&` escaped
+
+JSON is valid JavaScript, and `json.dumps` (ASCII output) escapes every non-ASCII character,
+so U+2028 and U+2029 cannot end a statement early. Escaping `<`, `>` and `&` as `\\u003c`,
+`\\u003e` and `\\u0026` as well means the literal can sit inside a `<script>` element or an
+HTML attribute: `</script>` in a value cannot close the element, and no `&...;` entity is
+decoded out of it. This is the only place parlour escapes a value for JavaScript; everything
+that writes a script or a Datastar expression (the SSE encoder, the page shell, the Datastar
+actions of components) uses it.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["js_literal"]
+
+
+def js_literal(value: object) -> str:
+    """`value` as a JavaScript literal that is safe inside an HTML `<script>` or attribute.
+
+    `value` must be JSON-serialisable (str, int, float, bool, None, lists, dicts with str
+    keys); anything else raises TypeError from `json.dumps`.
+    """
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
