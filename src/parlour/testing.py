@@ -26,6 +26,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlencode
 
+# Importing parlour.wire plugs into core the Datastar actions that renders need (core.actions).
+import parlour.wire  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from parlour.core import kernel
 from parlour.core.commands import Command
 from parlour.core.component import Component

@@ -12,10 +12,16 @@ from parlour.core import kernel
 from parlour.core.conversation import encode
 from parlour.core.effects import Effect
 from parlour.testing import Harness, replay
+from parlour.wire.actions import history_script
 
 
 def scripts(step: kernel.Step) -> list[str]:
-    return [f.js for f in step.fragments if isinstance(f, fr.Script)]
+    """The JavaScript the step runs in the page (the kernel says History; the wire writes it)."""
+    return [
+        history_script(f) if isinstance(f, fr.History) else f.js
+        for f in step.fragments
+        if isinstance(f, (fr.Script, fr.History))
+    ]
 
 
 class Nav(Component):
@@ -36,6 +42,7 @@ class Nav(Component):
 def test_history_push_emits_a_push_state_with_the_depth() -> None:
     h = Harness(Nav)
     step = h.dispatch(None, "go", "/a?b=1")
+    assert step.fragments[-1] == fr.History(depth=1, url="/a?b=1", mode="push")
     assert scripts(step) == [
         'history.replaceState({"parlour": true, "depth": 0},\'\');'
         'history.pushState({"parlour": true, "depth": 1},\'\',"/a?b=1")'
@@ -44,13 +51,14 @@ def test_history_push_emits_a_push_state_with_the_depth() -> None:
 
 def test_history_replace_emits_a_replace_state_keeping_the_entry() -> None:
     step = Harness(Nav).dispatch(None, "swap", "/x")
+    assert step.fragments[-1] == fr.History(depth=1, url="/x", mode="replace")
     assert scripts(step) == ["history.replaceState(history.state,'',\"/x\")"]
 
 
 def test_history_leaves_the_stack_alone_and_the_instance_is_still_redrawn() -> None:
     step = Harness(Nav).dispatch(None, "go", "/a")
     assert step.conversation.stack == ("p1",)
-    assert [type(f) for f in step.fragments] == [fr.Elements, fr.Script]
+    assert [type(f) for f in step.fragments] == [fr.Elements, fr.History]
 
 
 def test_history_urls_cannot_break_out_of_a_script_element() -> None:

@@ -28,6 +28,7 @@ from parlour.core import kernel
 from parlour.core.effects import Effect
 from parlour.core.errors import EffectError
 from parlour.testing import Harness
+from parlour.wire.actions import history_script
 
 STOPPED: list[str] = []
 
@@ -128,7 +129,10 @@ def test_a_called_frame_records_its_caller_and_resume_method_by_name() -> None:
 def test_a_new_top_frame_gets_a_browser_history_entry() -> None:
     h = Harness(Caller)
     step = h.dispatch(None, "ask")
-    assert step.fragments[-1] == fr.Script(
+    frag = step.fragments[-1]
+    assert frag == fr.History(depth=1, url=None, mode="push")
+    assert isinstance(frag, fr.History)
+    assert fr.Script(history_script(frag)) == fr.Script(
         'history.replaceState({"parlour": true, "depth": 0},\'\');'
         'history.pushState({"parlour": true, "depth": 1},\'\')'
     )

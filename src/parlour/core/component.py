@@ -44,7 +44,9 @@ import msgspec
 from htpy import Node, button
 from markupsafe import Markup, escape
 
+from .actions import plugged
 from .errors import ComponentDefinitionError, StateError, UnknownComponentError
+from .routes import back_path, event_path
 
 __all__ = [
     "Component",
@@ -306,16 +308,12 @@ class Component:
         """
         target, name = _event_target(self, handler)
         mount = target.mounted
-        url = f"{mount.base}/event/{mount.cid}/{mount.iid}/{name}"
+        url = event_path(mount.base, mount.cid, mount.iid, name)
         if payload is not None:
             url += "?p=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
         mods = [modifiers] if isinstance(modifiers, str) else list(modifiers)
         suffix = "".join(f"__{m}" for m in mods if m)
-        # Event POSTs answer 204 at once; Datastar's default cancellation (same method and URL)
-        # could abort a second quick click, so it is disabled: every click counts.
-        return {
-            f"data-on:{dom_event}{suffix}": f"@post('{url}', {{requestCancellation: 'disabled'}})"
-        }
+        return {f"data-on:{dom_event}{suffix}": plugged().event(url)}
 
     def bind(self, signal: str) -> dict[str, bool]:
         """A `data-bind` attribute for `signal`, keeping its kebab-case name on the wire.
@@ -362,10 +360,7 @@ class Component:
         browser (so the browser's own Back and this stay in step); otherwise it POSTs back.
         """
         mount = self.mounted
-        return (
-            "history.state && history.state.parlour ? history.back() : "
-            f"@post('{mount.base}/back/{mount.cid}')"
-        )
+        return plugged().back(back_path(mount.base, mount.cid))
 
     def back_button(self, label: str = "Back") -> Node:
         """A stock `Back` button, or nothing when there is no history."""

@@ -7,6 +7,7 @@ pipeline can reason about them (coalesce by `key`, drop superseded patches) with
     Elements  HTML to patch into the page (morph by id, or with a selector and mode)
     Signals   a JSON merge patch for the client's signal store
     Script    JavaScript to run once in the page
+    History   add or change an entry of the browser's session history (no navigation)
     Redirect  navigate the tab to another URL
     Close     end the SSE stream (the conversation ended)
 
@@ -25,6 +26,7 @@ __all__ = [
     "Close",
     "Elements",
     "Fragment",
+    "History",
     "PatchMode",
     "Redirect",
     "Script",
@@ -73,6 +75,22 @@ class Script:
 
 
 @dataclass(frozen=True, slots=True)
+class History:
+    """Change the browser's session history without navigating.
+
+    `mode="push"` adds an entry for conversation history depth `depth` (the entry being left
+    is marked `depth - 1`, the depth it was left at), showing `url`, or the current URL when
+    None; the browser's Back then posts that depth back. `mode="replace"` changes the current
+    entry's URL to `url` and keeps its depth. The kernel decides this; `parlour.wire` writes
+    the script.
+    """
+
+    depth: int
+    url: str | None = None
+    mode: Literal["push", "replace"] = "push"
+
+
+@dataclass(frozen=True, slots=True)
 class Redirect:
     """Send the tab to `url` (a full navigation, not a patch)."""
 
@@ -84,4 +102,4 @@ class Close:
     """The conversation is over: the stream should end after what precedes this."""
 
 
-Fragment = Elements | Signals | Script | Redirect | Close
+Fragment = Elements | Signals | Script | History | Redirect | Close

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import html as htmllib
 import inspect
-import json
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -56,6 +55,7 @@ from .conversation import (
     without_history,
 )
 from .errors import EffectError, HandlerReturnError, RenderError
+from .fragments import ROOT_SELECTOR
 
 __all__ = [
     "ErrorReport",
@@ -70,8 +70,6 @@ __all__ = [
     "fire_timer",
     "render_top",
 ]
-
-ROOT_SELECTOR = "#root"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +175,7 @@ def dispatch(conv: Conversation, event: Event) -> Step:
             _project_url(fold, effects)
             fold.settle()
             if fold.top != top_before and fold.top is not None and not fold.ended and not went_back:
-                fold.frags.append(fr.Script(_push_state_js(fold.depth, None)))
+                fold.frags.append(fr.History(fold.depth))
         step = fold.finish()
     except Exception as exc:
         return _failed(conv, inst.iid, exc, "handle")
@@ -469,10 +467,7 @@ def _step(fold: _Fold, effect: fx.Effect, origin: str | None, *, to: int | None 
         case fx.Redirect(url):
             fold.frags.append(fr.Redirect(url))
         case fx.History(url, mode):
-            if mode == "push":
-                fold.frags.append(fr.Script(_push_state_js(fold.depth, url)))
-            else:
-                fold.frags.append(fr.Script(f"history.replaceState(history.state,'',{_js(url)})"))
+            fold.frags.append(fr.History(fold.depth, url, mode))
         case fx.DispatchTo(target, payload):
             iid = _owner(target, origin) or ""
             fold.cmds.append(cmd.DispatchTo(fold.cid, iid, target.method, payload))
@@ -943,23 +938,6 @@ def _back(fold: _Fold, to: int | None) -> None:
     if top is not None:
         for iid in _descendants(fold, top):
             _hook(fold, iid, "wakeup")
-
-
-def _js(value: object) -> str:
-    """A JSON literal safe inside an HTML <script> (no `</script>` breakout)."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _push_state_js(depth: int, url: str | None) -> str:
-    """Mark the entry being left with the depth it was left at, then push the new one.
-
-    Going back to an entry restores the conversation as it was when the user left that
-    screen, including what they changed on it in place (clicks that pushed no entry).
-    """
-    left = _js({"parlour": True, "depth": depth - 1})
-    state = _js({"parlour": True, "depth": depth})
-    target = "" if url is None else "," + _js(url)
-    return f"history.replaceState({left},'');history.pushState({state},''{target})"
 
 
 def _projected_url(fold: _Fold) -> tuple[str, str | None]:

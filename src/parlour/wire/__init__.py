@@ -10,14 +10,22 @@ SDK or the protocol is absorbed here and nowhere else.
     signals_from_body(body, content_type)  POST/PUT/PATCH signals -> dict
     BadSignals                             malformed signals (the web layer answers 400)
 
+Importing this package also plugs Datastar's action expressions into core
+(`parlour.core.actions.plug(DATASTAR_ACTIONS)`), so components rendered after it can write
+`data-on:*` attributes; see docs/decisions/0006-no-javascript-in-core.md.
+
 `parlour.wire.conformance` (an ASGI app for the Datastar SDK test suite) is deliberately not
 imported here: it needs Starlette, and importing `parlour.wire` must not.
 """
 
 from __future__ import annotations
 
+from parlour.core.actions import plug
+from parlour.wire.actions import DATASTAR_ACTIONS
 from parlour.wire.signals import BadSignals, signals_from_body, signals_from_query
 from parlour.wire.sse import SSE_HEADERS, comment, encode
+
+plug(DATASTAR_ACTIONS)
 
 __all__ = [
     "SSE_HEADERS",

@@ -14,6 +14,8 @@ SDK emits (it passes the SDK conformance suite) instead of a hand-written look-a
                                         data: onlyIfMissing true    (omitted when False)
                                         data: signals {"count":1}   (compact, strict JSON)
     Script(js)                      ->  a <script data-effect="el.remove()"> appended to body
+    History(depth, url, mode)       ->  a Script that pushes or replaces a session history
+                                        entry (see `parlour.wire.actions.history_script`)
     Redirect(url)                   ->  a Script that navigates, the URL escaped for JS and HTML
     Close()                         ->  "" (nothing: the stream owner ends the response)
 
@@ -42,7 +44,8 @@ from datastar_py import SSE_HEADERS as _DATASTAR_SSE_HEADERS
 from datastar_py import ServerSentEventGenerator as _SSE
 from datastar_py.consts import ElementPatchMode
 
-from parlour.core.fragments import Close, Elements, Fragment, Redirect, Script, Signals
+from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script, Signals
+from parlour.wire.actions import history_script
 from parlour.wire.js import js_literal
 
 __all__ = ["SSE_HEADERS", "comment", "encode"]
@@ -92,6 +95,10 @@ def encode(fragment: Fragment, *, event_id: str | None = None, retry: int | None
             )
         case Script():
             return _SSE.execute_script(fragment.js, event_id=event_id, retry_duration=retry)
+        case History():
+            return _SSE.execute_script(
+                history_script(fragment), event_id=event_id, retry_duration=retry
+            )
         case Redirect():
             return _SSE.execute_script(
                 _navigation_script(fragment.url), event_id=event_id, retry_duration=retry
@@ -99,7 +106,7 @@ def encode(fragment: Fragment, *, event_id: str | None = None, retry: int | None
         case Close():
             return ""
     raise TypeError(  # reachable only from untyped code
-        f"encode() takes a fragment (Elements, Signals, Script, Redirect or Close), "
+        f"encode() takes a fragment (Elements, Signals, Script, History, Redirect or Close), "
         f"got {type(fragment).__name__}: {fragment!r}"
     )
 
