@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 
-from parlour.core.fragments import Close, Elements, Fragment
+from parlour.core.fragments import ROOT_SELECTOR, Close, Elements, Fragment
 
 __all__ = ["Connection"]
 
@@ -116,7 +117,7 @@ class Connection:
                 timer.cancel()
 
     def _supersede(self, fragment: Elements) -> None:
-        full = fragment.key == "#root"
+        full = fragment.key == ROOT_SELECTOR
         before = len(self._queue)
         kept = [
             f
@@ -128,18 +129,21 @@ class Connection:
             self._queue = kept
 
     async def take(
-        self, timeout: float | None = None, *, window: float = 0.0
+        self, timeout: float | None = None, *, window: float | Callable[[], float] = 0.0
     ) -> list[Fragment] | None:
         """Everything queued, waiting up to `timeout` seconds; None when nothing came.
 
         With a `window`, a batch of background updates (timers, the bus) waits up to that
         long for more to arrive, so a burst leaves as a few patches (newest per element wins);
-        an urgent push ends the wait at once.
+        an urgent push ends the wait at once. A callable `window` is read when the first
+        update arrives, so a window changed while the stream was idle applies at once.
         """
         if not self._queue and not self.stale and not self.closed:
             await self._wait(timeout, urgent_only=False)
             if not self._queue and not self.stale and not self.closed:
                 return None
+        if callable(window):
+            window = window()
         if window > 0 and not self._urgent and not self.closed and not self.stale:
             await self._wait(window, urgent_only=True)
         self._urgent = False

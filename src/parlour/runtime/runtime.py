@@ -22,7 +22,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,19 +41,24 @@ from parlour.core.conversation import (
     encode,
 )
 from parlour.core.errors import ParlourError
-from parlour.core.fragments import Elements, Fragment
+from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.runtime.connection import Connection
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
 from parlour.stores.protocol import ConversationStore
 
-__all__ = ["Live", "RestoreBusy", "Runtime"]
+__all__ = ["Live", "OnEnd", "RestoreBusy", "Runtime"]
 
 log = logging.getLogger("parlour")
 
 
 OUTBOX_LENGTH = 256
 """Batches kept per conversation for streams that reconnect with `Last-Event-ID`."""
+
+
+type OnEnd = Callable[[str, Any], object]
+"""Told `(cid, value)` when a conversation ends: the value its root frame answered (or that
+`end(value)` gave, or a root `@flow` returned). May return an awaitable (it is awaited)."""
 
 
 class RestoreBusy(Exception):
@@ -121,6 +126,7 @@ class Runtime:
         ttl: float = 24 * 3600.0,
         services: Iterable[object] = (),
         views: SharedViews | None = None,
+        on_end: OnEnd | None = None,
     ) -> None:
         self.store: ConversationStore = store if store is not None else MemoryStore()
         self.store_is_default = store is None
@@ -141,6 +147,7 @@ class Runtime:
         self.views.sink = self.fan_out
         self.context = Context(services, self.views)
         self._viewers: dict[str, set[Live]] = {}
+        self.on_end = on_end
         self.closed = False
 
     def __repr__(self) -> str:
@@ -149,12 +156,25 @@ class Runtime:
             f"timers={len(self._timers)}, subscriptions={len(self._subscriptions)})"
         )
 
-    def set_store(self, store: ConversationStore) -> None:
+    def use_store(self, store: ConversationStore) -> None:
         """Choose the store before serving (the CLI's --store); not once conversations exist."""
         if self.live:
-            raise RuntimeError("set_store() must be called before any conversation exists")
+            raise RuntimeError(
+                f"use_store({store!r}): {len(self.live)} conversation(s) live in the current "
+                "store already; choose the store before the app serves its first request"
+            )
         self.store = store
         self.store_is_default = False
+
+    def use_bus(self, bus: EventBus) -> EventBus | None:
+        """Publish and subscribe on `bus` from now on; the bus used before (to close)."""
+        old, self.bus = self.bus, bus
+        return old
+
+    def provide(self, *services: object) -> None:
+        """Add services (reached with `service(Type)`) to those the runtime was built with."""
+        known = list(self.context.services.values())
+        self.context = Context([*known, *services], self.views)
 
     # -- introspection (tests, status pages) ------------------------------------------------
 
@@ -201,7 +221,7 @@ class Runtime:
         return step
 
     def _watch(self, live: Live, step: kernel.Step, used: set[str]) -> None:
-        full = any(isinstance(f, Elements) and f.key == "#root" for f in step.fragments)
+        full = any(isinstance(f, Elements) and f.key == ROOT_SELECTOR for f in step.fragments)
         shown = frozenset(used) if full else live.views | used
         if shown != live.views:
             self._set_views(live, shown)
@@ -475,6 +495,21 @@ class Runtime:
                     log.warning("parlour: publish(%r) with no bus configured; dropped", topic)
                 else:
                     self._spawn(self.bus.publish(topic, payload, source=source))
+            case cmd.Ended(cid, value):
+                self._ended(cid, value)
+
+    def _ended(self, cid: str, value: Any) -> None:
+        """Hand a finished conversation's value to the app's `on_end`, and log the end once."""
+        log.info("parlour: conversation %s ended", cid)
+        if self.on_end is None:
+            return
+        try:
+            result = self.on_end(cid, value)
+        except Exception:
+            log.exception("parlour: on_end failed for conversation %s", cid)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(_awaited(result))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -563,3 +598,7 @@ class Runtime:
             for connection in live.connections:
                 connection.close()
         await self.store.close()
+
+
+async def _awaited(awaitable: Awaitable[object]) -> None:
+    await awaitable

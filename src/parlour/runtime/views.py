@@ -36,7 +36,7 @@ from parlour.core.component import root_id
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import Elements, Fragment
 
-__all__ = ["SharedViews", "Sink"]
+__all__ = ["SharedViews", "Sink", "is_shared", "view_key"]
 
 type Sink = Callable[[str, tuple[Fragment, ...]], None]
 type _Render = Callable[[], object]
@@ -44,6 +44,22 @@ type _Container = Callable[[Markup], object]
 type _Items = Callable[[], Sequence[tuple[str, object]]]
 
 _FRAME_MARK = Markup("\x00parlour-items\x00")
+
+_KEY_PREFIX = "view:"
+
+
+def view_key(name: str, suffix: str = "") -> str:
+    """The key of a patch of shared view `name` (`suffix` tells the patches of one view apart).
+
+    The key marks the patch as shared: the same object goes to every stream, it is in no
+    conversation's outbox, and the web layer encodes it once (see `is_shared`).
+    """
+    return f"{_KEY_PREFIX}{name}:{suffix}" if suffix else f"{_KEY_PREFIX}{name}"
+
+
+def is_shared(fragment: Fragment) -> bool:
+    """Is `fragment` a shared view's patch (made with a `view_key`)?"""
+    return isinstance(fragment, Elements) and (fragment.key or "").startswith(_KEY_PREFIX)
 
 
 @dataclass(eq=False)
@@ -111,7 +127,7 @@ class SharedViews:
 
     def fragment(self, name: str) -> Elements:
         """The whole view as one patch (for a stream that may have missed updates)."""
-        return Elements(self._views[name].html, key=f"view:{name}")
+        return Elements(self._views[name].html, key=view_key(name))
 
     # -- updating ---------------------------------------------------------------------------
 
@@ -157,7 +173,7 @@ class SharedViews:
             if html == view.html:
                 return ()
             view.html = html
-            return (Elements(html, key=f"view:{view.name}"),)
+            return (Elements(html, key=view_key(view.name)),)
         assert view.container is not None
         assert view.items is not None
         items = [(dom_id, _html(node)) for dom_id, node in view.items()]
@@ -170,7 +186,7 @@ class SharedViews:
         same_frame = view.html != "" and frame == view.frame
         view.html, view.frame, view.rendered_items = html, frame, items
         if not same_frame:
-            return (Elements(html, key=f"view:{view.name}"),)
+            return (Elements(html, key=view_key(view.name)),)
         # Prepending new items is right only when the items open the container.
         at_front = frame[frame.index(">") + 1 :].startswith(str(_FRAME_MARK))
         return _list_patches(view.name, html, old_items, items, at_front=at_front)
@@ -206,7 +222,7 @@ def _list_patches(
     newest first): one `prepend` of the new items, one `remove` of the dropped ones. Any
     other change of order or membership sends the whole list.
     """
-    whole = (Elements(html, key=f"view:{name}"),)
+    whole = (Elements(html, key=view_key(name)),)
     old_ids = [i for i, _ in old]
     new_ids = [i for i, _ in new]
     known = set(old_ids)
@@ -223,14 +239,14 @@ def _list_patches(
         return whole
     patches: list[Fragment] = []
     # Removals and prepends must never be coalesced away (each is a step, not a state):
-    # their keys are unique, and still `view:` keys, so streams know they are shared.
+    # their keys are unique, and still view keys, so streams know they are shared.
     if gone:
         patches.append(
             Elements(
                 "",
                 selector=", ".join(f"#{i}" for i in gone),
                 mode="remove",
-                key=f"view:{name}:-{next(_steps)}",
+                key=view_key(name, f"-{next(_steps)}"),
             )
         )
     if fresh:
@@ -240,8 +256,8 @@ def _list_patches(
                 "".join(h for _, h in new[:fresh]),
                 selector=f"#{container}",
                 mode="prepend",
-                key=f"view:{name}:+{next(_steps)}",
+                key=view_key(name, f"+{next(_steps)}"),
             )
         )
-    patches.extend(Elements(h, key=f"view:{name}:{i}") for i, h in changed)
+    patches.extend(Elements(h, key=view_key(name, i)) for i, h in changed)
     return tuple(patches)
