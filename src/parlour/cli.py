@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from parlour.bus import validate_bus_url
-    from parlour.stores import DEFAULT_STORE_SPEC, open_store
+    from parlour.stores import DEFAULT_STORE_SPEC
     from parlour.web.app import App
 
     app = load_app(args.target)
@@ -160,12 +160,11 @@ def _run(args: argparse.Namespace) -> int:
             raise SystemExit(f"parlour: --bus: {exc}") from None
     if isinstance(app, App):
         spec = args.store or DEFAULT_STORE_SPEC
-        if args.store is not None or app.runtime.store_is_default:
-            try:
-                store = open_store(spec)
-            except ValueError as exc:
-                raise SystemExit(f"parlour: --store: {exc}") from None
-            app.runtime.set_store(store)
+        try:
+            chosen = app.use_store(spec, fallback=args.store is None)
+        except ValueError as exc:
+            raise SystemExit(f"parlour: --store: {exc}") from None
+        if chosen:
             print(f"parlour: conversations in {spec}", file=sys.stderr)
         if args.bus is not None:
             app.use_bus(args.bus)

@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +25,11 @@ MakeApp = Callable[..., App]
 
 
 @pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # `make test` exports PARLOUR_DATASTAR_JS; tests that care set it themselves.
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The environment may name a Datastar bundle, and `make setup` puts one in the package;
+    # tests that care provide their own.
     monkeypatch.delenv("PARLOUR_DATASTAR_JS", raising=False)
+    monkeypatch.setattr("parlour.web.datastar.PACKAGED", tmp_path / "no-bundle" / "datastar.js")
     monkeypatch.delenv("PARLOUR_SECRET", raising=False)
 
 
@@ -65,6 +68,6 @@ async def open_page(client: AsgiClient, path: str = "/") -> Page:
     response = await client.get(path)
     assert response.status == 200, response.text
     text = html.unescape(response.text)
-    match = re.search(r"@get\('([^']*)/sse/([^']+)'", text)
+    match = re.search(r"@get\(['\"]([^'\"]*)/sse/([^'\"]+)['\"]", text)
     assert match is not None, f"no SSE URL in the shell:\n{text}"
     return Page(response, match.group(2), text)

@@ -8,6 +8,7 @@ the shell, the stream, the event and back POSTs, static files, and every bad-inp
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from pathlib import Path
@@ -22,8 +23,8 @@ from parlour import Component, event
 from parlour.stores import FileStore
 from parlour.testing import AsgiClient
 from parlour.web.app import App
+from parlour.web.datastar import DATASTAR_CDN
 from parlour.web.session import COOKIE
-from parlour.web.shell import DATASTAR_CDN
 
 from .conftest import MakeApp, Page, open_page
 
@@ -287,10 +288,10 @@ async def test_the_shell_opens_the_stream_with_retry_always(page: Page) -> None:
     assert page.response.status == 200
     assert page.response.headers["content-type"].startswith("text/html")
     assert page.response.headers["cache-control"] == "no-store"
-    init = re.search(r'data-init="([^"]*)"', page.html)
+    init = re.search(r'data-init="([^"]*)"', page.response.text)
     assert init is not None
-    opener = init.group(1)
-    assert opener.startswith(f"@get('/_parlour/sse/{page.cid}'")
+    opener = html.unescape(init.group(1))
+    assert opener.startswith(f'@get("/_parlour/sse/{page.cid}"')
     assert "retry: 'always'" in opener
     assert "openWhenHidden: true" in opener
 
@@ -303,7 +304,7 @@ async def test_the_shell_inlines_the_first_render_in_root(page: Page) -> None:
 
 
 async def test_the_shell_listens_for_the_browser_back_button(page: Page) -> None:
-    assert f"@post('/_parlour/back/{page.cid}?to='" in page.html
+    assert f'@post("/_parlour/back/{page.cid}?to="' in page.html
 
 
 async def test_the_shell_has_the_title_and_the_stock_stylesheet(make_app: MakeApp) -> None:
@@ -682,9 +683,9 @@ async def test_an_app_mounted_under_a_prefix_works_end_to_end(make_app: MakeApp)
     outer = Starlette(routes=[Mount("/counter", app=app)])
     client = AsgiClient(outer)
     page = await open_page(client, "/counter/")
-    assert f"@get('/counter/_parlour/sse/{page.cid}'" in page.html
+    assert f'@get("/counter/_parlour/sse/{page.cid}"' in page.html
     assert f"@post('/counter/_parlour/event/{page.cid}/" in page.html
-    assert f"@post('/counter/_parlour/back/{page.cid}?to='" in page.html
+    assert f'@post("/counter/_parlour/back/{page.cid}?to="' in page.html
     assert 'href="/counter/_parlour/static/parlour.css"' in page.html
     iid = page.iid_of("inc")
     async with client.stream(f"/counter/_parlour/sse/{page.cid}") as sse:
@@ -717,7 +718,7 @@ async def test_a_mounted_app_serves_its_self_hosted_datastar_under_the_prefix(
 async def test_a_custom_base_moves_every_route(make_app: MakeApp) -> None:
     client = AsgiClient(make_app(Counter, base="/live/"))
     page = await open_page(client)
-    assert f"@get('/live/sse/{page.cid}'" in page.html
+    assert f'@get("/live/sse/{page.cid}"' in page.html
     iid = page.iid_of("inc")
     async with client.stream(f"/live/sse/{page.cid}") as sse:
         await sse.next_event()
@@ -741,9 +742,10 @@ async def test_an_unknown_static_file_is_404(client: AsgiClient) -> None:
         assert (await client.get(f"/_parlour/static/{name}")).status == 404, name
 
 
-async def test_the_default_shell_loads_pinned_datastar_from_the_cdn_with_sri(
-    page: Page,
+async def test_the_cdn_option_loads_pinned_datastar_from_the_cdn_with_sri(
+    make_app: MakeApp,
 ) -> None:
+    page = await open_page(AsgiClient(make_app(Counter, datastar="cdn")))
     assert DATASTAR_CDN == (
         "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.4/bundles/datastar.js"
     )

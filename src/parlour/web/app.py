@@ -1,99 +1,122 @@
-"""`App(Root)`: a parlour application as an ASGI app, built on Starlette.
+"""`App(Root)`: a parlour application as an ASGI app: its configuration and its routes.
 
-    GET  <mount>                              the shell: mints a conversation, sets the cookie
-    GET  /_parlour/sse/CID                    the stream: a full render, then patches
-    POST /_parlour/event/CID/IID/EVENT        one event; 204; the update travels on the stream
-    POST /_parlour/back/CID[?to=DEPTH]        step back in history; 204
-    GET  /_parlour/static/FILE                the stock stylesheet, a self-hosted Datastar
+    GET  <page path>                          the shell: mints a conversation, sets the cookie
+    GET  BASE/sse/CID                         the stream (`parlour.web.stream`)
+    POST BASE/event/CID/IID/EVENT             one event; 204 (`parlour.web.events`)
+    POST BASE/back/CID[?to=DEPTH]             step back in history; 204 (`parlour.web.events`)
+    GET  BASE/static/FILE                     the stock stylesheet, the Datastar bundle
 
-Bad input is an answer, never a crash: a POST from another origin 403, an unknown
-conversation 404, a missing or foreign session 403, an event that is not an `@event`
-method 404, malformed JSON or payload 400, a body over `max_body` 413. A stream for a
-conversation the server does not know answers 200 with one event that reloads the page, so
-a tab never goes dead (Datastar ignores the body of non-200 answers).
-
+The URL shapes are `parlour.core.routes`'; BASE is `/_parlour` unless `base=` says otherwise.
 `App` mounts inside a Starlette or FastAPI app like any ASGI app; its URLs follow the mount.
+
+What is configurable after construction is a method, not an attribute to assign: `use_store`
+and `use_bus` before serving (the CLI's `--store` and `--bus`), `set_window` at any time (the
+console's live setting), `provide` for services made once the event loop runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import inspect
 import logging
-import os
-import random
+import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, cast
-from urllib.parse import urlsplit
+from typing import cast
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, QueryParams
-from starlette.requests import Request, cookie_parser
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
-from parlour.core import kernel
 from parlour.core.component import Component
-from parlour.core.context import Context
-from parlour.core.fragments import Close, Elements, Fragment, Script
-from parlour.runtime import Connection, RestoreBusy, Runtime
+from parlour.core.fragments import ROOT_SELECTOR, Elements
+from parlour.core.routes import BACK, EVENT, STATIC, STREAM, static_path
+from parlour.runtime import RestoreBusy, Runtime
+from parlour.runtime.runtime import OnEnd
 from parlour.runtime.views import SharedViews
 from parlour.stores.protocol import ConversationStore
-from parlour.web.session import COOKIE, Sessions, load_secret
-from parlour.web.shell import DatastarSource, shell_html
-from parlour.wire import SSE_HEADERS, BadSignals, comment, encode, signals_from_body
+from parlour.web.datastar import DatastarSource, choose, missing_message
+from parlour.web.events import Events
+from parlour.web.responses import busy, plain, route_path
+from parlour.web.session import COOKIE, Owners, Sessions
+from parlour.web.shell import shell_html
+from parlour.web.stream import Streams
 
 __all__ = ["App"]
 
 log = logging.getLogger("parlour")
 
-STATIC = Path(__file__).parent / "static"
-DATASTAR_ENV = "PARLOUR_DATASTAR_JS"
-
-
-def _plain(status: int, message: str) -> Response:
-    return PlainTextResponse(
-        message + "\n", status_code=status, headers={"Cache-Control": "no-store"}
-    )
-
-
-_SSE_START: Message = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SSE_HEADERS.items()],
-}
-_NO_CONTENT: Message = {"type": "http.response.start", "status": 204, "headers": []}
-_EMPTY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
-_PING = comment("ping").encode()
-
-
-def _route_path(scope: Scope) -> str:
-    """The path below the mount point (`root_path`), as Starlette's router sees it."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :]
-    return path
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    """Return when the client of a GET has gone (the request's own empty body comes first)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
+STATIC_DIR = Path(__file__).parent / "static"
+DATASTAR_FILE = "datastar.js"
 
 type RootFactory = type[Component] | Callable[[], Component]
 type _Handler = Callable[..., Awaitable[None]]
 
 
-def _is_shared(fragment: Fragment) -> bool:
-    """A shared view's patch: the same object for every stream, not in any outbox."""
-    return isinstance(fragment, Elements) and (fragment.key or "").startswith("view:")
+def _check_root(root: object, where: str) -> None:
+    """Refuse, when the app is built, a root that would fail on every request."""
+    if isinstance(root, type):
+        if issubclass(root, Component):
+            return
+        raise TypeError(
+            f"{where} must be a Component class or a zero-argument factory, got the class "
+            f"{root.__qualname__}, which is not a Component; subclass parlour.Component"
+        )
+    if isinstance(root, Component):
+        name = type(root).__qualname__
+        raise TypeError(
+            f"{where} got an instance of {name}: pass the class, not an instance "
+            f"(App({name}), or App(lambda: {name}(...)) to set its state); every visit "
+            "needs a fresh instance"
+        )
+    if not callable(root):
+        raise TypeError(
+            f"{where} must be a Component class or a zero-argument factory, got {root!r} "
+            f"(a {type(root).__qualname__})"
+        )
+    try:
+        inspect.signature(root).bind()
+    except TypeError:
+        raise TypeError(
+            f"{where} must be a Component class or a zero-argument factory, got {root!r}, "
+            "which cannot be called without arguments"
+        ) from None
+    except ValueError:
+        pass  # no signature to inspect (a builtin): it is checked when called
+
+
+def _pages(root: object) -> dict[str, RootFactory]:
+    if not isinstance(root, Mapping):
+        _check_root(root, "App(root)")
+        return {"/": cast(RootFactory, root)}
+    pages = dict(cast(Mapping[object, object], root))
+    bad = [path for path in pages if not (isinstance(path, str) and path.startswith("/"))]
+    if bad or not pages:
+        raise ValueError(
+            f"App pages must map paths starting with '/' to components, got {bad or '{}'}; "
+            "e.g. App({'/': Home, '/status': Status})"
+        )
+    for path, page in pages.items():
+        _check_root(page, f"App page {path!r}")
+    return cast(dict[str, RootFactory], pages)
+
+
+def _check_window(seconds: float) -> float:
+    try:
+        ok = math.isfinite(seconds) and seconds >= 0
+    except TypeError:  # not a number at all
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"the coalescing window must be a number of seconds >= 0, got {seconds!r}; "
+            "e.g. 0.05 (0 sends every update at once)"
+        )
+    return float(seconds)
 
 
 class App:
@@ -103,6 +126,10 @@ class App:
     app whose every page is its own conversation (links between them are plain links).
     `services` are objects components reach with `parlour.core.context.service(Type)`;
     `views` are the shared views they embed with `shared(name)` (also `app.views`).
+    `bus` is an `EventBus`, or a URL (`memory`, `nats://HOST:PORT`) connected when serving
+    starts. `on_end(cid, value)` is told what a conversation ended with (its root frame's
+    answer, or a root `@flow`'s return value). `datastar` is where pages load Datastar from
+    (`parlour.web.datastar`; by default the bundle the package serves itself).
     """
 
     def __init__(
@@ -112,7 +139,7 @@ class App:
         title: str = "parlour",
         base: str = "/_parlour",
         store: ConversationStore | None = None,
-        bus: EventBus | None = None,
+        bus: EventBus | str | None = None,
         secret: str | None = None,
         state_dir: str | Path = ".parlour",
         datastar: str | Path | None = None,
@@ -127,51 +154,40 @@ class App:
         clock: Callable[[], float] = time.time,
         services: Iterable[object] = (),
         views: SharedViews | None = None,
+        on_end: OnEnd | None = None,
     ) -> None:
-        self.pages: dict[str, RootFactory] = (
-            dict(cast(Mapping[str, RootFactory], root))
-            if isinstance(root, Mapping)
-            else {"/": root}
-        )
-        bad = [path for path in self.pages if not path.startswith("/")]
-        if bad or not self.pages:
-            raise ValueError(
-                f"App pages must map paths starting with '/' to components, got {bad or '{}'}; "
-                "e.g. App({'/': Home, '/status': Status})"
-            )
+        self.pages = _pages(root)
         self.root = self.pages.get("/", next(iter(self.pages.values())))
         self.title = title
         self.base = "/" + base.strip("/")
-        self.max_body = max_body
-        self.heartbeat = heartbeat
-        self.window = window
         self.stylesheets = stylesheets
+        self.reap_interval = reap_interval
+        self.clock = clock
+        window = _check_window(window)
         self.runtime = Runtime(
             store=store,
-            bus=bus if bus is not None else InProcessBus(),
+            bus=bus if bus is not None and not isinstance(bus, str) else InProcessBus(),
             history_limit=history_limit,
             clock=clock,
             ttl=ttl,
             max_restores=max_restores,
             services=services,
             views=views if views is not None else SharedViews(window=window),
+            on_end=on_end,
         )
-        self.reap_interval = reap_interval
+        self._bus_url: str | None = bus if isinstance(bus, str) else None
         self._started = False
         self._starting = asyncio.Lock()
-        self._bus_url: str | None = None
-        self.clock = clock
-        self._secret = secret
-        self._state_dir = Path(state_dir)
-        self._sessions: Sessions | None = None
-        self._datastar_file, self._datastar = self._datastar_source(datastar)
-        self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
+        self._owners = Owners(secret, state_dir)
+        self._datastar = choose(datastar)
+        self._streams = Streams(self.runtime, self._owners, heartbeat=heartbeat, window=window)
+        self._events = Events(self.runtime, self._owners, max_body=max_body, clock=clock)
         self._hot = self.base + "/"
         self._app = Starlette(
             routes=[
                 *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
-                Route(f"{self.base}/back/{{cid}}", self._back, methods=["POST"]),
-                Route(f"{self.base}/static/{{name}}", self._static, methods=["GET"]),
+                Route(f"{self.base}/{BACK}/{{cid}}", self._events.back, methods=["POST"]),
+                Route(f"{self.base}/{STATIC}/{{name}}", self._static, methods=["GET"]),
             ],
             lifespan=self._lifespan,
             exception_handlers={RestoreBusy: self._busy},
@@ -180,11 +196,87 @@ class App:
     def __repr__(self) -> str:
         return f"App({getattr(self.root, '__qualname__', self.root)!r}, base={self.base!r})"
 
-    def use_bus(self, url: str) -> None:
-        """Use the bus at `url` (`memory`, `nats://HOST:PORT`), connected when serving starts."""
+    # -- what a host may read and choose --------------------------------------------------
+
+    @property
+    def bus(self) -> EventBus:
+        """The event bus components publish to and subscribe on."""
+        if self._bus_url is not None or self.runtime.bus is None:
+            raise RuntimeError(
+                f"App.bus: the bus at {self._bus_url!r} is connected when the app starts "
+                "serving; use it from then on (or pass an EventBus to App(bus=...))"
+            )
+        return self.runtime.bus
+
+    @property
+    def store(self) -> ConversationStore:
+        """Where conversations are saved."""
+        return self.runtime.store
+
+    @property
+    def views(self) -> SharedViews:
+        """The shared views: rendered once per update, sent to every page that shows them."""
+        return self.runtime.views
+
+    @property
+    def window(self) -> float:
+        """Seconds a stream waits to coalesce background updates (see `set_window`)."""
+        return self._streams.window
+
+    @property
+    def sessions(self) -> Sessions:
+        return self._owners.sessions
+
+    def set_window(self, seconds: float) -> None:
+        """Coalesce background updates within `seconds`, from now on: open streams and shared
+        views alike (a tab's own clicks are always answered at once)."""
+        seconds = _check_window(seconds)
+        self._streams.window = seconds
+        self.runtime.views.window = seconds
+
+    def use_store(self, store: ConversationStore | str, *, fallback: bool = False) -> bool:
+        """Save conversations in `store` (a store, or a spec such as `sqlite:PATH`; see
+        `parlour.stores.open_store`), before serving. With `fallback=True` only an app built
+        without a store takes it. True when `store` is now in use.
+
+        A bad spec raises ValueError naming the accepted forms.
+        """
+        if self._started:
+            raise RuntimeError("use_store() must be called before the app serves requests")
+        if fallback and not self.runtime.store_is_default:
+            return False
+        if isinstance(store, str):
+            from parlour.stores import open_store
+
+            store = open_store(store)
+        self.runtime.use_store(store)
+        return True
+
+    def use_bus(self, bus: EventBus | str) -> None:
+        """Use `bus`, or the bus at URL `bus` (`memory`, `nats://HOST:PORT`, connected when
+        serving starts), instead of the one the app was built with."""
         if self._started:
             raise RuntimeError("use_bus() must be called before the app serves requests")
-        self._bus_url = url
+        if isinstance(bus, str):
+            self._bus_url = bus
+        else:
+            self._bus_url = None
+            self.runtime.use_bus(bus)
+
+    def provide(self, *services: object) -> None:
+        """Add services (reached with `service(Type)`) to those given to the constructor.
+
+        For services that can only be made once the event loop runs (they open connections).
+        """
+        self.runtime.provide(*services)
+
+    async def close(self) -> None:
+        """Stop the runtime (timers, streams, background work), then close the bus."""
+        await self.runtime.close()
+        if self.runtime.bus is not None:
+            await self.runtime.bus.close()
+
+    # -- serving ----------------------------------------------------------------------------
 
     async def _start(self) -> None:
         """Connect the bus and start the reaper, once, before the first request is served.
@@ -195,10 +287,12 @@ class App:
             if self._started:
                 return
             if self._bus_url is not None:
-                old = self.runtime.bus
-                self.runtime.bus = await open_bus(self._bus_url)
+                old = self.runtime.use_bus(await open_bus(self._bus_url))
+                self._bus_url = None
                 if old is not None:
                     await old.close()
+            if not self._datastar.available:
+                log.warning(missing_message(self._datastar))
             self.runtime.start_reaper(self.reap_interval)
             self._started = True
 
@@ -214,7 +308,7 @@ class App:
                 try:
                     await hot[0](scope, receive, send, *hot[1])
                 except RestoreBusy:
-                    await self._busy_response()(scope, receive, send)
+                    await busy()(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
@@ -224,15 +318,16 @@ class App:
         A wrong method gets a handler that answers 405. (Returned rather than awaited here,
         so a long-lived stream keeps none of this frame's strings alive.)
         """
-        path = _route_path(scope)
+        path = route_path(scope)
         if not path.startswith(self._hot):
             return None
         kind, _, rest = path[len(self._hot) :].partition("/")
         parts = rest.split("/")
-        if kind == "event" and len(parts) == 3 and all(parts):
-            handler, method = self._event, "POST"
-        elif kind == "sse" and len(parts) == 1 and parts[0]:
-            handler, method = self._sse, "GET"
+        handler: _Handler
+        if kind == EVENT and len(parts) == 3 and all(parts):
+            handler, method = self._events.event, "POST"
+        elif kind == STREAM and len(parts) == 1 and parts[0]:
+            handler, method = self._streams, "GET"
         else:
             return None
         if scope["method"] != method:
@@ -242,7 +337,7 @@ class App:
     async def _wrong_method(
         self, scope: Scope, receive: Receive, send: Send, path: str, method: str
     ) -> None:
-        response = _plain(405, f"{path} only answers {method}")
+        response = plain(405, f"{path} only answers {method}")
         response.headers["Allow"] = method
         await response(scope, receive, send)
 
@@ -250,92 +345,50 @@ class App:
     async def _lifespan(self, app: Starlette) -> AsyncGenerator[None]:
         await self._start()
         yield
-        await self.runtime.close()
-        if self.runtime.bus is not None:
-            await self.runtime.bus.close()
+        await self.close()
 
     async def _busy(self, request: Request, exc: Exception) -> Response:
-        return self._busy_response()
+        return busy()
 
-    def _busy_response(self) -> Response:
-        # A reconnect storm: shed load; the shell's `retry: 'always'` brings the client back.
-        response = _plain(503, "too many conversations are being restored; retry shortly")
-        response.headers["Retry-After"] = "1"
-        return response
-
-    # -- configuration ---------------------------------------------------------------------
-
-    def _datastar_source(self, datastar: str | Path | None) -> tuple[Path | None, DatastarSource]:
-        chosen = datastar if datastar is not None else os.environ.get(DATASTAR_ENV) or None
-        if chosen is None:
-            return None, DatastarSource()
-        text = str(chosen)
-        if text.startswith(("http://", "https://")):
-            return None, DatastarSource(text, None)
-        path = Path(text)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"the Datastar bundle {path} does not exist. Run `make setup` (or "
-                "scripts/fetch-datastar) to fetch it, or leave datastar= unset to load it from "
-                f"the CDN ({DATASTAR_ENV} is {os.environ.get(DATASTAR_ENV)!r})."
-            )
-        return path, DatastarSource(f"{self.base}/static/datastar.js", None)
-
-    @property
-    def sessions(self) -> Sessions:
-        if self._sessions is None:
-            self._sessions = Sessions(self._secret or load_secret(self._state_dir))
-        return self._sessions
-
-    def provide(self, *services: object) -> None:
-        """Add services (reached with `service(Type)`) to those given to the constructor.
-
-        For services that can only be made once the event loop runs (they open connections).
-        """
-        known = list(self.runtime.context.services.values())
-        self.runtime.context = Context([*known, *services], self.runtime.views)
-
-    @property
-    def views(self) -> SharedViews:
-        """The shared views: rendered once per update, sent to every page that shows them."""
-        return self.runtime.views
+    # -- the page and its files -------------------------------------------------------------
 
     def _new_root(self, path: str = "/") -> Component:
         root = self.pages.get(path, self.root)()
         if not isinstance(root, Component):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"App root must make a Component, got {root!r}")
+            raise TypeError(
+                f"the App page {path!r} must make a Component, but its factory returned "
+                f"{root!r}; return an instance of a Component subclass"
+            )
         return root
 
-    def _prefix(self, request: Request) -> str:
-        return request.scope.get("root_path", "").rstrip("/")
-
-    # -- routes -----------------------------------------------------------------------------
-
     async def _shell(self, request: Request) -> Response:
-        sid = self.sessions.verify(request.cookies.get(COOKIE))
+        sessions = self._owners.sessions
+        sid = sessions.verify(request.cookies.get(COOKIE))
         cookie = None
         if sid is None:
-            sid, cookie = self.sessions.new()
-        prefix = self._prefix(request)
+            sid, cookie = sessions.new()
+        base = request.scope.get("root_path", "").rstrip("/") + self.base
         route = request.scope.get("route")
         path = getattr(route, "path", "/")
-        live, step = await self.runtime.mint(
-            self._new_root(path), owner=sid, base=prefix + self.base
-        )
+        live, step = await self.runtime.mint(self._new_root(path), owner=sid, base=base)
         body = next(
-            (f.html for f in step.fragments if isinstance(f, Elements) and f.selector == "#root"),
+            (
+                f.html
+                for f in step.fragments
+                if isinstance(f, Elements) and f.selector == ROOT_SELECTOR
+            ),
             "",
         )
         datastar = self._datastar
-        if self._datastar_file is not None:
-            datastar = DatastarSource(prefix + datastar.url, None)
+        if datastar.file is not None:
+            datastar = DatastarSource(url=static_path(base, DATASTAR_FILE), integrity=None)
         html = shell_html(
             cid=live.conv.id,
-            base=prefix + self.base,
+            base=base,
             title=self.title,
             body=body,
             datastar=datastar,
-            stylesheets=(f"{prefix}{self.base}/static/parlour.css", *self.stylesheets),
+            stylesheets=(static_path(base, "parlour.css"), *self.stylesheets),
         )
         response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
         if cookie is not None:
@@ -344,233 +397,28 @@ class App:
             )
         return response
 
-    def _owner_ok(self, cookies: Mapping[str, str], owner: str | None) -> bool:
-        if owner is None:
-            return True
-        sid = self.sessions.verify(cookies.get(COOKIE))
-        return sid is not None and sid == owner
-
-    async def _sse(self, scope: Scope, receive: Receive, send: Send, cid: str) -> None:
-        """The stream: `take` a batch, write it, until the client goes or the page ends.
-
-        A task waits for the client's disconnect and wakes the writer at once, so a closed
-        tab gives back its connection without waiting for the next heartbeat.
-        """
-        live = await self.runtime.get(cid)
-        if live is None:
-            # Unknown (ended, reaped, or from a wiped store): reload into a fresh conversation.
-            await self._reload(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        if not self._owner_ok(cookie_parser(headers.get("cookie", "")), live.conv.owner):
-            response = _plain(403, "this conversation belongs to another session; reload the page")
-            await response(scope, receive, send)
-            return
-        connection = await self.runtime.connect(cid, last_event_id=headers.get("last-event-id"))
-        if connection is None:
-            await self._reload(scope, receive, send)
-            return
-        # Spread reconnects after a restart: each stream tells its client a different delay.
-        retry: int | None = random.randint(500, 2000)
-        gone = asyncio.ensure_future(_until_disconnect(receive))
-        gone.add_done_callback(lambda _: connection.hang_up())
-        try:
-            await send(_SSE_START)
-            while True:
-                retry, done = await self._write_next(connection, send, retry)
-                if connection.gone:
-                    break  # the client left: nothing more to write, not even the end
-                if done:
-                    await send(_EMPTY)
-                    break
-        finally:
-            gone.cancel()
-            self.runtime.disconnect(connection)
-
-    async def _write_next(
-        self, connection: Connection, send: Send, retry: int | None
-    ) -> tuple[int | None, bool]:
-        """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
-
-        A function of its own so that an idle stream, waiting here, keeps nothing of the batch
-        it wrote last (its HTML and SSE text), only this frame.
-        """
-        batch = await connection.take(self.heartbeat, window=self.window)
-        if connection.gone:
-            return retry, False
-        if batch is None:
-            body, done = _PING, False
-        else:
-            if connection.stale:
-                await self.runtime.refresh(connection)
-            body, done = self._encode_batch(batch, connection.event_id, retry)
-            if body:
-                retry = None
-        if body:
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-        return retry, done
-
-    async def _reload(self, scope: Scope, receive: Receive, send: Send) -> None:
-        reload = encode(Script("window.location.reload()"))
-        await Response(reload, headers=dict(SSE_HEADERS))(scope, receive, send)
-
-    def _encode_batch(
-        self, batch: list[Fragment], event_id: str, retry: int | None
-    ) -> tuple[bytes, bool]:
-        """SSE bytes for a batch: `retry:` on the first event, the batch's id on the last."""
-        sendable = [f for f in batch if not isinstance(f, Close)]
-        done = len(sendable) != len(batch)
-        # The id goes on the conversation's own last patch: shared-view patches are not in the
-        # conversation's outbox, and are encoded once for all streams (no id, no retry).
-        last = max(
-            (i for i, f in enumerate(sendable) if not _is_shared(f)), default=len(sendable) - 1
-        )
-        parts: list[bytes] = []
-        for index, fragment in enumerate(sendable):
-            try:
-                if _is_shared(fragment) and not (index == 0 and retry is not None):
-                    parts.append(self._encode_shared(fragment))
-                    continue
-                parts.append(
-                    encode(
-                        fragment,
-                        event_id=event_id if index == last else None,
-                        retry=retry if index == 0 else None,
-                    ).encode()
-                )
-            except ValueError as exc:
-                log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
-        # A batch of one shared patch (a dashboard update) sends the cached bytes themselves.
-        return (parts[0] if len(parts) == 1 else b"".join(parts)), done
-
-    def _encode_shared(self, fragment: Fragment) -> bytes:
-        # One encode per shared patch, however many streams send it: the newest patch per
-        # view key is kept (the same object reaches every stream; identity is the check).
-        key = fragment.key if isinstance(fragment, Elements) else None
-        cached = self._shared_text.get(key or "")
-        if cached is not None and cached[0] is fragment:
-            return cached[1]
-        text = encode(fragment).encode()
-        if key is not None:
-            if len(self._shared_text) >= 4096:
-                self._shared_text.clear()
-            self._shared_text[key] = (fragment, text)
-        return text
-
-    def _cross_origin(self, headers: Headers) -> bool:
-        if headers.get("sec-fetch-site") == "cross-site":
-            return True
-        origin = headers.get("origin")
-        if origin is None:
-            return False  # not a browser (curl, tests, agents): no ambient cookies to abuse
-        host = headers.get("host", "")
-        try:
-            netloc = urlsplit(origin).netloc
-        except ValueError:  # not a URL at all (`http://[::1`): not our origin
-            return True
-        return netloc.lower() != host.lower()
-
-    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | Response:
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return _plain(413, f"request body over {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return Response(status_code=400)  # the client went before its body arrived
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return _plain(413, f"request body over {self.max_body} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    async def _event(
-        self, scope: Scope, receive: Receive, send: Send, cid: str, iid: str, name: str
-    ) -> None:
-        response = await self._handle_event(scope, receive, cid, iid, name)
-        if response is None:
-            await send(_NO_CONTENT)
-            await send(_EMPTY)
-        else:
-            await response(scope, receive, send)
-
-    async def _handle_event(
-        self, scope: Scope, receive: Receive, cid: str, iid: str, name: str
-    ) -> Response | None:
-        """Check and dispatch one event; None for the usual answer, 204 No Content."""
-        headers = Headers(scope=scope)
-        if self._cross_origin(headers):
-            return _plain(403, "cross-origin POST refused")
-        live = await self.runtime.get(cid)
-        if live is None:
-            return _plain(404, f"no conversation {cid!r}; reload the page")
-        if not self._owner_ok(cookie_parser(headers.get("cookie", "")), live.conv.owner):
-            return _plain(403, "this conversation belongs to another session")
-        body = await self._read_body(headers, receive)
-        if isinstance(body, Response):
-            return body
-        try:
-            signals = signals_from_body(body, headers.get("content-type"))
-        except BadSignals as exc:
-            return _plain(400, str(exc))
-        payload: Any = None
-        if scope["query_string"]:
-            raw_payload = QueryParams(scope["query_string"]).get("p")
-            if raw_payload is not None:
-                try:
-                    payload = json.loads(raw_payload)
-                except ValueError as exc:
-                    return _plain(400, f"the event payload (?p=) is not valid JSON: {exc}")
-                except RecursionError:
-                    return _plain(400, "the event payload (?p=) nests arrays or objects too deeply")
-        inst = live.conv.instances.get(iid)
-        if inst is None:
-            return None  # a stale click on something no longer shown
-        if name not in type(inst.component).__parlour_events__:
-            return _plain(404, f"{type(inst.component).__qualname__} has no @event {name!r}")
-        event = kernel.Event(iid, name, payload, signals, now=self.clock())
-        await self.runtime.dispatch(cid, event)
-        return None
-
-    async def _back(self, request: Request) -> Response:
-        if self._cross_origin(request.headers):
-            return _plain(403, "cross-origin POST refused")
-        cid = request.path_params["cid"]
-        live = await self.runtime.get(cid)
-        if live is None:
-            return _plain(404, f"no conversation {cid!r}; reload the page")
-        if not self._owner_ok(request.cookies, live.conv.owner):
-            return _plain(403, "this conversation belongs to another session")
-        raw = request.query_params.get("to")
-        to: int | None = None
-        if raw is not None:
-            try:
-                to = int(raw)
-            except ValueError:
-                return _plain(400, f"?to= must be a history depth (an integer), got {raw!r}")
-        await self.runtime.back(cid, to=to)
-        return Response(status_code=204)
-
     async def _static(self, request: Request) -> Response:
         name = request.path_params["name"]
-        if name == "datastar.js" and self._datastar_file is not None:
-            return FileResponse(
-                self._datastar_file,
-                media_type="text/javascript",
-                headers={"Cache-Control": "public, max-age=86400"},
-            )
-        path = STATIC / name
+        if name == DATASTAR_FILE:
+            return self._bundle()
+        path = STATIC_DIR / name
         try:
             found = "/" not in name and not name.startswith(".") and path.is_file()
         except (OSError, ValueError):  # a name too long (ENAMETOOLONG) or not a file name
             found = False
         if not found:
-            return _plain(404, f"no static file {name[:100]!r}")
+            return plain(404, f"no static file {name[:100]!r}")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
-
-_ = (Fragment,)
+    def _bundle(self) -> Response:
+        """The Datastar bundle, when this app serves one (not when it points at a URL)."""
+        file = self._datastar.file
+        if file is None:
+            return plain(404, f"no static file {DATASTAR_FILE!r}: pages load Datastar from a URL")
+        if not file.is_file():
+            return plain(404, missing_message(self._datastar))
+        return FileResponse(
+            file,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )

@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 from itsdangerous import BadSignature, Signer
 
-__all__ = ["COOKIE", "Sessions", "load_secret"]
+__all__ = ["COOKIE", "Owners", "Sessions", "load_secret"]
 
 COOKIE = "parlour_session"
 
@@ -40,6 +41,32 @@ def load_secret(state_dir: Path | str = ".parlour") -> str:
     finally:
         os.close(fd)
     return secret
+
+
+class Owners:
+    """Which browser session may use a conversation: the one whose cookie minted it.
+
+    The signing secret is read (or created under `state_dir`) on first use, not when the app
+    is built: importing an app must not write files.
+    """
+
+    def __init__(self, secret: str | None, state_dir: Path | str) -> None:
+        self._secret = secret
+        self._state_dir = Path(state_dir)
+        self._sessions: Sessions | None = None
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            self._sessions = Sessions(self._secret or load_secret(self._state_dir))
+        return self._sessions
+
+    def allows(self, cookies: Mapping[str, str], owner: str | None) -> bool:
+        """May the request carrying `cookies` use a conversation minted by session `owner`?"""
+        if owner is None:
+            return True
+        sid = self.sessions.verify(cookies.get(COOKIE))
+        return sid is not None and sid == owner
 
 
 class Sessions:

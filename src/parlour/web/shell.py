@@ -1,26 +1,30 @@
 """The shell page: the near-empty HTML a tab loads once, which opens the conversation's stream.
 
-    <body data-init="@get('/_parlour/sse/CID', {openWhenHidden: true, retry: 'always', …})"
-          data-on:popstate__window="@post('/_parlour/back/CID?to=' + depth)">
+    <body data-init="@get(&#34;/_parlour/sse/CID&#34;, {openWhenHidden: true, retry: 'always', …})"
+          data-on:popstate__window="@post(&#34;/_parlour/back/CID?to=&#34; + depth, …)">
+      <div id="parlour-offline" role="alert" data-show="false">…could not go live…</div>
       <div id="root">…the first render, inlined so the page paints before the stream opens…</div>
 
 `data-init` (not `data-on:load`) opens the stream. `retry: 'always'` makes Datastar reconnect
 after the server closed the stream or restarted, instead of leaving a dead page. The popstate
 listener turns the browser's Back button into a step back in the conversation.
+
+The notice is hidden by Datastar itself (`data-show="false"`) as soon as it runs; when the
+bundle did not load (not fetched, blocked, offline) nothing hides it, and after a short delay
+(so a normal load never flashes it) the page says it could not go live instead of showing
+buttons that silently do nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from markupsafe import Markup, escape
 
-__all__ = ["DATASTAR_CDN", "DATASTAR_SRI", "DatastarSource", "shell_html"]
+from parlour.core.fragments import ROOT_ID
+from parlour.core.routes import back_path, stream_path
+from parlour.web.datastar import DatastarSource
+from parlour.wire.js import js_literal
 
-DATASTAR_VERSION = "1.0.4"
-DATASTAR_CDN = "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.4/bundles/datastar.js"
-DATASTAR_SRI = "sha384-twbOvafhSBQ0rJDNPzJdUw6DRvthVgAVfSIG1BQVmCiNO7Qh2zeVn7T5qstgjJ9q"
-"""sha384 of the pristine v1.0.4 bundle (the bytes `scripts/fetch-datastar` verifies)."""
+__all__ = ["OFFLINE_ID", "shell_html"]
 
 # Reconnect for about an hour (a deploy, a restart) before giving up.
 STREAM_OPTIONS = (
@@ -28,13 +32,20 @@ STREAM_OPTIONS = (
     "retryMaxCount: 360}"
 )
 
+OFFLINE_ID = "parlour-offline"
+"""The id of the notice shown when Datastar did not load."""
 
-@dataclass(frozen=True, slots=True)
-class DatastarSource:
-    """Where the shell loads Datastar from: the pinned CDN URL with SRI, or a local file."""
-
-    url: str = DATASTAR_CDN
-    integrity: str | None = DATASTAR_SRI
+_OFFLINE_STYLE = (
+    f"#{OFFLINE_ID}{{position:sticky;top:0;z-index:2147483647;margin:0;padding:.75em 1em;"
+    "background:#b3261e;color:#fff;font:600 15px/1.4 system-ui,sans-serif;"
+    "animation:parlour-offline 0s 1.5s both}"
+    "@keyframes parlour-offline{from{visibility:hidden}to{visibility:visible}}"
+)
+_OFFLINE_TEXT = (
+    "This page could not go live: its script (Datastar) did not load, so buttons and updates "
+    "will not work. Reload to try again; if this persists, the server needs its Datastar "
+    "bundle (make setup)."
+)
 
 
 def shell_html(
@@ -46,10 +57,15 @@ def shell_html(
     datastar: DatastarSource,
     stylesheets: tuple[str, ...],
 ) -> str:
-    sse = f"@get('{base}/sse/{cid}', {STREAM_OPTIONS})"
+    """The page for conversation `cid`: its first render `body`, and what makes it live.
+
+    `datastar.url` is where the page loads Datastar from (the app has already turned a local
+    file into its static URL).
+    """
+    sse = f"@get({js_literal(stream_path(base, cid))}, {STREAM_OPTIONS})"
     popstate = (
-        f"@post('{base}/back/{cid}?to=' + ((evt.state && evt.state.depth) || 0), "
-        "{requestCancellation: 'disabled'})"
+        f"@post({js_literal(back_path(base, cid) + '?to=')} + "
+        "((evt.state && evt.state.depth) || 0), {requestCancellation: 'disabled'})"
     )
     integrity = (
         f' integrity="{escape(datastar.integrity)}" crossorigin="anonymous"'
@@ -62,8 +78,10 @@ def shell_html(
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{links}"
+        f"<style>{_OFFLINE_STYLE}</style>"
         '<link rel="icon" href="data:,">'
         f'<script type="module" src="{escape(datastar.url)}"{integrity}></script>'
         f'</head><body data-init="{escape(sse)}" data-on:popstate__window="{escape(popstate)}">'
-        f'<div id="root">{Markup(body)}</div></body></html>'
+        f'<div id="{OFFLINE_ID}" role="alert" data-show="false">{_OFFLINE_TEXT}</div>'
+        f'<div id="{ROOT_ID}">{Markup(body)}</div></body></html>'
     )

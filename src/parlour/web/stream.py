@@ -1,0 +1,171 @@
+"""The stream route, `GET BASE/sse/CID`: one tab's SSE stream, written until the tab goes.
+
+    a full render (or exactly the batches missed, after a reconnect), then patches as they
+    come, coalesced within `window`; a comment every `heartbeat` seconds while idle
+
+A stream for a conversation the server does not know answers 200 with one event that reloads
+the page, so a tab never goes dead (Datastar ignores the body of non-200 answers). Another
+session's stream is refused (403).
+
+What this module does not do: decide what is sent (the runtime pushes batches into the
+`Connection`) or how a fragment is spelled on the wire (`parlour.wire`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from parlour.core.fragments import Close, Elements, Fragment, Script
+from parlour.runtime import Connection, Runtime
+from parlour.runtime.views import is_shared
+from parlour.web.responses import EMPTY, plain, until_disconnect
+from parlour.web.session import Owners
+from parlour.wire import SSE_HEADERS, comment, encode
+
+__all__ = ["Streams"]
+
+log = logging.getLogger("parlour")
+
+_SSE_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SSE_HEADERS.items()],
+}
+_PING = comment("ping").encode()
+_SHARED_CACHE = 4096
+"""Shared patches whose SSE bytes are kept (the newest per view key)."""
+
+
+class Streams:
+    """Writes the SSE streams of the runtime's conversations.
+
+    `window` may change while streams are open (the console's live setting): every batch reads
+    it anew.
+    """
+
+    def __init__(
+        self, runtime: Runtime, owners: Owners, *, heartbeat: float, window: float
+    ) -> None:
+        self.runtime = runtime
+        self.owners = owners
+        self.heartbeat = heartbeat
+        self.window = window
+        self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
+
+    def _window(self) -> float:
+        return self.window
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, cid: str) -> None:
+        """The stream: `take` a batch, write it, until the client goes or the page ends.
+
+        A task waits for the client's disconnect and wakes the writer at once, so a closed
+        tab gives back its connection without waiting for the next heartbeat.
+        """
+        live = await self.runtime.get(cid)
+        if live is None:
+            # Unknown (ended, reaped, or from a wiped store): reload into a fresh conversation.
+            await _reload(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not self.owners.allows(cookie_parser(headers.get("cookie", "")), live.conv.owner):
+            response = plain(403, "this conversation belongs to another session; reload the page")
+            await response(scope, receive, send)
+            return
+        connection = await self.runtime.connect(cid, last_event_id=headers.get("last-event-id"))
+        if connection is None:
+            await _reload(scope, receive, send)
+            return
+        # Spread reconnects after a restart: each stream tells its client a different delay.
+        retry: int | None = random.randint(500, 2000)
+        gone = asyncio.ensure_future(until_disconnect(receive))
+        gone.add_done_callback(lambda _: connection.hang_up())
+        try:
+            await send(_SSE_START)
+            while True:
+                retry, done = await self._write_next(connection, send, retry)
+                if connection.gone:
+                    break  # the client left: nothing more to write, not even the end
+                if done:
+                    await send(EMPTY)
+                    break
+        finally:
+            gone.cancel()
+            self.runtime.disconnect(connection)
+
+    async def _write_next(
+        self, connection: Connection, send: Send, retry: int | None
+    ) -> tuple[int | None, bool]:
+        """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
+
+        A function of its own so that an idle stream, waiting here, keeps nothing of the batch
+        it wrote last (its HTML and SSE text), only this frame.
+        """
+        batch = await connection.take(self.heartbeat, window=self._window)
+        if connection.gone:
+            return retry, False
+        if batch is None:
+            body, done = _PING, False
+        else:
+            if connection.stale:
+                await self.runtime.refresh(connection)
+            body, done = self.encode_batch(batch, connection.event_id, retry)
+            if body:
+                retry = None
+        if body:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        return retry, done
+
+    def encode_batch(
+        self, batch: list[Fragment], event_id: str, retry: int | None
+    ) -> tuple[bytes, bool]:
+        """SSE bytes for a batch: `retry:` on the first event, the batch's id on the last."""
+        sendable = [f for f in batch if not isinstance(f, Close)]
+        done = len(sendable) != len(batch)
+        # The id goes on the conversation's own last patch: shared-view patches are not in the
+        # conversation's outbox, and are encoded once for all streams (no id, no retry).
+        last = max(
+            (i for i, f in enumerate(sendable) if not is_shared(f)), default=len(sendable) - 1
+        )
+        parts: list[bytes] = []
+        for index, fragment in enumerate(sendable):
+            try:
+                if is_shared(fragment) and not (index == 0 and retry is not None):
+                    parts.append(self._encode_shared(fragment))
+                    continue
+                parts.append(
+                    encode(
+                        fragment,
+                        event_id=event_id if index == last else None,
+                        retry=retry if index == 0 else None,
+                    ).encode()
+                )
+            except ValueError as exc:
+                log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
+        # A batch of one shared patch (a dashboard update) sends the cached bytes themselves.
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), done
+
+    def _encode_shared(self, fragment: Fragment) -> bytes:
+        # One encode per shared patch, however many streams send it: the newest patch per
+        # view key is kept (the same object reaches every stream; identity is the check).
+        key = fragment.key if isinstance(fragment, Elements) else None
+        cached = self._shared_text.get(key or "")
+        if cached is not None and cached[0] is fragment:
+            return cached[1]
+        text = encode(fragment).encode()
+        if key is not None:
+            if len(self._shared_text) >= _SHARED_CACHE:
+                self._shared_text.clear()
+            self._shared_text[key] = (fragment, text)
+        return text
+
+
+async def _reload(scope: Scope, receive: Receive, send: Send) -> None:
+    reload = encode(Script("window.location.reload()"))
+    await Response(reload, headers=dict(SSE_HEADERS))(scope, receive, send)
