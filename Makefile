@@ -2,14 +2,18 @@
 .PHONY: demo test setup lint typecheck unit bench clean
 
 PY := .venv/bin/python
-export PARLOUR_DATASTAR_JS := $(CURDIR)/vendor/datastar-1.0.4.js
+# `make demo PORT=8080 HOST=0.0.0.0` serves on another address.
+PORT ?= 8000
+HOST ?= 127.0.0.1
 
+# The Datastar bundle lands in the package (src/parlour/web/static/datastar.js), which serves
+# it itself: nothing to export.
 setup:
 	@sh scripts/bootstrap
 	@sh scripts/fetch-datastar
 
 demo: setup
-	$(PY) -m parlour console --demo --host 127.0.0.1 --port 8000
+	$(PY) -m parlour console --demo --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(PY) -m ruff check src tests examples benchmarks
@@ -29,4 +33,4 @@ bench: setup
 	$(PY) benchmarks/live_bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv vendor .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv vendor src/parlour/web/static/datastar.js .pytest_cache .ruff_cache .hypothesis

@@ -37,6 +37,8 @@ from playwright.async_api import (
     expect,
 )
 
+from parlour.web.datastar import PACKAGED
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,7 +52,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-DATASTAR_JS = REPO / "vendor" / "datastar-1.0.4.js"
+DATASTAR_JS = PACKAGED  # the bundle `make setup` fetches; every app serves it by default
 SCREENSHOTS = REPO / "test-results"
 
 SERVER_START_TIMEOUT = 10.0  # seconds until the port must accept connections
@@ -158,8 +160,7 @@ class _Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
-            "PARLOUR_DATASTAR_JS": str(DATASTAR_JS),
+            **{k: v for k, v in os.environ.items() if k != "PARLOUR_DATASTAR_JS"},
             "PARLOUR_SECRET": "e2e-test-secret-not-for-production",
         }
         # `console` serves the parlour console; anything else is a MODULE:ATTR to `parlour run`.
@@ -227,8 +228,8 @@ class _Server:
 def _require_datastar() -> None:
     if not DATASTAR_JS.is_file():
         pytest.fail(
-            f"{DATASTAR_JS.relative_to(REPO)} is missing: run `make setup` to fetch the "
-            "Datastar bundle.",
+            f"{DATASTAR_JS} is missing: run `make setup` (or scripts/fetch-datastar) to fetch "
+            "the Datastar bundle the package serves.",
             pytrace=False,
         )
 

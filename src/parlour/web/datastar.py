@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 DATASTAR_VERSION = "1.0.4"
-DATASTAR_CDN = "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.4/bundles/datastar.js"
+DATASTAR_CDN = (
+    f"https://cdn.jsdelivr.net/gh/starfederation/datastar@v{DATASTAR_VERSION}/bundles/datastar.js"
+)
 DATASTAR_SRI = "sha384-twbOvafhSBQ0rJDNPzJdUw6DRvthVgAVfSIG1BQVmCiNO7Qh2zeVn7T5qstgjJ9q"
 """sha384 of the pristine v1.0.4 bundle (the bytes `scripts/fetch-datastar` verifies)."""
 
@@ -69,7 +71,7 @@ def choose(datastar: str | Path | None) -> DatastarSource:
     later); the packaged bundle may be missing (the server warns when it starts).
     """
     from_env = datastar is None
-    chosen = os.environ.get(DATASTAR_ENV) or None if datastar is None else datastar
+    chosen = (os.environ.get(DATASTAR_ENV) or None) if from_env else datastar
     if chosen is None:
         return DatastarSource(file=PACKAGED)
     text = str(chosen)
