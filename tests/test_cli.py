@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import signal
 import socket
@@ -84,7 +85,82 @@ def test_load_app_names_a_missing_attribute(module: str) -> None:
     assert f"module {module!r} has no attribute 'nope'" in str(info.value.code)
 
 
+@pytest.mark.parametrize(
+    "target", ["examples/counter.py:app", "./examples/counter.py:app", "examples/counter:app"]
+)
+def test_load_app_turns_a_file_path_into_a_module_name_hint(target: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        load_app(target)
+    assert "did you mean examples.counter:app?" in str(info.value.code)
+
+
+def test_load_app_suggests_the_closest_module_for_a_typo(module: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        load_app(f"{module[:-1]}:app")
+    message = str(info.value.code)
+    assert f"cannot import {module[:-1]!r}" in message
+    assert f"did you mean {module}:app?" in message
+
+
+def test_load_app_suggests_the_closest_submodule_for_a_typo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(SystemExit) as info:
+        load_app("examples.countr:app")
+    assert "did you mean examples.counter:app?" in str(info.value.code)
+
+
+def test_load_app_suggests_the_closest_attribute_for_a_typo(module: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        load_app(f"{module}:ap")
+    message = str(info.value.code)
+    assert f"module {module!r} has no attribute 'ap'" in message
+    assert f"did you mean {module}:app?" in message
+
+
+def test_load_app_does_not_guess_when_a_dependency_of_the_module_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"cli_needs_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text("import no_such_dependency_anywhere\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(SystemExit) as info:
+        load_app(f"{name}:app")
+    message = str(info.value.code)
+    assert "No module named 'no_such_dependency_anywhere'" in message
+    assert "did you mean" not in message
+
+
 # -- main ----------------------------------------------------------------------------------------
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"parlour {importlib.metadata.version('parlour')}"
+
+
+@pytest.mark.parametrize(
+    ("command", "defaults"),
+    [
+        ("run", ["(default: 127.0.0.1)", "(default: 8000)", "(default: info)"]),
+        ("console", ["(default: 127.0.0.1)", "(default: 8000)", "(default: .parlour)"]),
+    ],
+)
+def test_help_shows_the_defaults(
+    command: str, defaults: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for default in defaults:
+        assert default in text
+    assert "$PARLOUR_STORE" in text
 
 
 class FakeUvicorn:

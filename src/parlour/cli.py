@@ -1,14 +1,16 @@
 """The `parlour` command.
 
+    parlour --version
     parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--bus URL]
                             [--log-level info]
 
 `run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
-uvicorn. `--store` picks where conversations live (`memory`, `file:DIR`, `sqlite:PATH`); an
-`App` that was built without an explicit store gets it. `--bus` picks the event bus
-(`memory`, or `nats://HOST:PORT` to share events between processes); it needs an `App`, and
-replaces the bus the App was built with when serving starts. Both default to the
-environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set.
+uvicorn; a file path (`examples/counter.py:app`) or a misspelt name gets the closest names
+as a hint, not a traceback. `--store` picks where conversations live (`memory`, `file:DIR`,
+`sqlite:PATH`); an `App` that was built without an explicit store gets it. `--bus` picks the
+event bus (`memory`, or `nats://HOST:PORT` to share events between processes); it needs an
+`App`, and replaces the bus the App was built with when serving starts. Both default to the
+environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--help` shows every default.
 
     parlour console [--demo [--demo-pace S]] [--host] [--port] [--store SPEC] [--bus URL]
                     [--token T] [--state-dir DIR] [--log-level info]
@@ -21,11 +23,14 @@ API require `Authorization: Bearer T`; `--demo` runs a simulated swarm of agents
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import importlib.metadata
 import logging
 import os
+import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = ["load_app", "main"]
@@ -44,22 +49,84 @@ def load_app(target: str) -> Any:
         raise SystemExit(
             f"parlour: expected MODULE:ATTR such as examples.counter:app, got {target!r}"
         )
+    dotted = _as_module_name(module_name)
+    if dotted != module_name:
+        raise SystemExit(
+            f"parlour: {module_name!r} is a file path; MODULE is a dotted module name: "
+            f"did you mean {dotted}:{attr}?"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise SystemExit(f"parlour: cannot import {module_name!r}: {exc}") from exc
+        raise SystemExit(
+            f"parlour: cannot import {module_name!r}: {exc}{_module_hint(module_name, attr, exc)}"
+        ) from None
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise SystemExit(f"parlour: module {module_name!r} has no attribute {attr!r}") from None
+        names = [n for n in vars(module) if not n.startswith("_")]
+        raise SystemExit(
+            f"parlour: module {module_name!r} has no attribute {attr!r}"
+            + _did_you_mean(attr, names, lambda n: f"{module_name}:{n}")
+        ) from None
+
+
+def _as_module_name(name: str) -> str:
+    """`examples/counter.py` -> `examples.counter`; a dotted name is returned unchanged."""
+    path = name.replace("\\", "/")
+    if "/" not in path and not path.endswith(".py"):
+        return name
+    path = path.removesuffix(".py").strip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    return ".".join(part for part in path.split("/") if part and part != ".")
+
+
+def _did_you_mean(wrong: str, names: Iterable[str], spell: Callable[[str], str]) -> str:
+    close = difflib.get_close_matches(wrong, sorted(set(names)), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(spell(n) for n in close)}?" if close else ""
+
+
+def _module_hint(module_name: str, attr: str, exc: ModuleNotFoundError) -> str:
+    """The closest importable names, when the missing module is the one asked for (a typo),
+    not one that it imports (a missing dependency)."""
+    missing = exc.name or ""
+    if not missing or not (module_name == missing or module_name.startswith(missing + ".")):
+        return ""
+    parent, _, last = missing.rpartition(".")
+    if parent:
+        try:
+            package = importlib.import_module(parent)
+        except ImportError:
+            return ""
+        where = getattr(package, "__path__", None)
+        if where is None:
+            return ""
+        found = [m.name for m in pkgutil.iter_modules(where)]
+    else:
+        found = [m.name for m in pkgutil.iter_modules()]  # sys.path, the current directory first
+    rest = module_name[len(missing) :]
+    prefix = parent + "." if parent else ""
+    return _did_you_mean(last, found, lambda n: f"{prefix}{n}{rest}:{attr}")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("parlour")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _serving_options(command: argparse.ArgumentParser) -> None:
     """The options every serving command shares: address, store, bus, log level."""
-    command.add_argument("--host", default="127.0.0.1")
-    command.add_argument("--port", type=int, default=8000)
+    command.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
+    )
+    command.add_argument(
+        "--port", type=int, default=8000, help="the port to listen on (default: %(default)s)"
+    )
     command.add_argument(
         "--store",
         default=os.environ.get("PARLOUR_STORE") or None,
@@ -71,14 +138,21 @@ def _serving_options(command: argparse.ArgumentParser) -> None:
         default=os.environ.get("PARLOUR_BUS") or None,
         help="memory | nats://HOST:PORT (default: $PARLOUR_BUS, else the in-process bus)",
     )
-    command.add_argument("--log-level", default="info")
+    command.add_argument(
+        "--log-level",
+        default="info",
+        help="debug | info | warning | error (default: %(default)s)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parlour", description="Serve parlour apps.")
+    parser.add_argument("--version", action="version", version=f"parlour {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve an app with uvicorn")
-    run.add_argument("target", metavar="MODULE:ATTR")
+    run.add_argument(
+        "target", metavar="MODULE:ATTR", help="the app to serve, e.g. examples.counter:app"
+    )
     _serving_options(run)
     console = commands.add_parser(
         "console", help="serve the parlour console (agents, status, config, HTTP API)"
@@ -88,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--demo-pace",
         type=float,
         default=1.0,
-        help="the swarm's speed: seconds per step, roughly (default 1.0; smaller is faster)",
+        help="the swarm's speed: seconds per step, roughly; smaller is faster "
+        "(default: %(default)s)",
     )
     _serving_options(console)
     console.add_argument(
@@ -96,7 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="require 'Authorization: Bearer TOKEN' on /api (default: $PARLOUR_CONSOLE_TOKEN)",
     )
-    console.add_argument("--state-dir", default=".parlour", help="where the journal lives")
+    console.add_argument(
+        "--state-dir", default=".parlour", help="where the journal lives (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
