@@ -17,15 +17,11 @@ from typing import Any
 import pytest
 
 from parlour.bus import Event, InProcessBus
-from parlour.console.hub import Hub, check_question
+from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
+from parlour.console.hub import Hub
 from parlour.console.journal import Journal, MemoryJournal, SqliteJournal
-from parlour.console.model import (
-    InvalidAnswer,
-    InvalidRun,
-    Question,
-    QuestionClosed,
-    QuestionNotFound,
-)
+from parlour.console.model import ConsoleState
+from parlour.console.questions import Question, check_question
 
 WAIT = 5.0  # seconds: the upper bound for anything that should happen promptly
 
@@ -353,6 +349,71 @@ async def test_close_ends_long_polls_with_the_question_as_it_is(
     await until(lambda: hub.waiting == 1)
     await hub.close()
     assert (await asyncio.wait_for(poll, WAIT)).state == "pending"
+
+
+# -- one writer: the fold ----------------------------------------------------------------------
+
+
+async def test_the_journal_alone_rebuilds_every_question(hub: Hub, clock: FakeClock) -> None:
+    pending = await hub.ask("a", "Still open?", timeout=100)
+    answered = await hub.ask("b", "Which?", options=["x", "y"])
+    expired = await hub.ask("c", "Anyone?", timeout=10)
+    refused = await hub.ask("d", "Free text?")
+    await hub.answer(answered.id, "y")
+    with pytest.raises(InvalidAnswer):
+        await hub.answer(refused.id, "  ")
+    clock.advance(10)
+    await hub.expire_due()
+
+    rebuilt = ConsoleState()
+    for event in await hub.journal.read(limit=10_000):
+        rebuilt.fold(event)
+    assert rebuilt.questions == hub.state.questions
+    assert {q.id: (q.state, q.answer) for q in rebuilt.questions.values()} == {
+        pending.id: ("pending", None),
+        answered.id: ("answered", "y"),
+        expired.id: ("expired", None),
+        refused.id: ("pending", None),
+    }
+    assert rebuilt.snapshot() == hub.state.snapshot()
+
+
+async def test_a_closing_published_by_someone_else_is_folded_like_the_hubs_own(
+    hub: Hub, bus: InProcessBus
+) -> None:
+    question = await hub.ask("a", "Ship it?", options=["yes", "no"])
+    poll = asyncio.create_task(hub.wait(question.id, WAIT))
+    await until(lambda: hub.waiting == 1)
+    # Not an answer this question can take: logged, and the question stays pending.
+    await bus.publish("question.answered", {"id": question.id, "answer": "maybe"}, source="x")
+    await bus.publish("question.answered", {"id": question.id, "answer": "no"}, source="x")
+    woken = await asyncio.wait_for(poll, WAIT)
+    assert (woken.state, woken.answer) == ("answered", "no")
+    assert hub.state.agents["a"].state == "running"
+    with pytest.raises(QuestionClosed, match="already answered 'no'"):
+        await hub.answer(question.id, "yes")
+    assert (await hub.answer(question.id, "no")) == woken
+    assert await topics(hub.journal, "question.answered") == ["question.answered"] * 2
+
+
+async def test_two_hubs_on_one_bus_agree_on_the_one_answer(
+    hub: Hub, bus: InProcessBus, clock: FakeClock
+) -> None:
+    other = Hub(bus, MemoryJournal(), clock=clock)  # another console process on the bus
+    await other.start()
+    question = await hub.ask("a", "Colour?", options=["red", "blue"])
+    await until(lambda: question.id in other.state.questions)
+    results = await asyncio.gather(
+        hub.answer(question.id, "red"), other.answer(question.id, "blue"), return_exceptions=True
+    )
+    winners = [r for r in results if isinstance(r, Question)]
+    losers = [r for r in results if isinstance(r, QuestionClosed)]
+    assert len(winners) == 1
+    assert len(losers) == 1
+    assert "already answered" in str(losers[0])
+    await until(lambda: other.last_id == hub.last_id)
+    assert hub.state.questions[question.id] == other.state.questions[question.id] == winners[0]
+    await other.close()
 
 
 # -- restart ------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import pytest
 
 from parlour.bus import Event
 from parlour.console.model import (
-    MAX_CLOSED_QUESTIONS,
     MAX_RECENT_TARGETS,
     MAX_RESULTS,
     NOISE_KINDS,
@@ -22,6 +21,7 @@ from parlour.console.model import (
     describe,
     kind_of,
 )
+from parlour.console.questions import MAX_CLOSED_QUESTIONS
 
 
 class Events:
@@ -188,6 +188,23 @@ def test_the_first_closing_of_a_question_wins(ev: Events) -> None:
     assert state.fold(ev("question.answered", "console", {"id": "q1", "answer": "no"})) == {"log"}
     assert state.fold(ev("question.expired", "console", {"id": "q1"})) == {"log"}
     assert state.questions["q1"].answer == "yes"
+
+
+@pytest.mark.parametrize("answer", ["maybe", "", "  ", 5, None, ["yes"]])
+def test_an_answer_the_question_cannot_take_changes_nothing(ev: Events, answer: Any) -> None:
+    state = ConsoleState()
+    state.fold(asked(ev, "q1", options=["yes", "no"]))
+    assert state.fold(ev("question.answered", "x", {"id": "q1", "answer": answer})) == {"log"}
+    assert state.questions["q1"].state == "pending"
+    assert state.agents["a"].state == "blocked"
+
+
+def test_closings_of_unknown_questions_change_nothing_but_the_log(ev: Events) -> None:
+    state = ConsoleState()
+    assert state.fold(ev("question.answered", "x", {"id": "nope", "answer": "yes"})) == {"log"}
+    assert state.fold(ev("question.expired", "x", {"id": "nope"})) == {"log"}
+    assert state.fold(ev("question.expired", "x", {})) == {"log"}
+    assert state.questions == {}
 
 
 def test_question_fields_and_public_form(ev: Events) -> None:

@@ -15,14 +15,14 @@ from typing import Any, Literal
 import pytest
 
 from parlour.bus import Event
-from parlour.console.model import DEFAULT_BUNDLES
-from parlour.console.swarm import (
+from parlour.console.demo import (
     AGENT_NAMES,
     SERVICE_IDS,
     SwarmHub,
     agent_names,
     run_swarm,
 )
+from parlour.console.launcher import DEFAULT_BUNDLES
 
 WAIT = 5.0  # seconds; upper bound for anything that should finish quickly
 TERMINAL = {"agent.completed", "agent.failed", "agent.skipped", "agent.cancelled"}

@@ -4,10 +4,20 @@
     client = Client("http://127.0.0.1:8000")
     answer = client.ask("deployer", "Ship 1.4 to prod?", options=["yes", "no"])
 
-Modules, one concept each: `model` (the state and its pure fold), `journal` (the event
-log, SQLite or memory), `hub` (asyncio: state + journal + bus + questions), `api` (the
-HTTP API, Starlette), `client` (a synchronous client, standard library only); the pages,
-panels and the `Console` app are in `app`, `pages`, `panels`, `status`.
+Modules, one concept each:
+
+    model       the state and its pure fold (the only writer of the state)
+    questions   the questions part of that state: their fold rules, answer validity
+    payloads    reading event payloads leniently; `errors` the console's errors
+    journal     the event log, SQLite or memory
+    hub         asyncio: state + journal + bus subscription, the fold's one caller
+    asking      asking, answering at most once, expiry, long polls (part of the hub)
+    launcher    the run launcher (part of the hub)
+    api         the HTTP API, Starlette
+    client      a synchronous client, standard library only
+    app         the `Console` ASGI app: pages, shared panels, API, ticker
+    pages, panels, status, figures    what the pages show
+    demo        the simulated agent swarm of `parlour console --demo`
 
 Everything here is loaded on first use, so `import parlour.console.client` (an agent's
 only need) loads neither Starlette nor asyncio nor the bus.
@@ -21,18 +31,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from parlour.console.client import Client as Client
     from parlour.console.client import ClientError as ClientError
+    from parlour.console.errors import ConsoleError as ConsoleError
+    from parlour.console.errors import InvalidAnswer as InvalidAnswer
+    from parlour.console.errors import QuestionClosed as QuestionClosed
+    from parlour.console.errors import QuestionNotFound as QuestionNotFound
     from parlour.console.hub import Hub as Hub
     from parlour.console.journal import Journal as Journal
     from parlour.console.journal import MemoryJournal as MemoryJournal
     from parlour.console.journal import SqliteJournal as SqliteJournal
     from parlour.console.journal import open_journal as open_journal
-    from parlour.console.model import ConsoleError as ConsoleError
     from parlour.console.model import ConsoleState as ConsoleState
-    from parlour.console.model import InvalidAnswer as InvalidAnswer
-    from parlour.console.model import Question as Question
-    from parlour.console.model import QuestionClosed as QuestionClosed
-    from parlour.console.model import QuestionNotFound as QuestionNotFound
     from parlour.console.model import Settings as Settings
+    from parlour.console.questions import Question as Question
 
 __all__ = [
     "Client",
@@ -59,12 +69,12 @@ _HOMES = {
     "MemoryJournal": "journal",
     "SqliteJournal": "journal",
     "open_journal": "journal",
-    "ConsoleError": "model",
+    "ConsoleError": "errors",
     "ConsoleState": "model",
-    "InvalidAnswer": "model",
-    "Question": "model",
-    "QuestionClosed": "model",
-    "QuestionNotFound": "model",
+    "InvalidAnswer": "errors",
+    "Question": "questions",
+    "QuestionClosed": "errors",
+    "QuestionNotFound": "errors",
     "Settings": "model",
 }
 

@@ -43,14 +43,9 @@ from starlette.routing import BaseRoute, Route
 
 from parlour.bus.event import Event
 from parlour.bus.patterns import validate_pattern, validate_topic
+from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
 from parlour.console.hub import Hub
-from parlour.console.model import (
-    InvalidAnswer,
-    InvalidRun,
-    QuestionClosed,
-    QuestionNotFound,
-    kind_of,
-)
+from parlour.console.model import kind_of
 
 __all__ = ["MAX_BODY", "MAX_WAIT", "api_routes", "event_json"]
 

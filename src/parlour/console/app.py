@@ -36,10 +36,10 @@ from starlette.types import Receive, Scope, Send
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.console import panels, status
 from parlour.console.api import api_routes
+from parlour.console.demo import run_swarm
 from parlour.console.hub import Hub
 from parlour.console.journal import open_journal
 from parlour.console.pages import PAGES
-from parlour.console.swarm import run_swarm
 from parlour.stores import DEFAULT_STORE_SPEC, open_store
 from parlour.web.app import App
 

@@ -1,4 +1,4 @@
-"""The console hub: one asyncio object that owns the state, the journal and the questions.
+"""The console hub: the one asyncio object that owns the state, the journal and the bus.
 
     journal = open_journal("console.db")
     bus = InProcessBus(first_id=journal.last_id() + 1)   # ids stay unique across restarts
@@ -18,29 +18,17 @@ NATS) are folded like local ones and always in id order:
 
     bus ──> consumer: skip ids already folded ──> fill an id gap from bus.history
             ──> journal.extend(batch) ──> followers ──> state.fold(event) each
-            ──> listeners(changed parts), waiters of closed questions
+            ──> listeners(changed parts), the questions' waiters and expiry
 
 `publish` returns once the consumer has folded the event (read-your-writes: after a
 `POST /api/events` answers, `GET /api/snapshot` shows the event), waiting at most 5 s.
+The fold is the only writer of the state, questions included, so the journal alone
+rebuilds what the console shows.
 
-Questions. `ask` publishes `question.asked` (fresh id, absolute `expires`). `answer`
-validates and marks the question answered synchronously, with no await between the
-check and the change, so concurrent answers cannot both win and an answer reaches the
-asker at most once; then it wakes the waiters and publishes `question.answered`, whose
-fold changes nothing more. The same answer twice is accepted and publishes nothing; a
-different one is refused (`QuestionClosed`). One expiry task sleeps until the earliest
-deadline (re-armed by every new question) and expires what is due: marked, waiters
-woken, `question.expired` published. After a restart the journal fold restores pending
-questions with their absolute deadlines, and those already past due expire at once.
-The clock is injectable; with a fake clock, move it and call `expire_due()`.
-
-Runs (R20). `launch(target, bundle)` checks that the target is a path inside the project
-directory `root` that exists, and that the bundle is one of `bundles` (name -> the agents
-it runs; the first is the default), then publishes `run.requested` (the launcher's recent
-targets are folded from it, so they survive a restart) and `run.started` (the run shows in
-progress at once), tells the `on_launch` callbacks (the demo swarm runs it), and returns
-`{"graph_id", "status": "started", "node_count"}`. Running the agents is someone else's
-job: whatever listens for `run.requested` on the bus, or an `on_launch` callback.
+Its parts: `hub.asking` (`parlour.console.asking`: asking, answering at most once,
+expiry, long polls) and `hub.launcher` (`parlour.console.launcher`: runs, R20) publish
+through the hub; the hub's `ask`, `answer`, `wait`, `launch`, ... are theirs, checked
+against the hub's life cycle.
 
 What this module does not do: serve HTTP (`parlour.console.api`), render anything, or
 close the bus it was given (the bus may serve the rest of the app).
@@ -51,128 +39,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import secrets
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, cast, overload
+from typing import Any, Final, overload
 
 from parlour.bus.event import Event
 from parlour.bus.memory import InProcessBus
 from parlour.bus.patterns import TopicPattern, split_topic
 from parlour.bus.protocol import EventBus
 from parlour.bus.subscription import Subscription
+from parlour.console.asking import Asking
 from parlour.console.journal import Journal
-from parlour.console.model import (
-    CLEAR_LOG_TOPIC,
-    DEFAULT_BUNDLES,
-    ConsoleState,
-    InvalidAnswer,
-    InvalidRun,
-    Question,
-    QuestionClosed,
-    QuestionNotFound,
-    Settings,
-)
+from parlour.console.launcher import Launcher, LaunchListener
+from parlour.console.model import CLEAR_LOG_TOPIC, CONSOLE_SOURCE, ConsoleState, Settings
+from parlour.console.questions import DEFAULT_TIMEOUT, MAX_TIMEOUT, Question
 
-__all__ = [
-    "MAX_TIMEOUT",
-    "Hub",
-    "InvalidAnswer",
-    "InvalidRun",
-    "Question",
-    "QuestionClosed",
-    "QuestionNotFound",
-    "check_bundles",
-    "check_question",
-]
+__all__ = ["Hub"]
 
 log = logging.getLogger(__name__)
 
-MAX_TIMEOUT: Final = 86_400.0
-"""The longest a question may wait for its answer: one day."""
 FOLD_WAIT: Final = 5.0
 RATE_WINDOW: Final = 10
 _PAGE: Final = 1000
 _FOLLOW_QUEUE: Final = 1024
-_CONSOLE: Final = "console"
 
 Listener = Callable[[frozenset[str]], None]
-LaunchListener = Callable[[dict[str, Any]], None]
-
-
-def check_question(
-    agent: Any, question: Any, options: Any, timeout: Any, *, default_timeout: float
-) -> tuple[str, str, tuple[str, ...] | None, float]:
-    """Validate the arguments of `Hub.ask` (as they may come from JSON); raises
-    `ValueError` naming the field, what it expects and what it got."""
-    if not isinstance(agent, str) or not agent.strip():
-        raise ValueError(f"agent: expected a non-empty string naming who asks, got {agent!r:.80}")
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError(
-            f"question: expected the non-empty text of the question, got {question!r:.80}"
-        )
-    choices: tuple[str, ...] | None = None
-    if options is not None:
-        bad = ValueError(
-            "options: expected a non-empty list of distinct non-empty strings (or null for a "
-            f"free-text answer), got {options!r:.120}"
-        )
-        if not isinstance(options, list | tuple):
-            raise bad
-        items: list[Any] = list(options)  # pyright: ignore[reportUnknownArgumentType]
-        if not items or not all(isinstance(o, str) and o.strip() for o in items):
-            raise bad
-        choices = tuple(str(o) for o in items)
-        if len(set(choices)) != len(choices):
-            raise bad
-    if timeout is None:
-        seconds = default_timeout
-    elif isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise ValueError(
-            f"timeout: expected seconds > 0 and at most {MAX_TIMEOUT:g} (one day), "
-            f"got {timeout!r:.80}"
-        )
-    else:
-        seconds = float(timeout)
-    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT):
-        raise ValueError(
-            f"timeout: expected seconds > 0 and at most {MAX_TIMEOUT:g} (one day), got {timeout!r}"
-        )
-    return agent, question, choices, seconds
-
-
-def check_bundles(bundles: Any) -> dict[str, tuple[str, ...]]:
-    """Validate the launcher's bundles (name -> agent names); `ValueError` says what is wrong."""
-    expected = (
-        "expected a non-empty mapping of bundle name -> non-empty list of agent names, "
-        "e.g. {'review': ['linter', 'reviewer']}"
-    )
-    if not isinstance(bundles, Mapping) or not bundles:
-        raise ValueError(f"Hub(bundles={bundles!r:.120}): {expected}")
-    checked: dict[str, tuple[str, ...]] = {}
-    for name, agents in cast("Mapping[Any, Any]", bundles).items():
-        if isinstance(agents, str) or not isinstance(agents, Sequence):
-            raise ValueError(f"Hub(bundles=...): bundle {name!r:.60}: {expected}")
-        names: list[Any] = list(cast("Sequence[Any]", agents))
-        if (
-            not isinstance(name, str)
-            or not name.strip()
-            or not names
-            or not all(isinstance(a, str) and a.strip() for a in names)
-        ):
-            raise ValueError(f"Hub(bundles=...): bundle {name!r:.60}: {expected}")
-        checked[name] = tuple(str(a) for a in names)
-    return checked
-
-
-def _question_id(payload: Any) -> str | None:
-    if not isinstance(payload, dict):
-        return None
-    qid = cast("dict[str, Any]", payload).get("id")
-    return qid if isinstance(qid, str) else None
 
 
 class _Follower:
@@ -208,7 +101,8 @@ class _Follower:
 
 
 class Hub:
-    """The console's live core: state, journal, bus subscription, questions, settings."""
+    """The console's live core: the state, its journal and the bus subscription that feeds
+    it; the questions (`asking`) and the run launcher (`launcher`) as parts."""
 
     def __init__(
         self,
@@ -216,14 +110,13 @@ class Hub:
         journal: Journal,
         *,
         clock: Callable[[], float] = time.time,
-        default_timeout: float = 300.0,
+        default_timeout: float = DEFAULT_TIMEOUT,
         queue_size: int = 10_000,
         bundles: Mapping[str, Sequence[str]] | None = None,
         root: str | Path | None = None,
     ) -> None:
-        """`bundles`: the run launcher's bundles, name -> agent names (the first is the
-        default; `DEFAULT_BUNDLES` if None). `root`: the project directory run targets must
-        lie in (the current directory if None)."""
+        """`default_timeout`: seconds a question waits when `ask` says nothing. `bundles`
+        and `root`: the run launcher's (see `Launcher`)."""
         if isinstance(default_timeout, bool) or not (
             isinstance(default_timeout, int | float)  # pyright: ignore[reportUnnecessaryIsInstance]
             and 0 < default_timeout <= MAX_TIMEOUT
@@ -240,20 +133,22 @@ class Hub:
         self.bus = bus
         self.journal = journal
         self.state = ConsoleState()
-        self.default_timeout = float(default_timeout)
-        self._bundles = check_bundles(DEFAULT_BUNDLES if bundles is None else bundles)
-        self.root = (Path.cwd() if root is None else Path(root)).resolve()
+        self.asking = Asking(
+            self.publish,
+            self.state,
+            clock=clock,
+            default_timeout=float(default_timeout),
+            settle=FOLD_WAIT,
+        )
+        self.launcher = Launcher(self.publish, bundles=bundles, root=root)
         self._clock = clock
         self._queue_size = queue_size
         self._listeners: dict[int, Listener] = {}
-        self._launch_listeners: dict[int, LaunchListener] = {}
         self._next_listener = 0
-        self._waiters: dict[str, list[asyncio.Future[Question]]] = {}
         self._followers: set[_Follower] = set()
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._folded = asyncio.Event()
-        self._rearm = asyncio.Event()
         self._rate: deque[list[int]] = deque(maxlen=RATE_WINDOW + 1)
         self._started = False
         self._closed = False
@@ -289,9 +184,9 @@ class Hub:
         await self._ingest(await self._history(self.state.last_id, None))
         self._tasks = [
             asyncio.create_task(self._consume(self._sub), name="parlour-console-consumer"),
-            asyncio.create_task(self._expire_loop(), name="parlour-console-expiry"),
+            asyncio.create_task(self.asking.expiry(), name="parlour-console-expiry"),
         ]
-        await self.expire_due()
+        await self.asking.expire_due()
 
     async def close(self) -> None:
         """Stop the tasks, end follows and long polls, close the journal; idempotent."""
@@ -308,11 +203,7 @@ class Hub:
         self._folded.set()  # a publish waiting for its fold stops waiting
         for follower in tuple(self._followers):
             follower.close()
-        for qid in tuple(self._waiters):
-            question = self.state.questions.get(qid)
-            if question is not None:
-                self._wake(question)
-        self._waiters.clear()
+        self.asking.close()
         await self.journal.close()
 
     @property
@@ -325,11 +216,6 @@ class Hub:
         return self.state.last_id
 
     @property
-    def waiting(self) -> int:
-        """How many `wait` calls (long polls) are waiting for a question to close."""
-        return sum(len(futures) for futures in self._waiters.values())
-
-    @property
     def events_per_second(self) -> float:
         """Events folded per second over the last 10 seconds."""
         now = int(self._clock())
@@ -337,26 +223,14 @@ class Hub:
         return recent / RATE_WINDOW
 
     def listen(self, callback: Listener) -> Callable[[], None]:
-        """Call `callback(changed_parts)` on the loop after each folded event (and after an
-        answer or expiry changes the state); returns the function that stops it."""
+        """Call `callback(changed_parts)` on the loop after each folded event; returns the
+        function that stops it."""
         key = self._next_listener
         self._next_listener += 1
         self._listeners[key] = callback
 
         def unlisten() -> None:
             self._listeners.pop(key, None)
-
-        return unlisten
-
-    def on_launch(self, callback: LaunchListener) -> Callable[[], None]:
-        """Call `callback(request)` after each `launch`, with the `run.requested` payload
-        {"run_id", "target", "bundle", "agents"}; returns the function that stops it."""
-        key = self._next_listener
-        self._next_listener += 1
-        self._launch_listeners[key] = callback
-
-        def unlisten() -> None:
-            self._launch_listeners.pop(key, None)
 
         return unlisten
 
@@ -375,81 +249,21 @@ class Hub:
 
     async def clear_log(self) -> Event:
         """Empty the event log (for everyone, and after a restart: it is an event too)."""
-        return await self.publish(CLEAR_LOG_TOPIC, _CONSOLE, None)
+        return await self.publish(CLEAR_LOG_TOPIC, CONSOLE_SOURCE, None)
 
     async def set_setting(self, key: str, raw: Any) -> Any:
         """Validate a setting (`ValueError` says what is wrong), publish `config.changed`,
         and return the value as stored once it is folded."""
         value = Settings.validated(key, raw)
-        await self.publish("config.changed", _CONSOLE, {"key": key, "value": value})
+        await self.publish("config.changed", CONSOLE_SOURCE, {"key": key, "value": value})
         return value
 
-    # -- runs -----------------------------------------------------------------------------------
+    # -- the parts: questions and runs ----------------------------------------------------------
 
     @property
-    def bundles(self) -> dict[str, tuple[str, ...]]:
-        """The launcher's bundles, name -> agent names, the default first."""
-        return dict(self._bundles)
-
-    @property
-    def default_bundle(self) -> str:
-        return next(iter(self._bundles))
-
-    def check_target(self, target: str) -> str:
-        """`target` as a path relative to `root` ("." for the root itself, "/" separated);
-        `InvalidRun` if it is empty, outside the project, or does not exist."""
-        if not isinstance(target, str) or not target.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise InvalidRun(f"target: expected a path inside the project, got {target!r:.80}")
-        root = self.root
-        try:
-            path = Path(target.strip())
-            resolved = (path if path.is_absolute() else root / path).resolve()
-        except (OSError, ValueError, RuntimeError):
-            raise InvalidRun(
-                f"target: {target!r:.80} is not a usable path inside the project ({root})"
-            ) from None
-        if not resolved.is_relative_to(root):
-            raise InvalidRun(f"target: {target!r:.80} is outside the project ({root})")
-        try:
-            exists = resolved.exists()
-        except (OSError, ValueError):
-            exists = False
-        if not exists:
-            raise InvalidRun(f"target: {target!r:.80} does not exist in the project")
-        return resolved.relative_to(root).as_posix()
-
-    def check_bundle(self, bundle: str | None) -> str:
-        """`bundle`, or the default one for None or ""; `InvalidRun` if it is unknown."""
-        if bundle is None or bundle == "":
-            return self.default_bundle
-        if not isinstance(bundle, str) or bundle not in self._bundles:  # pyright: ignore[reportUnnecessaryIsInstance]
-            known = ", ".join(repr(name) for name in self._bundles)
-            raise InvalidRun(f"bundle: unknown bundle {bundle!r:.80}; expected one of {known}")
-        return bundle
-
-    async def launch(self, target: str, bundle: str | None = None) -> dict[str, Any]:
-        """Start a run of `bundle`'s agents (the first bundle if None) on `target`, a path
-        inside the project: publishes `run.requested` and `run.started`, tells the
-        `on_launch` callbacks, and returns {"graph_id", "status": "started", "node_count"}.
-        `InvalidRun` (a `ValueError`) says what is wrong with the target or the bundle."""
-        self._check_running("launch")
-        relative = self.check_target(target)
-        name = self.check_bundle(bundle)
-        agents = list(self._bundles[name])
-        run_id = "run-" + secrets.token_hex(6)
-        request = {"run_id": run_id, "target": relative, "bundle": name, "agents": agents}
-        await self.publish("run.requested", _CONSOLE, request)
-        await self.publish(
-            "run.started", _CONSOLE, {"total": len(agents), "name": relative, "run_id": run_id}
-        )
-        for callback in tuple(self._launch_listeners.values()):
-            try:
-                callback(dict(request, agents=list(agents)))
-            except Exception:
-                log.exception("parlour console: a launch listener failed")
-        return {"graph_id": run_id, "status": "started", "node_count": len(agents)}
-
-    # -- questions ------------------------------------------------------------------------------
+    def waiting(self) -> int:
+        """How many `wait` calls (long polls) are waiting for a question to close."""
+        return self.asking.waiting
 
     async def ask(
         self,
@@ -458,109 +272,51 @@ class Hub:
         options: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> Question:
-        """Publish a new pending question and arm its expiry; `ValueError` for bad input."""
+        """Publish a new pending question (see `Asking.ask`); `ValueError` for bad input."""
         self._check_running("ask")
-        agent, question, choices, seconds = check_question(
-            agent, question, options, timeout, default_timeout=self.default_timeout
-        )
-        qid = secrets.token_hex(6)
-        expires = self._clock() + seconds
-        payload = {
-            "id": qid,
-            "agent": agent,
-            "question": question,
-            "options": list(choices) if choices is not None else None,
-            "timeout": seconds,
-            "expires": expires,
-        }
-        event = await self.publish("question.asked", agent, payload)
-        self._rearm.set()
-        folded = self.state.questions.get(qid)
-        if folded is not None:
-            return folded
-        log.warning("parlour console: question %s was not folded in time", qid)
-        return Question(
-            id=qid,
-            agent=agent,
-            question=question,
-            options=choices,
-            asked=event.time,
-            expires=expires,
-        )
+        return await self.asking.ask(agent, question, options, timeout)
 
     def question(self, qid: str) -> Question:
         """The question `qid` as it is now; `QuestionNotFound` if unknown."""
-        question = self.state.questions.get(qid)
-        if question is None:
-            raise QuestionNotFound(f"no question with id {qid!r} (unknown, or long closed)")
-        return question
+        return self.asking.question(qid)
 
     async def answer(self, qid: str, answer: str) -> Question:
-        """Answer a pending question; the same answer again returns it unchanged.
-
-        Raises `QuestionNotFound`, `InvalidAnswer` (empty, or not one of the options),
-        or `QuestionClosed` (expired, or already answered differently).
-        """
+        """Answer a question at most once (see `Asking.answer`): `QuestionNotFound`,
+        `InvalidAnswer` or `QuestionClosed` say why not."""
         self._check_running("answer")
-        # From here to close_question nothing awaits: the check and the change are atomic.
-        question = self.question(qid)
-        if question.state == "answered" and question.answer == answer:
-            return question
-        if not isinstance(answer, str) or not answer.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise InvalidAnswer(f"answer: expected a non-empty string, got {answer!r:.80}")
-        if question.options is not None and answer not in question.options:
-            raise InvalidAnswer(
-                f"answer: expected one of {list(question.options)!r}, got {answer!r:.80}"
-            )
-        if question.state == "expired":
-            raise QuestionClosed(f"question {qid!r} expired; it can no longer be answered")
-        if question.state == "answered":
-            raise QuestionClosed(
-                f"question {qid!r} was already answered {question.answer!r}; "
-                "an answer cannot be changed"
-            )
-        changed = self.state.close_question(qid, "answered", answer, self._clock())
-        closed = self.state.questions[qid]
-        self._closed_question(closed, changed)
-        await self.publish("question.answered", _CONSOLE, {"id": qid, "answer": answer})
-        return closed
+        return await self.asking.answer(qid, answer)
 
     async def wait(self, qid: str, timeout: float) -> Question:
-        """The question once it is answered or expired, or as it is after `timeout` seconds
-        (then still pending). Returns at once if it is closed; `QuestionNotFound`."""
-        question = self.question(qid)
-        if question.closed or timeout <= 0 or self._closed:
-            return question
-        future: asyncio.Future[Question] = asyncio.get_running_loop().create_future()
-        waiters = self._waiters.setdefault(qid, [])
-        waiters.append(future)
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            return self.state.questions.get(qid, question)
-        finally:
-            with contextlib.suppress(ValueError):
-                waiters.remove(future)
-            if not waiters and self._waiters.get(qid) is waiters:
-                del self._waiters[qid]
+        """The question once closed, or as it is after `timeout` seconds (`Asking.wait`)."""
+        return await self.asking.wait(qid, timeout)
 
     async def expire_due(self) -> list[Question]:
-        """Expire every pending question whose deadline has passed (by the hub's clock);
-        returns them. The expiry task calls this; tests with a fake clock may too."""
-        now = self._clock()
-        expired: list[Question] = []
-        for question in self.state.pending_questions():
-            if question.expires <= now:
-                changed = self.state.close_question(question.id, "expired", None, now)
-                closed = self.state.questions[question.id]
-                self._closed_question(closed, changed)
-                expired.append(closed)
-        for question in expired:
-            try:
-                await self.publish("question.expired", _CONSOLE, {"id": question.id})
-            except Exception:
-                log.exception("parlour console: could not publish question.expired")
-        return expired
+        """Expire the questions past their deadline now (the expiry task does it at each
+        deadline; tests with a fake clock call this)."""
+        return await self.asking.expire_due()
+
+    @property
+    def bundles(self) -> dict[str, tuple[str, ...]]:
+        """The launcher's bundles, name -> agent names, the default first."""
+        return self.launcher.bundles
+
+    @property
+    def default_bundle(self) -> str:
+        return self.launcher.default_bundle
+
+    @property
+    def root(self) -> Path:
+        """The project directory run targets must lie in."""
+        return self.launcher.root
+
+    def on_launch(self, callback: LaunchListener) -> Callable[[], None]:
+        """Call `callback(request)` after each `launch` (see `Launcher.on_launch`)."""
+        return self.launcher.on_launch(callback)
+
+    async def launch(self, target: str, bundle: str | None = None) -> dict[str, Any]:
+        """Start a run (see `Launcher.launch`); `InvalidRun` says what is wrong."""
+        self._check_running("launch")
+        return await self.launcher.launch(target, bundle)
 
     # -- following ------------------------------------------------------------------------------
 
@@ -670,23 +426,8 @@ class Hub:
             return
         self._count_rate()
         if event.topic.startswith("question."):
-            if event.topic == "question.asked":
-                self._rearm.set()
-            qid = _question_id(event.payload)
-            question = self.state.questions.get(qid) if qid else None
-            if question is not None and question.closed:
-                self._wake(question)
+            self.asking.folded(event)
         self._notify(changed)
-
-    def _closed_question(self, question: Question, changed: frozenset[str]) -> None:
-        self._wake(question)
-        if changed:
-            self._notify(changed)
-
-    def _wake(self, question: Question) -> None:
-        for future in self._waiters.pop(question.id, []):
-            if not future.done():
-                future.set_result(question)
 
     def _notify(self, changed: frozenset[str]) -> None:
         for listener in tuple(self._listeners.values()):
@@ -715,20 +456,6 @@ class Hub:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._folded.wait(), remaining)
-
-    async def _expire_loop(self) -> None:
-        while True:
-            self._rearm.clear()
-            try:
-                await self.expire_due()
-            except Exception:
-                log.exception("parlour console: expiring questions failed")
-            pending = self.state.pending_questions()
-            delay = None
-            if pending:
-                delay = max(0.001, min(q.expires for q in pending) - self._clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rearm.wait(), delay)
 
     def _check_running(self, operation: str) -> None:
         if not self._started:

@@ -26,11 +26,11 @@ The vocabulary (topic -> effect; `source` names the agent or service):
     agent.failed {"error"}             agent failed; progress.failed + 1
     agent.skipped / agent.cancelled    agent skipped / cancelled
     question.asked {"id", "agent", "question", "options", "timeout", "expires"}
-                                       a pending question (one per id: a re-announced id
-                                       changes nothing); its agent is blocked
+                                       a pending question (`parlour.console.questions`
+                                       has the rules); its agent is blocked
     question.answered {"id", "answer"} / question.expired {"id"}
-                                       the question closes; its agent runs again once it
-                                       has no other pending question
+                                       the first valid closing wins; its agent runs again
+                                       once it has no other pending question
     service.status {"id", "name", "port"?, "status", "description"?, "action"?, "message"?}
                                        a service row (fields not given keep their value)
     config.changed {"key", "value"}    a setting (invalid values are logged, not applied)
@@ -41,18 +41,21 @@ first topic token. Kinds in `NOISE_KINDS` (tool, model) are hidden by default in
 
 Malformed payloads never raise: a field of the wrong type is ignored or shown as text.
 
-What this module does not do: talk to a bus or a journal, keep time, or expire questions
-(`parlour.console.hub` does; it calls `close_question` for answers and expiries).
+What this module does not do: talk to a bus or a journal, keep time, or decide when a
+question is answered or expired (`parlour.console.asking` does, by publishing the event
+this fold then applies: the fold is the only writer of the state).
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
+
+from parlour.console.payloads import as_dict, field, number, text
+from parlour.console.questions import Question, QuestionBook
 
 if TYPE_CHECKING:
     from parlour.bus.event import Event
@@ -60,24 +63,16 @@ if TYPE_CHECKING:
 __all__ = [
     "AGENT_STATES",
     "CLEAR_LOG_TOPIC",
-    "DEFAULT_BUNDLES",
-    "DEFAULT_TIMEOUT",
-    "MAX_CLOSED_QUESTIONS",
+    "CONSOLE_SOURCE",
     "MAX_RECENT_TARGETS",
     "MAX_RESULTS",
     "NOISE_KINDS",
     "PARTS",
     "SERVICE_STATUSES",
     "Agent",
-    "ConsoleError",
     "ConsoleState",
-    "InvalidAnswer",
-    "InvalidRun",
     "LogEntry",
     "Progress",
-    "Question",
-    "QuestionClosed",
-    "QuestionNotFound",
     "Result",
     "Service",
     "Settings",
@@ -106,26 +101,14 @@ SERVICE_STATUSES: Final = ("Running", "Conflict", "In Use", "Stale", "Stopped", 
 """The statuses a service usually reports; others are shown as given."""
 
 CLEAR_LOG_TOPIC: Final = "log.cleared"
+CONSOLE_SOURCE: Final = "console"
+"""The source of the events the console publishes itself (answers, expiries, runs, settings)."""
 MAX_RESULTS: Final = 50
-DEFAULT_TIMEOUT: Final = 300.0
-"""Seconds a question waits for its answer when it says nothing about it."""
-MAX_CLOSED_QUESTIONS: Final = 500
 MAX_RECENT_TARGETS: Final = 10
 """How many recent run targets the launcher offers (distinct, newest first)."""
 MAX_TARGET_CHARS: Final = 300
 """A `run.requested` target longer than this is not remembered (nobody types it again)."""
 
-DEFAULT_BUNDLES: Final[dict[str, tuple[str, ...]]] = {
-    "full": (
-        "planner", "indexer", "linter", "test-runner", "deployer", "reviewer",
-        "scribe", "scout", "archivist", "translator", "profiler", "gardener",
-    ),
-    "review": ("linter", "reviewer", "test-runner"),
-    "release": ("planner", "scribe", "deployer", "herald"),
-}  # fmt: skip
-"""The run launcher's bundles when none are configured: bundle name -> the agents it runs
-(names from the demo swarm's roster, `parlour.console.swarm.AGENT_NAMES`; "full" is
-`agent_names(12)`). The first is the launcher's default."""
 SUMMARY_CHARS: Final = 120
 
 _AGENT_ACTIONS: Final[dict[str, str]] = {
@@ -146,34 +129,7 @@ _AGENT_DETAIL: Final[dict[str, str]] = {
 # Fields tried in order for a log line's summary of a dict payload.
 _SUMMARY_FIELDS: Final = ("message", "summary", "error", "question", "answer", "task", "target")
 
-_json = msgspec.json.Encoder()
-
-QuestionState = Literal["pending", "answered", "expired"]
 ProgressState = Literal["idle", "running", "completed", "failed"]
-
-
-# -- errors -------------------------------------------------------------------------------------
-
-
-class ConsoleError(Exception):
-    """Base of the console's errors."""
-
-
-class QuestionNotFound(ConsoleError, LookupError):
-    """No question has this id (the API answers 404)."""
-
-
-class InvalidAnswer(ConsoleError, ValueError):
-    """The answer is empty, or not one of the question's options (the API answers 400)."""
-
-
-class QuestionClosed(ConsoleError):
-    """The question expired, or was answered differently (the API answers 409)."""
-
-
-class InvalidRun(ConsoleError, ValueError):
-    """A run cannot be launched: its target is empty, outside the project or missing, or
-    its bundle is unknown (the API answers 400)."""
 
 
 # -- the parts ----------------------------------------------------------------------------------
@@ -200,33 +156,6 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
     agent: str
     summary: str
     time: float
-
-
-class Question(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    agent: str
-    question: str
-    options: tuple[str, ...] | None = None
-    asked: float = 0.0
-    expires: float = 0.0
-    state: QuestionState = "pending"
-    answer: str | None = None
-
-    @property
-    def closed(self) -> bool:
-        return self.state != "pending"
-
-    def public(self) -> dict[str, Any]:
-        """The question as the HTTP API shows it."""
-        return {
-            "id": self.id,
-            "agent": self.agent,
-            "question": self.question,
-            "options": list(self.options) if self.options is not None else None,
-            "state": self.state,
-            "answer": self.answer,
-            "expires": self.expires,
-        }
 
 
 class Service(msgspec.Struct, frozen=True, kw_only=True):
@@ -281,12 +210,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "window: expected seconds between 0 and 1, got 'abc'".
         """
         if key == "window":
-            value = _number(raw)
+            value = number(raw)
             if value is None or not 0.0 <= value <= 1.0:
                 raise ValueError(f"window: expected seconds between 0 and 1, got {raw!r}")
             return value
         if key == "log_length":
-            value = _number(raw)
+            value = number(raw)
             if value is None or value != int(value) or not 50 <= value <= 1000:
                 raise ValueError(
                     f"log_length: expected a whole number of entries between 50 and 1000, "
@@ -320,13 +249,12 @@ class ConsoleState:
         self.log: deque[LogEntry] = deque(maxlen=self.settings.log_length)
         self.agents: dict[str, Agent] = {}
         self.results: deque[Result] = deque(maxlen=MAX_RESULTS)
-        self.questions: dict[str, Question] = {}
+        self._questions = QuestionBook()
         self.services: dict[str, Service] = {}
         self.progress: Progress = Progress()
         self.recent_targets: list[str] = []
         self.events_seen: int = 0
         self.last_id: int = 0
-        self._closed_order: deque[str] = deque()
         self._run_completed: set[str] = set()
         self._run_failed: set[str] = set()
 
@@ -342,10 +270,13 @@ class ConsoleState:
     def agent_rows(self) -> list[Agent]:
         return [self.agents[name] for name in sorted(self.agents)]
 
+    @property
+    def questions(self) -> dict[str, Question]:
+        """The questions by id (pending, and the newest closed ones); read, never mutate."""
+        return self._questions.questions
+
     def pending_questions(self) -> list[Question]:
-        pending = [q for q in self.questions.values() if q.state == "pending"]
-        pending.sort(key=lambda q: (q.asked, q.id))
-        return pending
+        return self._questions.pending()
 
     def service_rows(self) -> list[Service]:
         return sorted(self.services.values(), key=lambda s: (s.name, s.id))
@@ -398,7 +329,7 @@ class ConsoleState:
             )
         )
         changed = {"log"}
-        payload = _as_dict(event.payload) or {}
+        payload = as_dict(event.payload) or {}
         if kind == "agent":
             changed |= self._agent(event, action, payload)
         elif kind == "run":
@@ -411,53 +342,18 @@ class ConsoleState:
             changed |= self._config(payload)
         return frozenset(changed)
 
-    def close_question(
-        self,
-        qid: str,
-        state: Literal["answered", "expired"],
-        answer: str | None,
-        time: float,
-    ) -> frozenset[str]:
-        """Close a pending question; its agent runs again if nothing else blocks it.
-
-        A question that is unknown or already closed is left alone (the first closing
-        wins). Used by `fold` and, synchronously, by the hub when it answers or expires.
-        """
-        question = self.questions.get(qid)
-        if question is None or question.closed:
-            return frozenset()
-        self.questions[qid] = msgspec.structs.replace(
-            question, state=state, answer=answer if state == "answered" else None
-        )
-        self._closed_order.append(qid)
-        while len(self._closed_order) > MAX_CLOSED_QUESTIONS:
-            old = self._closed_order.popleft()
-            if (kept := self.questions.get(old)) is not None and kept.closed:
-                del self.questions[old]
-        changed = {"questions"}
-        agent = self.agents.get(question.agent)
-        if agent is not None and agent.state == "blocked" and not self._blocked(agent.name):
-            self.agents[agent.name] = msgspec.structs.replace(
-                agent, state="running", detail="", updated=time
-            )
-            changed.add("agents")
-        return frozenset(changed)
-
-    def _blocked(self, agent: str) -> bool:
-        return any(q.agent == agent and q.state == "pending" for q in self.questions.values())
-
     def _agent(self, event: Event, action: str, payload: dict[str, Any]) -> set[str]:
         state = _AGENT_ACTIONS.get(action)
-        name = event.source or _text(payload.get("agent")) or _text(payload.get("name"))
+        name = event.source or text(payload.get("agent")) or text(payload.get("name"))
         if state is None or not name:
             return set()
         old = self.agents.get(name) or Agent(name=name)
-        task = _text(payload.get("task")) or old.task
-        field = _AGENT_DETAIL.get(action)
-        detail = _text(payload.get(field)) if field else ""
+        task = text(payload.get("task")) or old.task
+        key = _AGENT_DETAIL.get(action)
+        detail = text(payload.get(key)) if key else ""
         if not detail and isinstance(event.payload, str):
             detail = event.payload  # a bare string payload is the message
-        if state == "running" and self._blocked(name):
+        if state == "running" and self._questions.blocks(name):
             state = "blocked"  # still waiting for an answer: progress does not unblock it
             detail = old.detail
         self.agents[name] = Agent(
@@ -491,17 +387,17 @@ class ConsoleState:
         if action == "started":
             self._run_completed.clear()
             self._run_failed.clear()
-            total = _number(payload.get("total"))
+            total = number(payload.get("total"))
             self.progress = Progress(
                 total=int(total) if total is not None and total > 0 else 0,
                 state="running",
-                name=_text(payload.get("name")),
+                name=text(payload.get("name")),
             )
         elif action == "completed":
             self.progress = msgspec.structs.replace(self.progress, state="completed", error="")
         elif action == "failed":
             self.progress = msgspec.structs.replace(
-                self.progress, state="failed", error=_text(payload.get("error"))
+                self.progress, state="failed", error=text(payload.get("error"))
             )
         else:
             return set()
@@ -519,42 +415,29 @@ class ConsoleState:
         return {"launcher"}
 
     def _question(self, event: Event, action: str, payload: dict[str, Any]) -> set[str]:
-        qid = _text(payload.get("id"))
-        if not qid:
+        question = self._questions.fold(event, action, payload)
+        if question is None:
             return set()
-        if action == "asked":
-            if qid in self.questions:
-                return set()  # re-announced: one card per id
-            agent = _text(payload.get("agent")) or event.source
-            asked = event.time
-            expires = _number(payload.get("expires"))
-            if expires is None:
-                timeout = _number(payload.get("timeout"))
-                expires = asked + (timeout if timeout is not None else DEFAULT_TIMEOUT)
-            self.questions[qid] = Question(
-                id=qid,
-                agent=agent,
-                question=_text(payload.get("question")),
-                options=_options(payload.get("options")),
-                asked=asked,
-                expires=expires,
+        changed = {"questions"}
+        name = question.agent
+        agent = self.agents.get(name)
+        if not question.closed:
+            if not name:
+                return changed
+            old = agent or Agent(name=name)
+            self.agents[name] = msgspec.structs.replace(
+                old, state="blocked", detail=question.question, updated=event.time
             )
-            if not agent:
-                return {"questions"}
-            old = self.agents.get(agent) or Agent(name=agent)
-            self.agents[agent] = msgspec.structs.replace(
-                old, state="blocked", detail=self.questions[qid].question, updated=event.time
+            changed.add("agents")
+        elif agent is not None and agent.state == "blocked" and not self._questions.blocks(name):
+            self.agents[name] = msgspec.structs.replace(
+                agent, state="running", detail="", updated=event.time
             )
-            return {"questions", "agents"}
-        if action == "answered":
-            answer = _text(payload.get("answer"))
-            return set(self.close_question(qid, "answered", answer, event.time))
-        if action == "expired":
-            return set(self.close_question(qid, "expired", None, event.time))
-        return set()
+            changed.add("agents")
+        return changed
 
     def _service(self, event: Event, payload: dict[str, Any]) -> set[str]:
-        sid = _text(payload.get("id")) or _text(payload.get("name")) or event.source
+        sid = text(payload.get("id")) or text(payload.get("name")) or event.source
         if not sid:
             return set()
         old = self.services.get(sid) or Service(id=sid, name=sid)
@@ -563,12 +446,12 @@ class ConsoleState:
             port = int(port)
         self.services[sid] = Service(
             id=sid,
-            name=_text(payload.get("name")) or old.name,
-            status=_text(payload.get("status")) or old.status,
+            name=text(payload.get("name")) or old.name,
+            status=text(payload.get("status")) or old.status,
             port=port if isinstance(port, int) and not isinstance(port, bool) else None,
-            description=_field(payload, "description", old.description),
-            action=_field(payload, "action", old.action),
-            message=_field(payload, "message", old.message),
+            description=field(payload, "description", old.description),
+            action=field(payload, "action", old.action),
+            message=field(payload, "message", old.message),
             updated=event.time,
         )
         return {"services"}
@@ -604,7 +487,7 @@ def describe(payload: Any) -> str:
     """A short line for a log entry: the payload's telling field, or compact JSON."""
     if payload is None:
         return ""
-    fields = _as_dict(payload)
+    fields = as_dict(payload)
     if fields is not None:
         for key in _SUMMARY_FIELDS:
             value = fields.get(key)
@@ -615,55 +498,11 @@ def describe(payload: Any) -> str:
             return _cut(f"{name}: {fields['status']}" if name else str(fields["status"]))
     if isinstance(payload, str):
         return _cut(payload)
-    return _cut(_text(payload))
+    return _cut(text(payload))
 
 
-def _as_dict(value: Any) -> dict[str, Any] | None:
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
-
-
-def _cut(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > SUMMARY_CHARS:
-        return text[: SUMMARY_CHARS - 1] + "…"
-    return text
-
-
-def _text(value: Any) -> str:
-    """A payload value as display text ("" for None; numbers and lists as JSON)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    try:
-        return _json.encode(value).decode()
-    except (TypeError, ValueError, OverflowError):
-        return repr(value)
-
-
-def _field(payload: dict[str, Any], key: str, default: str) -> str:
-    return _text(payload[key]) if key in payload else default
-
-
-def _number(value: Any) -> float | None:
-    """A finite number from a number or numeric text; None otherwise (bools refused)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _options(value: Any) -> tuple[str, ...] | None:
-    if not isinstance(value, list | tuple):
-        return None
-    items: list[Any] | tuple[Any, ...] = value  # pyright: ignore[reportUnknownVariableType]
-    options = tuple(_text(item) for item in items)
-    return options or None
+def _cut(line: str) -> str:
+    line = " ".join(line.split())
+    if len(line) > SUMMARY_CHARS:
+        return line[: SUMMARY_CHARS - 1] + "…"
+    return line

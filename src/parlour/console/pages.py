@@ -41,8 +41,8 @@ from htpy import (
 from markupsafe import Markup
 
 from parlour import Component, event, io, patch_signals, service, shared
-from parlour.console.hub import Hub, InvalidAnswer, QuestionClosed, QuestionNotFound
-from parlour.console.model import InvalidRun
+from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
+from parlour.console.hub import Hub
 from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, answer_signal, heading
 
 __all__ = [

@@ -49,7 +49,8 @@ from htpy import (
     ul,
 )
 
-from parlour.console.model import Agent, ConsoleState, Question, Service
+from parlour.console.model import Agent, ConsoleState, Service
+from parlour.console.questions import Question
 from parlour.runtime.views import SharedViews
 
 __all__ = [

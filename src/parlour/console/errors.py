@@ -1,0 +1,30 @@
+"""The console's errors: what the hub refuses, each with the HTTP status the API answers.
+
+They live apart from the model and the hub so the pages, the API and the pure state can
+all name them without importing asyncio or each other.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConsoleError", "InvalidAnswer", "InvalidRun", "QuestionClosed", "QuestionNotFound"]
+
+
+class ConsoleError(Exception):
+    """Base of the console's errors."""
+
+
+class QuestionNotFound(ConsoleError, LookupError):
+    """No question has this id (the API answers 404)."""
+
+
+class InvalidAnswer(ConsoleError, ValueError):
+    """The answer is empty, or not one of the question's options (the API answers 400)."""
+
+
+class QuestionClosed(ConsoleError):
+    """The question expired, or was answered differently (the API answers 409)."""
+
+
+class InvalidRun(ConsoleError, ValueError):
+    """A run cannot be launched: its target is empty, outside the project or missing, or
+    its bundle is unknown (the API answers 400)."""
