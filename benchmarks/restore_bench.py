@@ -23,7 +23,8 @@ from examples.counter import Counter
 from examples.wizard import Wizard
 
 from parlour.core import kernel
-from parlour.core.conversation import Conversation, decode, encode
+from parlour.core.codec import decode, encode
+from parlour.core.conversation import Conversation
 from parlour.stores import SqliteStore
 
 

@@ -112,7 +112,7 @@ def micro(rounds: int = 5, number: int = 2000) -> str:
     from htpy import button, div, span
 
     from parlour.core import kernel
-    from parlour.core.conversation import decode, encode
+    from parlour.core.codec import decode, encode
     from parlour.core.fragments import Elements
     from parlour.web.session import Sessions
     from parlour.wire import encode as sse_encode

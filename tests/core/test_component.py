@@ -13,17 +13,10 @@ from htpy import Element, Node, button, div
 from markupsafe import Markup
 
 from parlour import Component, event, set_keyed_children
-from parlour.core.component import (
-    Mount,
-    clone,
-    decode_state,
-    encode_state,
-    lookup,
-    registered,
-    root_id,
-    state_of,
-)
+from parlour.core.component import Mount, lookup, registered
 from parlour.core.errors import ComponentDefinitionError, UnknownComponentError
+from parlour.core.render import root_id
+from parlour.core.state import clone, decode_state, encode_state, state_of
 from parlour.testing import Harness
 
 

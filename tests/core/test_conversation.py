@@ -10,15 +10,8 @@ import pytest
 from htpy import Element, div
 
 from parlour import Component, after, call, event, subscribe
-from parlour.core.conversation import (
-    FORMAT_VERSION,
-    Conversation,
-    FormatError,
-    Instance,
-    Snapshot,
-    decode,
-    encode,
-)
+from parlour.core.codec import FORMAT_VERSION, FormatError, Snapshot, decode, encode
+from parlour.core.conversation import Conversation, Instance
 from parlour.core.effects import Effect
 from parlour.core.errors import StateError, UnknownComponentError
 from parlour.testing import Harness

@@ -19,7 +19,6 @@ from markupsafe import Markup
 from parlour import Component, answer, call, event, io
 from parlour.core import fragments as fr
 from parlour.core import kernel
-from parlour.core.component import encode_state
 from parlour.core.effects import Effect
 from parlour.core.errors import (
     ComponentDefinitionError,
@@ -28,6 +27,7 @@ from parlour.core.errors import (
     RenderError,
     StateError,
 )
+from parlour.core.state import encode_state
 from parlour.testing import Harness
 
 

@@ -15,8 +15,8 @@ from htpy import Element, div, p
 from parlour import Component, answer, call, event, flow
 from parlour.core import fragments as fr
 from parlour.core import kernel
+from parlour.core.codec import decode, encode
 from parlour.core.component import lookup
-from parlour.core.conversation import decode, encode
 from parlour.core.effects import Effect
 from parlour.core.errors import EffectError, FlowReplayError
 from parlour.core.flow import Flow

@@ -9,9 +9,9 @@ from htpy import Element, div
 from parlour import Component, call, event, history
 from parlour.core import fragments as fr
 from parlour.core import kernel
-from parlour.core.conversation import encode
+from parlour.core.codec import encode
 from parlour.core.effects import Effect
-from parlour.testing import Harness, replay
+from parlour.testing import Dispatch, Harness, replay
 from parlour.wire.actions import history_script
 
 
@@ -69,7 +69,7 @@ def test_history_urls_cannot_break_out_of_a_script_element() -> None:
 
 
 def test_replay_traces_every_history_effect() -> None:
-    step = replay(Nav, [("go", "/one"), ("swap", "/two")])
+    step = replay(Nav, [Dispatch("go", "/one"), Dispatch("swap", "/two")])
     assert len(scripts(step)) == 2
 
 
@@ -161,7 +161,7 @@ def test_only_the_root_frames_projection_counts() -> None:
 
 
 def test_the_projection_is_deterministic_across_replays() -> None:
-    events = [("search", "a"), ("search", "b"), ("search", "c")]
+    events = [Dispatch("search", "a"), Dispatch("search", "b"), Dispatch("search", "c")]
     urls = {replay(Search, events).conversation.last_url for _ in range(2)}
     assert urls == {"/search?q=c&page=1"}
 

@@ -63,9 +63,10 @@ from parlour import (
 from parlour.core import commands as cmd
 from parlour.core import fragments as fr
 from parlour.core import kernel
-from parlour.core.component import root_id
-from parlour.core.conversation import Conversation, decode, encode
+from parlour.core.codec import decode, encode
+from parlour.core.conversation import Conversation
 from parlour.core.effects import Effect
+from parlour.core.render import root_id
 
 MAX_DEPTH = 3
 

@@ -9,7 +9,7 @@ import pytest
 from htpy import Context, br, button, div, fragment, html, img, input, li, span, ul
 from markupsafe import Markup
 
-from parlour.core import kernel
+from parlour.core import render
 
 theme: Context[str] = Context("theme", default="light")
 
@@ -47,23 +47,23 @@ TREES: list[Any] = [
 @pytest.mark.parametrize("index", range(len(TREES)))
 def test_the_kernel_renders_a_tree_exactly_like_htpy(index: int) -> None:
     expected = str(TREES[index])
-    assert kernel._to_html(TREES[index]) == expected  # pyright: ignore[reportPrivateUsage]
+    assert render.to_html(TREES[index]) == expected
 
 
 def test_a_generator_child_is_htpys_to_consume() -> None:
     expected = str(ul[(li[str(i)] for i in range(3))])
-    assert kernel._to_html(ul[(li[str(i)] for i in range(3))]) == expected  # pyright: ignore[reportPrivateUsage]
+    assert render.to_html(ul[(li[str(i)] for i in range(3))]) == expected
 
 
 def test_the_fast_path_is_on_for_this_htpy() -> None:
-    assert kernel._FAST_HTPY  # pyright: ignore[reportPrivateUsage]
+    assert render.FAST_HTPY
 
 
 def test_what_is_not_a_tree_renders_as_before() -> None:
-    assert kernel._to_html(None) == ""  # pyright: ignore[reportPrivateUsage]
-    assert kernel._to_html("a<b") == "a&lt;b"  # pyright: ignore[reportPrivateUsage]
-    assert kernel._to_html(Markup("<p>x</p>")) == "<p>x</p>"  # pyright: ignore[reportPrivateUsage]
-    assert kernel._to_html(fragment[span["a"], "b"]) == "<span>a</span>b"  # pyright: ignore[reportPrivateUsage]
+    assert render.to_html(None) == ""
+    assert render.to_html("a<b") == "a&lt;b"
+    assert render.to_html(Markup("<p>x</p>")) == "<p>x</p>"
+    assert render.to_html(fragment[span["a"], "b"]) == "<span>a</span>b"
 
 
 def test_an_invalid_child_fails_as_in_htpy() -> None:
@@ -72,4 +72,4 @@ def test_an_invalid_child_fails_as_in_htpy() -> None:
     with pytest.raises(TypeError):
         str(bad)
     with pytest.raises(TypeError):
-        kernel._to_html(bad)  # pyright: ignore[reportPrivateUsage]
+        render.to_html(bad)

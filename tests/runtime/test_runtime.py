@@ -20,7 +20,7 @@ from parlour import Component, after, end, event, io, patch_signals, publish, su
 from parlour.bus import InProcessBus
 from parlour.bus.event import Event as BusEvent
 from parlour.core import kernel
-from parlour.core.conversation import decode
+from parlour.core.codec import decode
 from parlour.core.fragments import Close, Elements, Fragment, Signals
 from parlour.runtime import Connection, RestoreBusy, Runtime
 from parlour.stores import MemoryStore

@@ -32,12 +32,11 @@ What this module does not do: decide when to render, or apply effects (see `kern
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, cast, get_origin
+from typing import Any, ClassVar, Protocol, cast
 from urllib.parse import quote
 
 import msgspec
@@ -45,8 +44,9 @@ from htpy import Node, button
 from markupsafe import Markup, escape
 
 from .actions import plugged
-from .errors import ComponentDefinitionError, StateError, UnknownComponentError
+from .errors import ComponentDefinitionError, UnknownComponentError
 from .routes import back_path, event_path
+from .state import IMMUTABLE, Field, collect_fields, state_decoder, state_of
 
 __all__ = [
     "Component",
@@ -85,8 +85,6 @@ _RESERVED = frozenset(
 
 _LIFECYCLE = frozenset({"render", "start", "stop", "wakeup", "children", "url"})
 
-_IMMUTABLE: frozenset[type] = frozenset({int, float, str, bool, bytes, type(None), complex})
-
 
 def event[F: Callable[..., Any]](fn: F) -> F:
     """Mark a method as an event handler the browser may reach.
@@ -123,14 +121,6 @@ class Mount:
     parent: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
-    name: str
-    type: Any
-    default: Any
-    has_default: bool
-
-
 _registry: dict[str, type[Component]] = {}
 
 
@@ -159,7 +149,7 @@ class Component:
     """Signals lifted onto same-named fields before a handler runs (local `NAME-IID` first)."""
 
     __parlour_name__: ClassVar[str]
-    __parlour_fields__: ClassVar[dict[str, _Field]]
+    __parlour_fields__: ClassVar[dict[str, Field]]
     __parlour_events__: ClassVar[frozenset[str]]
     __parlour_decoder__: ClassVar[msgspec.msgpack.Decoder[Any]]
 
@@ -168,7 +158,7 @@ class Component:
     def __init_subclass__(cls, *, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.__parlour_name__ = name or f"{cls.__module__}.{cls.__qualname__}"
-        fields = _collect_fields(cls)
+        fields = collect_fields(cls, base=Component, reserved=_RESERVED)
         cls.__parlour_fields__ = fields
         cls.__parlour_events__ = frozenset(
             attr
@@ -184,7 +174,7 @@ class Component:
                 "that parlour calls itself. Give the event handler another name (for example "
                 f"`{hook}_clicked`)."
             )
-        cls.__parlour_decoder__ = _state_decoder(cls, fields)
+        cls.__parlour_decoder__ = state_decoder(cls, fields)
         for attr in cls.keep:
             if attr not in fields:
                 raise ComponentDefinitionError(
@@ -208,7 +198,7 @@ class Component:
             elif f.has_default:
                 default = f.default
                 setattr(
-                    self, f.name, default if type(default) in _IMMUTABLE else copy.deepcopy(default)
+                    self, f.name, default if type(default) in IMMUTABLE else copy.deepcopy(default)
                 )
             else:
                 raise TypeError(f"{type(self).__qualname__}() is missing the field {f.name!r}")
@@ -371,133 +361,6 @@ class Component:
         ]
 
 
-# -- state fields ----------------------------------------------------------------------------
-
-
-def _collect_fields(cls: type[Component]) -> dict[str, _Field]:
-    fields: dict[str, _Field] = {}
-    for klass in reversed(cls.__mro__):
-        if klass is Component or not issubclass(klass, Component):
-            continue
-        try:
-            annotations = inspect.get_annotations(klass, eval_str=True)
-        except Exception:
-            # Annotations naming local types of a function cannot be resolved later; keep the
-            # field but accept any serialisable value for it.
-            raw = inspect.get_annotations(klass)
-            annotations = dict.fromkeys(raw, Any)
-        for attr, tp in annotations.items():
-            if attr.startswith("_") or get_origin(tp) is ClassVar or tp is ClassVar:
-                continue
-            if isinstance(tp, str) and tp.startswith("ClassVar"):
-                continue
-            if attr in _RESERVED:
-                raise ComponentDefinitionError(
-                    f"{cls.__qualname__}.{attr} is a state field, but `{attr}` is part of the "
-                    f"Component API. Rename the field (for example `{attr}_`)."
-                )
-            default = klass.__dict__.get(attr, _MISSING)
-            if callable(default) and not isinstance(default, type):
-                raise ComponentDefinitionError(
-                    f"{cls.__qualname__}.{attr} is annotated as state but its default is a "
-                    "function. State must be plain data; declare methods without annotations."
-                )
-            fields[attr] = _Field(attr, tp, default, default is not _MISSING)
-    return fields
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
-
-
-def _state_decoder(
-    cls: type[Component], fields: Mapping[str, _Field]
-) -> msgspec.msgpack.Decoder[Any]:
-    spec: list[Any] = []
-    for f in fields.values():
-        if f.has_default:
-            default = f.default
-            if type(default) in _IMMUTABLE or isinstance(default, (tuple, frozenset)):
-                spec.append((f.name, f.type, default))
-            else:
-                spec.append(
-                    (
-                        f.name,
-                        f.type,
-                        msgspec.field(default_factory=lambda d=default: copy.deepcopy(d)),
-                    )
-                )
-        else:
-            spec.append((f.name, f.type))
-    try:
-        struct = msgspec.defstruct(f"{cls.__qualname__}.State", spec, kw_only=True)
-        return msgspec.msgpack.Decoder(struct)
-    except TypeError as exc:
-        raise ComponentDefinitionError(
-            f"{cls.__qualname__} declares a state field whose type parlour cannot serialise "
-            f"({exc}). Use plain data (str, int, float, bool, None, lists, dicts, tuples, "
-            "datetimes, enums) or msgspec Structs / dataclasses of those."
-        ) from exc
-
-
-_encoder = msgspec.msgpack.Encoder()
-
-
-def state_of(comp: Component) -> dict[str, Any]:
-    """The instance's state as a dict of field name to value."""
-    return {name: getattr(comp, name) for name in type(comp).__parlour_fields__}
-
-
-def encode_state(comp: Component) -> bytes:
-    """Serialise the state, or raise StateError naming the component, the field and the type."""
-    state = state_of(comp)
-    try:
-        return _encoder.encode(state)
-    except (TypeError, ValueError, OverflowError) as exc:
-        for name, value in state.items():
-            try:
-                _encoder.encode(value)
-            except (TypeError, ValueError, OverflowError):
-                raise StateError(
-                    f"{type(comp).__qualname__}.{name} holds a {type(value).__qualname__} "
-                    f"({_short(value)}), which cannot be serialised: {exc}. Component state "
-                    "must be plain data (str, int, float, bool, None, lists, dicts, datetimes, "
-                    "msgspec Structs, dataclasses); keep live objects such as connections or "
-                    "functions out of it."
-                ) from exc
-        raise StateError(f"{type(comp).__qualname__} state cannot be serialised: {exc}") from exc
-
-
-def decode_state(cls: type[Component], data: bytes) -> Component:
-    """Rebuild an instance of `cls` from `encode_state` bytes (fields added since get defaults)."""
-    struct = cls.__parlour_decoder__.decode(data)
-    comp = cls.__new__(cls)
-    for name in cls.__parlour_fields__:
-        setattr(comp, name, getattr(struct, name))
-    comp.__dict__["_parlour"] = None
-    return comp
-
-
-def clone(comp: Component) -> Component:
-    """A private copy for a handler to mutate: immutable values shared, the rest deep-copied."""
-    cls = type(comp)
-    new = cls.__new__(cls)
-    for name in cls.__parlour_fields__:
-        value = getattr(comp, name)
-        setattr(new, name, value if type(value) in _IMMUTABLE else copy.deepcopy(value))
-    new.__dict__["_parlour"] = comp.__dict__.get("_parlour")
-    return new
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 # -- event routing -----------------------------------------------------------------------------
 
 
@@ -540,15 +403,3 @@ def kebab_case(name: str) -> str:
     for pattern, repl in _KEBAB_STEPS:
         name = pattern.sub(repl, name)
     return name.lower()
-
-
-_ROOT_TAG = re.compile(r"\s*<[a-zA-Z][^\s/>]*(?P<attrs>[^>]*)>")
-
-
-def root_id(html: str) -> str | None:
-    """The `id` of the outermost element of `html`, if it has one."""
-    match = _ROOT_TAG.match(html)
-    if match is None:
-        return None
-    found = re.search(r'(?:^|\s)id="([^"]*)"', match.group("attrs"))
-    return found.group(1) if found else None

@@ -18,52 +18,37 @@
 
 Values are immutable by convention: the kernel builds new ones and never changes a component
 that is part of a conversation (it mutates private clones), so a snapshot is just the old
-value, shared structurally. `encode`/`decode` turn a conversation into versioned msgpack bytes
-for the stores; encodings of snapshots and of unchanged state are computed once and cached.
+value, shared structurally.
 
-Stored history (format 2): the oldest snapshot is a full record; every later one is a small
-*delta* against the snapshot before it (the instances that changed, were added or removed,
-and the stack, timers and subscriptions only when they changed), so a save no longer grows
-by a whole conversation per history step. Format 1 (every snapshot full) is still read.
+A conversation is created with keywords (`Conversation(id=..., ...)`, in `kernel.boot` and
+`codec.decode`) and every other one is derived from an existing value with
+`dataclasses.replace`, naming only what changed; so a new field is one edit here (plus the
+stored format in `codec`, if it is stored).
 
-What this module does not do: apply events (see `kernel`), or perform any I/O.
+What this module does not do: apply events (see `kernel`), serialise (see `codec`, which also
+defines `Snapshot`, the entry type of `history`), or perform any I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-import msgspec
+from .component import Component
+from .state import encode_state
 
-from .component import Component, decode_state, encode_state, lookup
+if TYPE_CHECKING:
+    from .codec import Snapshot
 
 __all__ = [
-    "FORMAT_VERSION",
     "Conversation",
-    "FormatError",
     "Instance",
     "KeyedSlot",
-    "Snapshot",
     "Subscription",
     "Timer",
-    "decode",
-    "encode",
+    "without_history",
 ]
-
-FORMAT_VERSION = 2
-"""Version of the stored conversation format; bumped on incompatible changes.
-
-2: history entries after the first are deltas against the entry before them.
-1: every history entry is a full conversation record (still decoded).
-"""
-
-_READABLE = frozenset({1, FORMAT_VERSION})
-
-
-class FormatError(ValueError):
-    """Stored conversation bytes that this version of parlour cannot read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +84,40 @@ class Instance:
             object.__setattr__(self, "state", data)
             return data
         return self.state
+
+    # The two copies the kernel makes on every event, positionally: `dataclasses.replace` is
+    # about three times slower, and a page re-marks every instance when its frame changes.
+    # A new field is added to both (and to `codec` if it is stored).
+
+    def with_component(self, component: Component, state: bytes | None) -> Instance:
+        """This instance holding `component` (a handler's new state; `state` its encoding)."""
+        return Instance(
+            self.iid,
+            component,
+            self.parent,
+            self.resume,
+            self.children,
+            self.keyed,
+            self.slot,
+            self.previous,
+            self.rendered,
+            state,
+        )
+
+    def with_rendered(self, rendered: bool) -> Instance:
+        """This instance, marked as shown in the browser or not."""
+        return Instance(
+            self.iid,
+            self.component,
+            self.parent,
+            self.resume,
+            self.children,
+            self.keyed,
+            self.slot,
+            self.previous,
+            rendered,
+            self.state,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,476 +176,6 @@ class Conversation:
         )
 
 
-class Snapshot:
-    """One entry of a conversation's history: a conversation value, or its encoding.
-
-    Snapshots are immutable, so each is encoded at most once and decoded at most once: a
-    conversation restored from a store keeps its history as bytes until *back* needs it.
-
-    A snapshot has up to two encodings: `data()`, its full record, and a delta against the
-    snapshot before it in history (what `encode` stores for every entry but the first). A
-    snapshot decoded from a delta leans on the one before it until it is materialised;
-    `rebase()` cuts that link when the one before is dropped from history.
-    """
-
-    __slots__ = ("_conversation", "_data", "_delta", "_delta_of", "_records", "_records_for")
-
-    def __init__(
-        self,
-        conversation: Conversation | None = None,
-        data: bytes | None = None,
-    ) -> None:
-        if conversation is None and data is None:
-            raise ValueError("a Snapshot needs a conversation or its encoding")
-        self._conversation = conversation
-        self._data = data
-        self._delta: bytes | None = None
-        self._delta_of: Snapshot | None = None
-        # Kept on the newest entry of an encoded history: the records `encode` stored, and
-        # the entries before this one that they were for (so the next save reuses them).
-        self._records: list[bytes] | None = None
-        self._records_for: tuple[Snapshot, ...] = ()
-
-    @classmethod
-    def _stored(cls, record: bytes, before: Snapshot | None) -> Snapshot:
-        """A history entry as `encode` stored it: a full record, or a delta against `before`."""
-        if not _is_delta(record):
-            return cls(data=record)
-        snap = cls.__new__(cls)
-        snap._conversation = None
-        snap._data = None
-        snap._delta = record
-        snap._delta_of = before
-        snap._records = None
-        snap._records_for = ()
-        return snap
-
-    def conversation(self) -> Conversation:
-        if self._conversation is not None:
-            return self._conversation
-        # Resolve a chain of deltas back to the nearest full record, without recursion.
-        chain: list[Snapshot] = []
-        snap: Snapshot = self
-        while snap._conversation is None and snap._data is None:
-            chain.append(snap)
-            if snap._delta_of is None:
-                raise FormatError(
-                    "a stored history entry records a change to an earlier entry that is missing"
-                )
-            snap = snap._delta_of
-        conv = snap._conversation
-        if conv is None:
-            assert snap._data is not None
-            conv = snap._conversation = decode(snap._data)
-        for step in reversed(chain):
-            assert step._delta is not None
-            conv = step._conversation = _apply_delta(conv, step._delta)
-        assert self._conversation is not None
-        return self._conversation
-
-    def data(self) -> bytes:
-        if self._data is None:
-            self._data = encode(self.conversation(), history=False)
-        return self._data
-
-    def rebase(self) -> None:
-        """The snapshot before this one left history: stop leaning on it (materialise first)."""
-        if self._delta_of is None:
-            return
-        if self._conversation is None and self._data is None:
-            self.conversation()
-        self._delta = None
-        self._delta_of = None
-
-    def _record_after(self, before: Snapshot | None) -> bytes:
-        """What `encode` stores for this entry when `before` precedes it (None: the first)."""
-        if before is None:
-            return self.data()
-        if self._delta is not None and self._delta_of is before:
-            return self._delta
-        if self._conversation is None and self._data is not None:
-            return self._data  # a full record is valid anywhere; keep its bytes untouched
-        delta = _encode_delta(before.conversation(), self.conversation())
-        self._delta = delta
-        self._delta_of = before
-        return delta
-
-
-# -- stored format ---------------------------------------------------------------------------
-
-
-class _StoredKeyed(msgspec.Struct, array_like=True):
-    order: list[str]
-    children: dict[str, str]
-    specs: dict[str, bytes]
-
-
-class _StoredInstance(msgspec.Struct, array_like=True):
-    iid: str
-    type: str
-    state: msgspec.Raw
-    parent: str | None
-    resume: str | None
-    children: dict[str, str]
-    keyed: dict[str, _StoredKeyed]
-    slot: str | None
-    previous: str | None
-
-
-class _StoredTimer(msgspec.Struct, array_like=True):
-    id: str
-    iid: str
-    due: float
-    method: str
-    payload: Any
-
-
-class _StoredSubscription(msgspec.Struct, array_like=True):
-    iid: str
-    pattern: str
-    method: str
-
-
-class _Stored(msgspec.Struct, kw_only=True):
-    v: int
-    id: str
-    base: str
-    stack: list[str]
-    instances: list[_StoredInstance]
-    history: list[bytes]
-    history_base: int
-    history_limit: int
-    created: float
-    touched: float
-    owner: str | None
-    next_id: int
-    last_url: str | None
-    ended: bool
-    timers: list[_StoredTimer]
-    subscriptions: list[_StoredSubscription]
-
-
-class _Version(msgspec.Struct):
-    v: int = 0
-
-
-class _StoredChange(msgspec.Struct, array_like=True):
-    """An instance in a delta: new, or changed (`type` "": the type it had before; `children`
-    and `keyed` None: as before, since a parent's keyed list is large and rarely changes)."""
-
-    iid: str
-    type: str
-    state: msgspec.Raw
-    parent: str | None
-    resume: str | None
-    children: dict[str, str] | None
-    keyed: dict[str, _StoredKeyed] | None
-    slot: str | None
-    previous: str | None
-
-
-class _StoredDelta(msgspec.Struct, array_like=True):
-    """A history entry as a change to the entry before it (format 2).
-
-    `instances` holds the instances that differ or are new; `removed` the iids that are gone;
-    `order` the instances' order when applying the change would not give it. `None` means
-    "as before" for stack, timers and subscriptions. Encoded as a msgpack array, while full
-    records are maps: that tells the two kinds apart without decoding.
-    """
-
-    stack: list[str] | None
-    instances: list[_StoredChange]
-    removed: list[str]
-    order: list[str] | None
-    next_id: int
-    last_url: str | None
-    timers: list[_StoredTimer] | None
-    subscriptions: list[_StoredSubscription] | None
-
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(_Stored)
-_version_decoder = msgspec.msgpack.Decoder(_Version)
-_delta_decoder = msgspec.msgpack.Decoder(_StoredDelta)
-
-
-def _is_delta(record: bytes) -> bool:
-    # msgpack arrays: fixarray 0x90-0x9f, array16 0xdc, array32 0xdd.
-    return bool(record) and (0x90 <= record[0] <= 0x9F or record[0] in (0xDC, 0xDD))
-
-
-def _stored_keyed(keyed: Mapping[str, KeyedSlot]) -> dict[str, _StoredKeyed]:
-    return {
-        slot: _StoredKeyed(list(k.order), dict(k.children), dict(k.specs))
-        for slot, k in keyed.items()
-    }
-
-
-def _stored_instance(inst: Instance) -> _StoredInstance:
-    return _StoredInstance(
-        iid=inst.iid,
-        type=inst.type_name,
-        state=msgspec.Raw(inst.encoded_state()),
-        parent=inst.parent,
-        resume=inst.resume,
-        children=dict(inst.children),
-        keyed=_stored_keyed(inst.keyed),
-        slot=inst.slot,
-        previous=inst.previous,
-    )
-
-
-def _stored_change(inst: Instance, prior: Instance | None) -> _StoredChange:
-    same_type = prior is not None and type(prior.component) is type(inst.component)
-    return _StoredChange(
-        iid=inst.iid,
-        type="" if same_type else inst.type_name,
-        state=msgspec.Raw(inst.encoded_state()),
-        parent=inst.parent,
-        resume=inst.resume,
-        children=None
-        if prior is not None and prior.children == inst.children
-        else dict(inst.children),
-        keyed=None
-        if prior is not None and prior.keyed == inst.keyed
-        else _stored_keyed(inst.keyed),
-        slot=inst.slot,
-        previous=inst.previous,
-    )
-
-
-def _instance(si: _StoredInstance, type_name: str) -> Instance:
-    cls = lookup(type_name)
-    state = bytes(si.state)
-    return Instance(
-        iid=si.iid,
-        component=decode_state(cls, state),
-        parent=si.parent,
-        resume=si.resume,
-        children=si.children,
-        keyed=_keyed(si.keyed),
-        slot=si.slot,
-        previous=si.previous,
-        state=state,
-    )
-
-
-def _keyed(stored: dict[str, _StoredKeyed]) -> dict[str, KeyedSlot]:
-    return {slot: KeyedSlot(tuple(k.order), k.children, k.specs) for slot, k in stored.items()}
-
-
-def _same_instance(a: Instance, b: Instance) -> bool:
-    """Whether `a` and `b` store the same record (`rendered` is not stored)."""
-    return a is b or (
-        type(a.component) is type(b.component)
-        and a.parent == b.parent
-        and a.resume == b.resume
-        and a.slot == b.slot
-        and a.previous == b.previous
-        and a.children == b.children
-        and a.keyed == b.keyed
-        and a.encoded_state() == b.encoded_state()
-    )
-
-
-def _encode_delta(before: Conversation, conv: Conversation) -> bytes:
-    old = before.instances
-    changed: list[_StoredChange] = []
-    for iid, inst in conv.instances.items():
-        prior = old.get(iid)
-        if prior is None or not _same_instance(prior, inst):
-            changed.append(_stored_change(inst, prior))
-    new = conv.instances
-    removed = [iid for iid in old if iid not in new]
-    gone = set(removed)
-    applied = [iid for iid in old if iid not in gone] + [iid for iid in new if iid not in old]
-    order = list(new)
-    delta = _StoredDelta(
-        stack=None if conv.stack == before.stack else list(conv.stack),
-        instances=changed,
-        removed=removed,
-        order=None if applied == order else order,
-        next_id=conv.next_id,
-        last_url=conv.last_url,
-        timers=None
-        if conv.timers is before.timers or conv.timers == before.timers
-        else [_StoredTimer(t.id, t.iid, t.due, t.method, t.payload) for t in conv.timers],
-        subscriptions=None
-        if conv.subscriptions == before.subscriptions
-        else [_StoredSubscription(s.iid, s.pattern, s.method) for s in conv.subscriptions],
-    )
-    return _encoder.encode(delta)
-
-
-def _apply_delta(before: Conversation, record: bytes) -> Conversation:
-    try:
-        delta = _delta_decoder.decode(record)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FormatError(f"not a stored parlour history entry: {exc}") from exc
-    instances = dict(before.instances)
-    for iid in delta.removed:
-        instances.pop(iid, None)
-    for si in delta.instances:
-        prior = before.instances.get(si.iid)
-        if prior is not None:
-            cls = lookup(si.type) if si.type else type(prior.component)
-            children = prior.children if si.children is None else si.children
-            keyed = prior.keyed if si.keyed is None else _keyed(si.keyed)
-        elif si.type and si.children is not None and si.keyed is not None:
-            cls, children, keyed = lookup(si.type), si.children, _keyed(si.keyed)
-        else:
-            raise FormatError(f"a stored history entry changes an unknown instance {si.iid!r}")
-        state = bytes(si.state)
-        instances[si.iid] = Instance(
-            iid=si.iid,
-            component=decode_state(cls, state),
-            parent=si.parent,
-            resume=si.resume,
-            children=children,
-            keyed=keyed,
-            slot=si.slot,
-            previous=si.previous,
-            state=state,
-        )
-    if delta.order is not None:
-        try:
-            instances = {iid: instances[iid] for iid in delta.order}
-        except KeyError as exc:
-            raise FormatError(f"a stored history entry orders an unknown instance {exc}") from None
-    return Conversation(
-        id=before.id,
-        base=before.base,
-        stack=before.stack if delta.stack is None else tuple(delta.stack),
-        instances=instances,
-        history_limit=before.history_limit,
-        created=before.created,
-        touched=before.touched,
-        owner=before.owner,
-        next_id=delta.next_id,
-        last_url=delta.last_url,
-        ended=before.ended,
-        timers=before.timers
-        if delta.timers is None
-        else tuple(Timer(t.id, t.iid, t.due, t.method, t.payload) for t in delta.timers),
-        subscriptions=before.subscriptions
-        if delta.subscriptions is None
-        else tuple(Subscription(s.iid, s.pattern, s.method) for s in delta.subscriptions),
-    )
-
-
-def encode(conv: Conversation, *, history: bool = True) -> bytes:
-    """Serialise a conversation (with its history unless `history=False`) to msgpack bytes.
-
-    Raises StateError, naming the component, field and type, if some state is not plain data.
-    """
-    stored = _Stored(
-        v=FORMAT_VERSION,
-        id=conv.id,
-        base=conv.base,
-        stack=list(conv.stack),
-        instances=[_stored_instance(inst) for inst in conv.instances.values()],
-        history=_history_records(conv.history) if history else [],
-        history_base=conv.history_base if history else 0,
-        history_limit=conv.history_limit,
-        created=conv.created,
-        touched=conv.touched,
-        owner=conv.owner,
-        next_id=conv.next_id,
-        last_url=conv.last_url,
-        ended=conv.ended,
-        timers=[_StoredTimer(t.id, t.iid, t.due, t.method, t.payload) for t in conv.timers],
-        subscriptions=[_StoredSubscription(s.iid, s.pattern, s.method) for s in conv.subscriptions],
-    )
-    return _encoder.encode(stored)
-
-
-def _history_records(history: tuple[Snapshot, ...]) -> list[bytes]:
-    """The stored records of `history`: the first full, the others deltas.
-
-    A conversation is saved after every event, and its history then differs from the one
-    saved before by at most one new entry at the end and some dropped from the front: the
-    records of the previous save are reused (the checks are C-level tuple comparisons), so
-    a save costs O(1) encodings however long the history is.
-    """
-    if not history:
-        return []
-    newest = history[-1]
-    if newest._records is not None and newest._records_for == history[:-1]:  # pyright: ignore[reportPrivateUsage]
-        return newest._records  # pyright: ignore[reportPrivateUsage]
-    records: list[bytes] | None = None
-    if len(history) >= 2:
-        prior = history[-2]
-        cached, cached_for = prior._records, prior._records_for  # pyright: ignore[reportPrivateUsage]
-        dropped = len(cached_for) + 2 - len(history)
-        if cached is not None and dropped >= 0 and history[:-2] == cached_for[dropped:]:
-            records = cached[dropped:]
-            records[0] = history[0]._record_after(None)  # pyright: ignore[reportPrivateUsage]
-            records.append(newest._record_after(prior))  # pyright: ignore[reportPrivateUsage]
-            prior._records, prior._records_for = None, ()  # pyright: ignore[reportPrivateUsage]
-    if records is None:
-        records = []
-        before: Snapshot | None = None
-        for snap in history:
-            records.append(snap._record_after(before))  # pyright: ignore[reportPrivateUsage]
-            before = snap
-    newest._records, newest._records_for = records, history[:-1]  # pyright: ignore[reportPrivateUsage]
-    return records
-
-
-def decode(data: bytes) -> Conversation:
-    """Rebuild a conversation from `encode` bytes. Every instance comes back unrendered."""
-    try:
-        version = _version_decoder.decode(data).v
-    except msgspec.DecodeError as exc:
-        raise FormatError(f"not a stored parlour conversation: {exc}") from exc
-    if version not in _READABLE:
-        raise FormatError(
-            f"stored conversation has format version {version}, this parlour reads version "
-            f"{FORMAT_VERSION} (and older ones down to 1). Upgrade parlour, or clear the store."
-        )
-    stored = _decoder.decode(data)
-    instances = {si.iid: _instance(si, si.type) for si in stored.instances}
-    history: list[Snapshot] = []
-    before: Snapshot | None = None
-    for record in stored.history:
-        # Format 1 stored only full records; format 2 stores deltas after the first one.
-        before = Snapshot(data=record) if version == 1 else Snapshot._stored(record, before)  # pyright: ignore[reportPrivateUsage]
-        history.append(before)
-    return Conversation(
-        id=stored.id,
-        base=stored.base,
-        stack=tuple(stored.stack),
-        instances=instances,
-        history=tuple(history),
-        history_base=stored.history_base,
-        history_limit=stored.history_limit,
-        created=stored.created,
-        touched=stored.touched,
-        owner=stored.owner,
-        next_id=stored.next_id,
-        last_url=stored.last_url,
-        ended=stored.ended,
-        timers=tuple(Timer(t.id, t.iid, t.due, t.method, t.payload) for t in stored.timers),
-        subscriptions=tuple(Subscription(s.iid, s.pattern, s.method) for s in stored.subscriptions),
-    )
-
-
 def without_history(conv: Conversation) -> Conversation:
     """The same conversation with an empty history (what a snapshot holds)."""
-    return Conversation(
-        conv.id,
-        conv.base,
-        conv.stack,
-        conv.instances,
-        (),
-        0,
-        conv.history_limit,
-        conv.created,
-        conv.touched,
-        conv.owner,
-        conv.next_id,
-        conv.last_url,
-        conv.ended,
-        conv.timers,
-        conv.subscriptions,
-    )
+    return replace(conv, history=(), history_base=0)

@@ -30,16 +30,10 @@ from parlour.bus.protocol import EventBus
 from parlour.bus.subscription import Subscription as BusSubscription
 from parlour.core import commands as cmd
 from parlour.core import kernel
+from parlour.core.codec import FormatError, decode, encode
 from parlour.core.component import Component
 from parlour.core.context import Context, using
-from parlour.core.conversation import (
-    Conversation,
-    FormatError,
-    Subscription,
-    Timer,
-    decode,
-    encode,
-)
+from parlour.core.conversation import Conversation, Subscription, Timer
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.runtime.connection import Connection

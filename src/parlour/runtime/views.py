@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from parlour.core.component import root_id
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import Elements, Fragment
+from parlour.core.render import root_id
 
 __all__ = ["SharedViews", "Sink", "is_shared", "view_key"]
 

@@ -1,0 +1,108 @@
+"""The fold: the mutable working copy of one kernel call, and the Step it returns.
+
+    Fold         instances, stack, history, timers, ... copied out of a conversation, changed in
+                 place while effects are applied, and built back into a new conversation at the end
+    Step         what a kernel call returns: the new conversation, fragments, commands, errors
+    ErrorReport  a failure the kernel turned into an error block (the runtime logs it)
+
+A fold never escapes the kernel: the conversation values before and after it are immutable,
+and everything a fold changes is private to it until `kernel` builds the Step.
+
+What this module does not do: apply effects (see `kernel`), render (see `render`) or walk
+the instance tree (see `tree`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import commands as cmd
+from . import fragments as fr
+from .conversation import Conversation, Instance, Subscription, Timer
+
+if TYPE_CHECKING:
+    from .codec import Snapshot
+    from .component import Mount
+    from .render import Host
+
+__all__ = ["ErrorReport", "Fold", "Step"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    """A failure the kernel turned into an error block; the runtime logs it."""
+
+    cid: str
+    iid: str
+    phase: str
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one kernel call: the next conversation and what the world should see."""
+
+    conversation: Conversation
+    fragments: tuple[fr.Fragment, ...] = ()
+    commands: tuple[cmd.Command, ...] = ()
+    errors: tuple[ErrorReport, ...] = ()
+
+
+class Fold:
+    """The mutable working copy of one kernel call. Never escapes the kernel."""
+
+    def __init__(self, conv: Conversation, now: float) -> None:
+        self.conv = conv
+        self.now = now
+        self.instances: dict[str, Instance] = dict(conv.instances)
+        self.stack: list[str] = list(conv.stack)
+        self.history: list[Snapshot] = list(conv.history)
+        self.history_base = conv.history_base
+        self.next_id = conv.next_id
+        self.touched = conv.touched
+        self.last_url = conv.last_url
+        self.ended = conv.ended
+        self.timers: list[Timer] = list(conv.timers)
+        self.subscriptions: list[Subscription] = list(conv.subscriptions)
+        self.frags: list[fr.Fragment] = []
+        self.cmds: list[cmd.Command] = []
+        self.errors: list[ErrorReport] = []
+        self.rendering: set[str] | None = None
+        """While rendering: the instances drawn so far (marked rendered once the HTML is whole)."""
+        self.host: Host | None = None
+        self.mounts: dict[str, Mount] = {}
+
+    @property
+    def cid(self) -> str:
+        return self.conv.id
+
+    @property
+    def top(self) -> str | None:
+        return self.stack[-1] if self.stack else None
+
+    @property
+    def depth(self) -> int:
+        return self.history_base + len(self.history)
+
+    def new_id(self, prefix: str = "p") -> str:
+        n = self.next_id
+        self.next_id += 1
+        return f"{prefix}{n}"
+
+    def push_history(self, snapshot: Snapshot) -> None:
+        self.history.append(snapshot)
+        overflow = len(self.history) - self.conv.history_limit
+        if overflow > 0:
+            del self.history[:overflow]
+            self.history_base += overflow
+            if self.history:
+                self.history[0].rebase()  # the new oldest no longer leans on a dropped one
+
+    def mark_all_unrendered(self) -> None:
+        for iid, inst in self.instances.items():
+            if inst.rendered:
+                self.instances[iid] = inst.with_rendered(False)
+
+    def element_count(self) -> int:
+        return sum(1 for f in self.frags if isinstance(f, fr.Elements))

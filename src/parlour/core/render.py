@@ -1,0 +1,301 @@
+"""Rendering: from a mounted instance to the HTML and fragments that put it on the page.
+
+    mount(fold, comp, iid)          tell an instance where it lives before user code runs
+    Host                            what a component may ask the kernel while it renders
+    to_html(node)                   htpy node -> HTML (a fast path for plain element trees)
+    render_html(fold, iid)          an instance's HTML, checked to carry its id at the top
+    render(fold, iid, first=)       ... as a fragment: into #root, or morphed by id
+    render_container(fold, iid, s)  a keyed list, whole
+    error_html / error_block / error_in_page   the `role="alert"` block that replaces an
+                                    instance whose handler or render raised
+    root_id(html)                   the id of the outermost element of some HTML
+
+An instance's outermost element carries its iid (`self.root`), which is how later patches find
+it; `render_html` refuses HTML that does not, at the point where the mistake can be named.
+
+What this module does not do: decide when to render (see `kernel`), or encode fragments.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import weakref
+from collections.abc import Iterable
+from operator import attrgetter
+from typing import cast
+
+from htpy import BaseElement, Element, VoidElement
+from htpy import fragment as htpy_fragment
+from markupsafe import Markup
+from markupsafe import escape as escape_html
+
+from . import fragments as fr
+from .component import Component, Mount
+from .conversation import Conversation, KeyedSlot
+from .errors import RenderError
+from .fold import ErrorReport, Fold
+from .fragments import ROOT_SELECTOR
+
+__all__ = [
+    "FAST_HTPY",
+    "Host",
+    "error_block",
+    "error_html",
+    "error_in_page",
+    "mount",
+    "render",
+    "render_container",
+    "render_html",
+    "render_html_or_error",
+    "root_id",
+    "to_html",
+]
+
+
+class Host:
+    """What a component may ask the kernel during render: its children's HTML.
+
+    It holds its fold weakly: a component keeps its mount after the fold that mounted it is
+    over, so a strong reference would chain every conversation value to the one before it,
+    and memory would grow with every event whatever `history_limit` says.
+    """
+
+    def __init__(self, fold: Fold) -> None:
+        self._ref = weakref.ref(fold)
+
+    @property
+    def _fold(self) -> Fold:
+        fold = self._ref()
+        if fold is None:
+            raise RuntimeError("slot() and keyed() can only be used inside render()")
+        return fold
+
+    @property
+    def can_go_back(self) -> bool:
+        fold = self._ref()
+        return fold is not None and bool(fold.history)
+
+    def render_slot(self, iid: str, slot: str) -> Markup:
+        inst = self._fold.instances[iid]
+        child = inst.children.get(slot)
+        if child is None or child not in self._fold.instances:
+            known = ", ".join(sorted(inst.children)) or "none"
+            raise RenderError(
+                f"{type(inst.component).__qualname__} has no child in slot {slot!r} "
+                f"(slots: {known}). Declare it in children(), or show it with call_in_slot()."
+            )
+        return Markup(render_html(self._fold, child))
+
+    def component(self, iid: str) -> Component:
+        inst = self._fold.instances.get(iid)
+        if inst is None:
+            raise LookupError(f"no instance {iid!r} in this conversation")
+        mount(self._fold, inst.component, iid)
+        return inst.component
+
+    def render_keyed(self, iid: str, slot: str) -> Markup:
+        inst = self._fold.instances[iid]
+        keyed = inst.keyed.get(slot, KeyedSlot())
+        parts = [
+            render_html(self._fold, keyed.children[k])
+            for k in keyed.order
+            if keyed.children.get(k) in self._fold.instances
+        ]
+        return Markup(
+            f'<div id="{htmllib.escape(iid)}--{htmllib.escape(slot)}">{"".join(parts)}</div>'
+        )
+
+
+def mount(fold: Fold, comp: Component, iid: str, parent: str | None = None) -> None:
+    """Give `comp` its Mount (id, conversation, base, host, parent) before user code runs."""
+    inst = fold.instances.get(iid)
+    if inst is not None:
+        parent = inst.parent
+    mounted = fold.mounts.get(iid)
+    if mounted is None or mounted.parent != parent:
+        host = fold.host
+        if host is None:
+            host = fold.host = Host(fold)
+        mounted = fold.mounts[iid] = Mount(iid, fold.cid, fold.conv.base, host, parent)
+    comp._parlour = mounted  # pyright: ignore[reportPrivateUsage]
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+
+def to_html(node: object) -> str:
+    """`node` (an htpy element, Markup, str, None, ...) as HTML; a plain str is escaped."""
+    if node is None:
+        return ""
+    if type(node) is Element and FAST_HTPY:
+        out: list[str] = []
+        _serialise(node, out)
+        return "".join(out)
+    html = getattr(node, "__html__", None)
+    if html is not None:
+        return str(html())
+    if isinstance(node, str):
+        return str(Markup.escape(node))
+    return str(htpy_fragment[node])  # pyright: ignore[reportArgumentType]
+
+
+# A serialiser for the common htpy trees (plain elements, str, int, tuples and lists, Markup),
+# which gives exactly htpy's output at a fraction of its cost: htpy's own walk checks every
+# child against a runtime-checkable Protocol. Anything else (contexts, fragments, callables,
+# generators, the <html> element, subclasses) is handed to htpy whole. It reads the three
+# slots htpy elements are made of; `FAST_HTPY` turns it off if a future htpy changes them.
+_element_parts = attrgetter("_name", "_attrs", "_children")
+FAST_HTPY = (
+    getattr(BaseElement, "__slots__", None) == ("_name", "_attrs", "_children")
+    and Element.iter_chunks is BaseElement.iter_chunks
+    and "iter_chunks" in VoidElement.__dict__
+)
+
+
+def _serialise(node: object, out: list[str]) -> None:
+    kind = type(node)
+    if kind is Element:
+        name, attrs, children = _element_parts(node)
+        out.append(f"<{name}{attrs}>")
+        if children is not None:
+            _serialise(children, out)
+        out.append(f"</{name}>")
+    elif kind is str:
+        out.append(escape_html(node))
+    elif kind is tuple or kind is list:
+        for child in cast(Iterable[object], node):
+            _serialise(child, out)
+    elif kind is int:
+        out.append(str(node))
+    elif kind is Markup:
+        out.append(cast(Markup, node))
+    elif node is None or kind is bool:
+        return
+    elif kind is VoidElement:
+        name, attrs, _ = _element_parts(node)
+        out.append(f"<{name}{attrs}>")
+    else:
+        out.append(str(htpy_fragment[node]))  # pyright: ignore[reportArgumentType]
+
+
+_ROOT_TAG = re.compile(r"\s*<[a-zA-Z][^\s/>]*(?P<attrs>[^>]*)>")
+_ID_ATTR = re.compile(r'(?:^|\s)id="([^"]*)"')
+
+
+def root_id(html: str) -> str | None:
+    """The `id` of the outermost element of `html`, if it has one."""
+    match = _ROOT_TAG.match(html)
+    if match is None:
+        return None
+    found = _ID_ATTR.search(match.group("attrs"))
+    return found.group(1) if found else None
+
+
+# -- instances -----------------------------------------------------------------------------
+
+
+def render_html(fold: Fold, iid: str) -> str:
+    """The HTML of instance `iid` (children included); RenderError if it cannot be patched."""
+    inst = fold.instances[iid]
+    comp = inst.component
+    mount(fold, comp, iid)
+    html = to_html(comp.render())
+    found = root_id(html)
+    if found != iid:
+        raise RenderError(
+            f"{type(comp).__qualname__}.render() must put self.root on its outermost element, "
+            f"so later updates can find it by id: `return div(self.root)[...]`. The outermost "
+            f"element had id={found!r}; expected {iid!r}. HTML began: {html[:80]!r}"
+        )
+    if fold.rendering is not None:
+        fold.rendering.add(iid)
+    return html
+
+
+def render_html_or_error(fold: Fold, iid: str) -> str | None:
+    """`render_html`, marking what it drew as rendered; on failure an error block, and None."""
+    outer = fold.rendering
+    fold.rendering = set()
+    try:
+        html = render_html(fold, iid)
+    except Exception as exc:
+        fold.rendering = outer
+        error_in_page(fold, iid, exc, "render")
+        return None
+    for done in fold.rendering:
+        inst = fold.instances[done]
+        if not inst.rendered:
+            fold.instances[done] = inst.with_rendered(True)
+    fold.rendering = outer
+    return html
+
+
+def render(fold: Fold, iid: str, *, first: bool, selector: str | None = None) -> None:
+    """Render `iid`: into `#root` (a frame's first render), or morph it by id."""
+    html = render_html_or_error(fold, iid)
+    if html is None:
+        return
+    if first:
+        fold.frags.append(fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR))
+    elif selector is not None:
+        fold.frags.append(fr.Elements(html, selector, "outer", key=None))
+    else:
+        fold.frags.append(fr.Elements(html, None, "outer", key=iid))
+
+
+def render_container(fold: Fold, parent_iid: str, slot: str) -> None:
+    """Render the whole keyed list `slot` of `parent_iid` (after a reorder)."""
+    try:
+        html = str(Host(fold).render_keyed(parent_iid, slot))
+    except Exception as exc:
+        error_in_page(fold, parent_iid, exc, "render")
+        return
+    fold.frags.append(fr.Elements(html, None, "outer", key=f"{parent_iid}--{slot}"))
+
+
+# -- error blocks ------------------------------------------------------------------------------
+
+
+def error_html(cid: str, iid: str, error: BaseException, phase: str) -> str:
+    """The error block that stands in for instance `iid` (its id kept, so it can be patched)."""
+    message = htmllib.escape(f"{type(error).__name__}: {error}")
+    comment = htmllib.escape(f"parlour error: cid={cid} iid={iid} phase={phase}").replace(
+        "--", "- -"
+    )
+    return (
+        f'<div id="{htmllib.escape(iid or "root-error")}" class="parlour-error" role="alert">'
+        f"<!-- {comment} -->"
+        f'<strong class="parlour-error-title">Something went wrong</strong> '
+        f'<span class="parlour-error-message">{message}</span></div>'
+    )
+
+
+def error_block(
+    conv: Conversation, iid: str | None, error: BaseException, phase: str
+) -> fr.Elements:
+    """The error block as a fragment: in place of `iid` if it is on the page, else in #root."""
+    inst = conv.instances.get(iid) if iid else None
+    html = error_html(conv.id, iid or "", error, phase)
+    if inst is not None and inst.rendered:
+        return fr.Elements(html, f"#{iid}", "outer", key=iid, error=True)
+    return fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR, error=True)
+
+
+def error_in_page(fold: Fold, iid: str, error: BaseException, phase: str) -> None:
+    """Report `error` and, if `iid` is on the page (or is the top frame), show it there."""
+    fold.errors.append(ErrorReport(fold.cid, iid, phase, error))
+    inst = fold.instances.get(iid)
+    on_page = inst is not None and (inst.rendered or iid == fold.top)
+    if on_page:
+        html = error_html(fold.cid, iid, error, phase)
+        if inst is not None and inst.rendered:
+            fold.frags.append(fr.Elements(html, f"#{iid}", "outer", key=iid, error=True))
+        else:
+            fold.frags.append(
+                fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR, error=True)
+            )
+            if inst is not None:
+                # The block fills the page and carries the instance's id, so the instance is
+                # on the page (as its error): settling must not draw over the block.
+                fold.instances[iid] = inst.with_rendered(True)
