@@ -11,16 +11,17 @@
 
 At startup it opens the journal (`.parlour/console.sqlite`, the console's event history),
 the bus (in-process by default, ids continuing after the journal's; or NATS), and the hub
-that folds every event into the console state; then it registers the shared panels and
-routes the hub's "these parts changed" to the views that show them. A ticker re-renders the
-Status and Config figures every `tick` seconds (R23/R25: "Last updated" keeps moving).
+that folds every event into the console state; then it builds the pages' `App` on that bus
+and store with the hub as a service, registers the shared panels, and routes the hub's
+"these parts changed" to the views that show them (a `config.changed` of the window goes to
+`App.set_window`). A ticker re-renders the Status and Config figures every `tick` seconds
+(R23/R25: "Last updated" keeps moving). Until then `/api` and the pages answer 503.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import time
 from collections.abc import AsyncGenerator
@@ -29,7 +30,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
@@ -41,11 +42,10 @@ from parlour.console.hub import Hub
 from parlour.console.journal import open_journal
 from parlour.console.pages import PAGES
 from parlour.stores import DEFAULT_STORE_SPEC, open_store
+from parlour.stores.protocol import ConversationStore
 from parlour.web.app import App
 
 __all__ = ["TOKEN_ENV", "Console"]
-
-log = logging.getLogger("parlour.console")
 
 TOKEN_ENV = "PARLOUR_CONSOLE_TOKEN"
 STATIC = Path(__file__).parent / "static"
@@ -76,23 +76,18 @@ class Console:
         self.tick = tick
         self.swarm_options = swarm or {}
         self.started = time.time()
+        self.secret = secret
+        self.store: ConversationStore = open_store(self.store_spec)  # a bad spec fails here
         self.hub: Hub | None = None
-        self.pages = App(
-            dict(PAGES),
-            title="parlour console",
-            store=open_store(self.store_spec),
-            secret=secret,
-            state_dir=state_dir,
-            stylesheets=("/_console/console.css",),
-        )
         self.figures = status.Figures(self)
+        self._pages: App | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_app: Starlette | None = None
         self._app = Starlette(
             routes=[
                 Route("/_console/console.css", self._css, methods=["GET"]),
                 Mount("/api", app=self._api),
-                Mount("/", app=self.pages),
+                Mount("/", app=self._serve_pages),
             ],
             lifespan=self._lifespan,
         )
@@ -102,6 +97,25 @@ class Console:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+    @property
+    def pages(self) -> App:
+        """The pages' app (the Agents, Status and Config pages and their streams)."""
+        if self._pages is None:
+            raise RuntimeError(
+                "Console.pages: the pages are built when the console starts (on the bus it "
+                "opens then); call `await console.start()` or serve it first"
+            )
+        return self._pages
+
+    async def _serve_pages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The pages, once they exist (they are built at startup)."""
+        if self._pages is None:
+            if scope["type"] == "http":
+                response = PlainTextResponse("the console is starting; retry shortly", 503)
+                await response(scope, receive, send)
+            return
+        await self._pages(scope, receive, send)
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The HTTP API, once the hub exists (it is built at startup)."""
@@ -123,7 +137,8 @@ class Console:
             await self.close()
 
     async def start(self) -> None:
-        """Open the journal, the bus and the hub; wire the panels; start the ticker (and swarm)."""
+        """Open the journal, the bus and the hub; build the pages on them and wire the
+        panels; start the ticker (and the demo swarm)."""
         journal = open_journal(self.journal_spec)
         bus: EventBus
         if self.bus_url is None or self.bus_url == "memory":
@@ -131,16 +146,28 @@ class Console:
         else:
             bus = await open_bus(self.bus_url)
         hub = Hub(bus, journal)
-        await hub.start()
+        try:
+            await hub.start()
+        except BaseException:
+            await hub.close()  # closes the journal
+            await bus.close()
+            raise
         self.hub = hub
-        runtime = self.pages.runtime
-        runtime.bus = bus
-        self.pages.provide(hub)
-        views = self.pages.views
-        panels.register(views, lambda: hub.state)
-        self.figures.register(views)
+        pages = App(
+            dict(PAGES),
+            title="parlour console",
+            store=self.store,
+            bus=bus,
+            secret=self.secret,
+            state_dir=self.state_dir,
+            stylesheets=("/_console/console.css",),
+            window=hub.state.settings.window,
+            services=[hub],
+        )
+        self._pages = pages
+        panels.register(pages.views, lambda: hub.state)
+        self.figures.register(pages.views)
         hub.listen(self._changed)
-        self._apply_settings()
         self._api_app = Starlette(routes=api_routes(hub, token=self.token))
         self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
         if self.demo:
@@ -152,33 +179,26 @@ class Console:
             )
 
     def _changed(self, parts: frozenset[str]) -> None:
-        views = self.pages.views
+        pages = self.pages
         names = panels.part_views(parts)
         if "services" in parts:
             names.append("health")
         if "settings" in parts:
-            self._apply_settings()
+            assert self.hub is not None
+            pages.set_window(self.hub.state.settings.window)  # live: streams and views
             names.append("settings")
         if names:
-            views.invalidate(*names)
-
-    def _apply_settings(self) -> None:
-        """Live settings take effect at once: the coalescing window of views and streams."""
-        assert self.hub is not None
-        settings = self.hub.state.settings
-        self.pages.window = settings.window
-        self.pages.views.window = settings.window
+            pages.views.invalidate(*names)
 
     async def close(self) -> None:
+        """Stop the ticker and the swarm, then the pages (and the bus), then the hub."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
-        runtime = self.pages.runtime
-        await runtime.close()
+        if self._pages is not None:
+            await self._pages.close()  # the runtime first, so no page calls a closed hub
         if self.hub is not None:
             await self.hub.close()
-        if runtime.bus is not None:
-            await runtime.bus.close()

@@ -80,7 +80,7 @@ class Figures:
             while True:
                 await asyncio.sleep(tick)
                 try:
-                    stored = await self.console.pages.runtime.store.count()
+                    stored = await self.console.pages.store.count()
                 except Exception:  # a store that cannot count still lets the page live
                     stored = None
                 self.take(stored=stored)
