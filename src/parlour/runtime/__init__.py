@@ -1,7 +1,7 @@
 """parlour.runtime: the async part. Live conversations, locks, streams, timers, io, the bus."""
 
 from parlour.runtime.connection import Connection as Connection
-from parlour.runtime.runtime import Live as Live
+from parlour.runtime.live import Live as Live
 from parlour.runtime.runtime import RestoreBusy as RestoreBusy
 from parlour.runtime.runtime import Runtime as Runtime
 

@@ -23,7 +23,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from parlour.bus.protocol import EventBus
@@ -37,6 +36,7 @@ from parlour.core.conversation import Conversation, Subscription, Timer
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.runtime.connection import Connection
+from parlour.runtime.live import OUTBOX_LENGTH, Live
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
 from parlour.stores.protocol import ConversationStore
@@ -46,10 +46,6 @@ __all__ = ["Live", "OnEnd", "RestoreBusy", "Runtime"]
 log = logging.getLogger("parlour")
 
 
-OUTBOX_LENGTH = 256
-"""Batches kept per conversation for streams that reconnect with `Last-Event-ID`."""
-
-
 type OnEnd = Callable[[str, Any], object]
 """Told `(cid, value)` when a conversation ends: the value its root frame answered (or that
 `end(value)` gave, or a root `@flow` returned). May return an awaitable (it is awaited)."""
@@ -57,52 +53,6 @@ type OnEnd = Callable[[str, Any], object]
 
 class RestoreBusy(Exception):
     """Too many conversations are being restored at once; the client should retry shortly."""
-
-
-@dataclass(eq=False)
-class Live:
-    """A conversation in use: its current value, its lock, its open streams, its outbox.
-
-    Every batch of fragments gets the next sequence number and is kept in a bounded outbox,
-    so a stream that reconnects with `Last-Event-ID: EPOCH.SEQ` receives exactly what it
-    missed. The epoch changes whenever the conversation is loaded into a process, so ids from
-    before a restart never match (that stream gets a full render instead).
-    """
-
-    conv: Conversation
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    connections: set[Connection] = field(default_factory=set[Connection])
-    restored: bool = False
-    """Loaded from the store: the next stream runs `wakeup` before it renders."""
-    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
-    seq: int = 0
-    outbox: deque[tuple[int, tuple[Fragment, ...]]] | None = None
-    """The newest batches (up to 256), kept from the first stream on: before any stream has
-    opened, no client can hold an id to replay from, and an idle page holds no outbox."""
-    streamed: bool = False
-    """A stream has opened in this epoch: from now on batches go to the outbox."""
-    views: frozenset[str] = frozenset()
-    """The shared views the page shows (as of its last render): who gets their updates."""
-
-    @property
-    def last_event_id(self) -> str:
-        return f"{self.epoch}.{self.seq}"
-
-    def missed_since(
-        self, last_event_id: str | None
-    ) -> list[tuple[int, tuple[Fragment, ...]]] | None:
-        """The batches after `last_event_id`, in order; None when they cannot all be replayed."""
-        if not last_event_id:
-            return None
-        epoch, _, raw = last_event_id.partition(".")
-        if epoch != self.epoch or not raw.isdigit():
-            return None
-        seen = int(raw)
-        if seen > self.seq:
-            return None
-        missed = [(n, frags) for n, frags in self.outbox or () if n > seen]
-        expected = self.seq - seen
-        return missed if len(missed) == expected else None
 
 
 class Runtime:

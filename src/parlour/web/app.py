@@ -1,10 +1,11 @@
 """`App(Root)`: a parlour application as an ASGI app: its configuration and its routes.
 
-    GET  <page path>                          the shell: mints a conversation, sets the cookie
+    GET  <page path>                          the shell (`parlour.web.shell`): mints a
+                                              conversation, sets the session cookie
     GET  BASE/sse/CID                         the stream (`parlour.web.stream`)
     POST BASE/event/CID/IID/EVENT             one event; 204 (`parlour.web.events`)
     POST BASE/back/CID[?to=DEPTH]             step back in history; 204 (`parlour.web.events`)
-    GET  BASE/static/FILE                     the stock stylesheet, the Datastar bundle
+    GET  BASE/static/FILE                     the stylesheet, Datastar (`parlour.web.static`)
 
 The URL shapes are `parlour.core.routes`'; BASE is `/_parlour` unless `base=` says otherwise.
 `App` mounts inside a Starlette or FastAPI app like any ASGI app; its URLs follow the mount.
@@ -18,17 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -42,68 +41,18 @@ from parlour.runtime.views import SharedViews
 from parlour.stores.protocol import ConversationStore
 from parlour.web.datastar import DatastarSource, choose, missing_message
 from parlour.web.events import Events
+from parlour.web.pages import RootFactory, pages_of
 from parlour.web.responses import busy, plain, route_path
 from parlour.web.session import COOKIE, Owners, Sessions
 from parlour.web.shell import shell_html
+from parlour.web.static import DATASTAR_FILE, StaticFiles
 from parlour.web.stream import Streams
 
 __all__ = ["App"]
 
 log = logging.getLogger("parlour")
 
-STATIC_DIR = Path(__file__).parent / "static"
-DATASTAR_FILE = "datastar.js"
-
-type RootFactory = type[Component] | Callable[[], Component]
 type _Handler = Callable[..., Awaitable[None]]
-
-
-def _check_root(root: object, where: str) -> None:
-    """Refuse, when the app is built, a root that would fail on every request."""
-    if isinstance(root, type):
-        if issubclass(root, Component):
-            return
-        raise TypeError(
-            f"{where} must be a Component class or a zero-argument factory, got the class "
-            f"{root.__qualname__}, which is not a Component; subclass parlour.Component"
-        )
-    if isinstance(root, Component):
-        name = type(root).__qualname__
-        raise TypeError(
-            f"{where} got an instance of {name}: pass the class, not an instance "
-            f"(App({name}), or App(lambda: {name}(...)) to set its state); every visit "
-            "needs a fresh instance"
-        )
-    if not callable(root):
-        raise TypeError(
-            f"{where} must be a Component class or a zero-argument factory, got {root!r} "
-            f"(a {type(root).__qualname__})"
-        )
-    try:
-        inspect.signature(root).bind()
-    except TypeError:
-        raise TypeError(
-            f"{where} must be a Component class or a zero-argument factory, got {root!r}, "
-            "which cannot be called without arguments"
-        ) from None
-    except ValueError:
-        pass  # no signature to inspect (a builtin): it is checked when called
-
-
-def _pages(root: object) -> dict[str, RootFactory]:
-    if not isinstance(root, Mapping):
-        _check_root(root, "App(root)")
-        return {"/": cast(RootFactory, root)}
-    pages = dict(cast(Mapping[object, object], root))
-    bad = [path for path in pages if not (isinstance(path, str) and path.startswith("/"))]
-    if bad or not pages:
-        raise ValueError(
-            f"App pages must map paths starting with '/' to components, got {bad or '{}'}; "
-            "e.g. App({'/': Home, '/status': Status})"
-        )
-    for path, page in pages.items():
-        _check_root(page, f"App page {path!r}")
-    return cast(dict[str, RootFactory], pages)
 
 
 def _check_window(seconds: float) -> float:
@@ -156,7 +105,7 @@ class App:
         views: SharedViews | None = None,
         on_end: OnEnd | None = None,
     ) -> None:
-        self.pages = _pages(root)
+        self.pages = pages_of(root)
         self.root = self.pages.get("/", next(iter(self.pages.values())))
         self.title = title
         self.base = "/" + base.strip("/")
@@ -183,11 +132,12 @@ class App:
         self._streams = Streams(self.runtime, self._owners, heartbeat=heartbeat, window=window)
         self._events = Events(self.runtime, self._owners, max_body=max_body, clock=clock)
         self._hot = self.base + "/"
+        static = StaticFiles(self._datastar)
         self._app = Starlette(
             routes=[
                 *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
                 Route(f"{self.base}/{BACK}/{{cid}}", self._events.back, methods=["POST"]),
-                Route(f"{self.base}/{STATIC}/{{name}}", self._static, methods=["GET"]),
+                Route(f"{self.base}/{STATIC}/{{name}}", static.serve, methods=["GET"]),
             ],
             lifespan=self._lifespan,
             exception_handlers={RestoreBusy: self._busy},
@@ -396,29 +346,3 @@ class App:
                 COOKIE, cookie, httponly=True, samesite="lax", path="/", max_age=400 * 86400
             )
         return response
-
-    async def _static(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        if name == DATASTAR_FILE:
-            return self._bundle()
-        path = STATIC_DIR / name
-        try:
-            found = "/" not in name and not name.startswith(".") and path.is_file()
-        except (OSError, ValueError):  # a name too long (ENAMETOOLONG) or not a file name
-            found = False
-        if not found:
-            return plain(404, f"no static file {name[:100]!r}")
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
-
-    def _bundle(self) -> Response:
-        """The Datastar bundle, when this app serves one (not when it points at a URL)."""
-        file = self._datastar.file
-        if file is None:
-            return plain(404, f"no static file {DATASTAR_FILE!r}: pages load Datastar from a URL")
-        if not file.is_file():
-            return plain(404, missing_message(self._datastar))
-        return FileResponse(
-            file,
-            media_type="text/javascript",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
