@@ -61,7 +61,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _Refused(Exception):
-    """An answer other than success, raised by a helper and turned into JSON by `_guard`."""
+    """An answer other than success, raised by a helper and turned into JSON by `guard`."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

@@ -61,14 +61,12 @@ if TYPE_CHECKING:
     from parlour.bus.event import Event
 
 __all__ = [
-    "AGENT_STATES",
     "CLEAR_LOG_TOPIC",
     "CONSOLE_SOURCE",
     "MAX_RECENT_TARGETS",
     "MAX_RESULTS",
     "NOISE_KINDS",
     "PARTS",
-    "SERVICE_STATUSES",
     "Agent",
     "ConsoleState",
     "LogEntry",
@@ -87,18 +85,6 @@ PARTS: Final = frozenset(
 
 NOISE_KINDS: Final = frozenset({"tool", "model"})
 """Kinds of event hidden from the log by default (chatty: tool calls, model replies)."""
-
-AGENT_STATES: Final = (
-    "pending",
-    "running",
-    "blocked",
-    "completed",
-    "failed",
-    "skipped",
-    "cancelled",
-)
-SERVICE_STATUSES: Final = ("Running", "Conflict", "In Use", "Stale", "Stopped", "Standby")
-"""The statuses a service usually reports; others are shown as given."""
 
 CLEAR_LOG_TOPIC: Final = "log.cleared"
 CONSOLE_SOURCE: Final = "console"
