@@ -396,6 +396,22 @@ async def test_a_closing_published_by_someone_else_is_folded_like_the_hubs_own(
     assert await topics(hub.journal, "question.answered") == ["question.answered"] * 2
 
 
+async def test_an_answer_the_bus_could_not_carry_leaves_the_question_open(
+    hub: Hub, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = await hub.ask("a", "Ship it?", options=["yes", "no"])
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Event:
+        raise ConnectionError("the bus is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bus, "publish", unreachable)
+        with pytest.raises(ConnectionError):
+            await hub.answer(question.id, "yes")
+    assert hub.state.questions[question.id].state == "pending"
+    assert (await hub.answer(question.id, "no")).answer == "no"
+
+
 async def test_two_hubs_on_one_bus_agree_on_the_one_answer(
     hub: Hub, bus: InProcessBus, clock: FakeClock
 ) -> None:

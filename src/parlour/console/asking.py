@@ -147,7 +147,7 @@ class Asking:
         try:
             await self._publish("question.answered", CONSOLE_SOURCE, {"id": qid, "answer": answer})
         except BaseException:
-            self._claims.pop(qid, None)
+            self._release(qid)
             raise
         return self._outcome(self._state.questions.get(qid, question), answer)
 
@@ -197,7 +197,7 @@ class Asking:
             try:
                 await self._publish("question.expired", CONSOLE_SOURCE, {"id": qid})
             except Exception:
-                self._claims.pop(qid, None)
+                self._release(qid)
                 log.exception("parlour console: could not publish question.expired")
                 continue
             question = self._state.questions.get(qid)
@@ -242,6 +242,12 @@ class Asking:
             if question is not None:
                 self._wake(question)
         self._waiters.clear()
+
+    def _release(self, qid: str) -> None:
+        """Drop a claim whose event was not published: the question may close again, and
+        the expiry task counts its deadline again."""
+        self._claims.pop(qid, None)
+        self._rearm.set()
 
     def _wake(self, question: Question) -> None:
         for future in self._waiters.pop(question.id, []):
