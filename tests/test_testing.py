@@ -13,12 +13,12 @@ from parlour.core import commands as cmd
 from parlour.core import fragments as fr
 from parlour.core import kernel
 from parlour.core.effects import Effect
-from parlour.testing import AsgiClient, Harness, SseEvent, parse_sse, replay
+from parlour.testing import AsgiClient, Dispatch, Harness, SseEvent, parse_sse, replay
 
 
 class Clock(Component):
     ticks: int = 0
-    log: list[str] = []
+    log: list[str | int] = []  # notes, and the answer of a called Clock (its ticks)
 
     def render(self) -> Element:
         return div(self.root)[span(".ticks")[self.ticks]]
@@ -35,7 +35,7 @@ class Clock(Component):
     def two_timers(self) -> list[Effect]:
         return [after(5, self.note, "late"), after(1, self.note, "early")]
 
-    def note(self, what: str) -> None:
+    def note(self, what: str | int) -> None:
         self.log = [*self.log, what]
 
     @event
@@ -134,22 +134,59 @@ def test_history_limit_and_base_reach_the_conversation() -> None:
     assert (h.conversation.history_limit, h.conversation.base, h.conversation.id) == (2, "/x", "c")
 
 
-def test_replay_takes_tuples_for_the_top_frame_or_an_iid_and_events() -> None:
-    step = replay(
+def test_replay_takes_typed_events_for_the_top_frame_an_iid_or_as_they_are() -> None:
+    run = replay(
         Clock,
         [
-            ("p1", "ask", None),
-            ("two_timers",),  # the top frame: p2
+            Dispatch("ask", to="p1"),
+            Dispatch("two_timers"),  # the top frame: p2
             kernel.Event("p2", "finish"),
-            ("start_ticking", 3),  # p1 again
+            Dispatch("start_ticking", 3),  # p1 again
         ],
         cid="r",
     )
-    assert step.conversation.id == "r"
-    assert step.conversation.stack == ("p1",)
-    assert step.conversation.instances["p1"].component.log == [0]  # p2 answered its ticks
-    assert sum(isinstance(c, cmd.ScheduleTimer) for c in step.commands) == 3
-    assert sum(isinstance(c, cmd.CancelTimer) for c in step.commands) == 2  # p2's, when it left
+    assert run.conversation.id == "r"
+    assert run.conversation.stack == ("p1",)
+    assert run.conversation.instances["p1"].component.log == [0]  # p2 answered its ticks
+    assert sum(isinstance(c, cmd.ScheduleTimer) for c in run.commands) == 3
+    assert sum(isinstance(c, cmd.CancelTimer) for c in run.commands) == 2  # p2's, when it left
+    assert len(run.steps) == 5  # the boot and one step per event
+    assert run.errors == ()
+
+
+def test_replay_returns_what_handlers_raised_and_the_page_they_left() -> None:
+    class Fragile(Component):
+        n: int = 0
+
+        def render(self) -> Element:
+            return div(self.root)[span(".n")[self.n]]
+
+        @event
+        def inc(self) -> None:
+            self.n += 1
+
+        @event
+        def crash(self, why: str) -> None:
+            raise ValueError(why)
+
+    run = replay(Fragile, [Dispatch("inc"), Dispatch("crash", "boom"), Dispatch("inc")])
+    [report] = run.errors
+    assert isinstance(report.error, ValueError)
+    assert str(report.error) == "boom"
+    assert (report.iid, report.phase) == ("p1", "handle")
+    assert run.conversation.instances["p1"].component.n == 2  # the crash changed nothing
+    assert run.html == '<div id="p1"><span class="n">2</span></div>'
+
+
+def test_replay_refuses_the_old_tuples_with_the_fix() -> None:
+    with pytest.raises(TypeError, match=r"Dispatch\('inc', 5\)"):
+        replay(Clock, [("start_ticking", 3)])  # type: ignore[list-item]
+
+
+def test_the_harness_collects_errors_too() -> None:
+    h = Harness(Clock)
+    h.dispatch(None, "no_such_event")
+    assert [e.phase for e in h.errors] == ["handle"]
 
 
 # -- SSE parsing ------------------------------------------------------------------------------
