@@ -7,16 +7,14 @@ lifespan, so nobody else would cancel its timers and background work.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from parlour.testing import AsgiClient, AsgiResponse
+from parlour import testing
+from parlour.testing import AsgiClient
 from parlour.web.app import App
 
 SECRET = "test-secret-not-for-production"
@@ -48,26 +46,23 @@ async def make_app() -> AsyncIterator[MakeApp]:
         await app.runtime.close()
 
 
-@dataclass
-class Page:
-    """A shell page as a browser got it: the response, its conversation and its HTML."""
-
-    response: AsgiResponse
-    cid: str
-    html: str
-    """The page with HTML entities decoded (attribute values read as the browser reads them)."""
+class Page(testing.Page):
+    """The shell page as a browser got it (`response`, `cid`, `html`); the web tests open the
+    stream and post events themselves, since the HTTP exchange is what they check."""
 
     def iid_of(self, event: str) -> str:
-        """The instance id the page's `event` button posts to."""
-        match = re.search(rf"/event/{re.escape(self.cid)}/([^/]+)/{re.escape(event)}'", self.html)
-        assert match is not None, f"no {event!r} button on the page:\n{self.html}"
-        return match.group(1)
+        """The instance id that the page's control for `event` posts to."""
+        for element in self.all("*"):
+            for kind in ("click", "submit", "change", "input"):
+                for action in self.actions(element, kind):
+                    *_, cid, iid, name = action.url.partition("?")[0].split("/")
+                    if (cid, name) == (self.cid, event):
+                        return iid
+        raise AssertionError(f"no {event!r} control on the page:\n{self.outline()}")
 
 
 async def open_page(client: AsgiClient, path: str = "/") -> Page:
-    response = await client.get(path)
-    assert response.status == 200, response.text
-    text = html.unescape(response.text)
-    match = re.search(r"@get\(['\"]([^'\"]*)/sse/([^'\"]+)['\"]", text)
-    assert match is not None, f"no SSE URL in the shell:\n{text}"
-    return Page(response, match.group(2), text)
+    page = Page(client)
+    await page.open(path, stream=False)
+    assert page.cid is not None, f"no stream opened by the shell:\n{page.outline()}"
+    return page

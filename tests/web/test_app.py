@@ -304,7 +304,9 @@ async def test_the_shell_inlines_the_first_render_in_root(page: Page) -> None:
 
 
 async def test_the_shell_listens_for_the_browser_back_button(page: Page) -> None:
-    assert f'@post("/_parlour/back/{page.cid}?to="' in page.html
+    assert f'@post("/_parlour/back/{page.cid}?to="' in str(
+        page.attr("body", "data-on:popstate__window")
+    )
 
 
 async def test_the_shell_has_the_title_and_the_stock_stylesheet(make_app: MakeApp) -> None:
@@ -683,9 +685,10 @@ async def test_an_app_mounted_under_a_prefix_works_end_to_end(make_app: MakeApp)
     outer = Starlette(routes=[Mount("/counter", app=app)])
     client = AsgiClient(outer)
     page = await open_page(client, "/counter/")
-    assert f'@get("/counter/_parlour/sse/{page.cid}"' in page.html
+    assert f'@get("/counter/_parlour/sse/{page.cid}"' in str(page.attr("body", "data-init"))
     assert f"@post('/counter/_parlour/event/{page.cid}/" in page.html
-    assert f'@post("/counter/_parlour/back/{page.cid}?to="' in page.html
+    back = str(page.attr("body", "data-on:popstate__window"))
+    assert f'@post("/counter/_parlour/back/{page.cid}?to="' in back
     assert 'href="/counter/_parlour/static/parlour.css"' in page.html
     iid = page.iid_of("inc")
     async with client.stream(f"/counter/_parlour/sse/{page.cid}") as sse:
@@ -718,7 +721,7 @@ async def test_a_mounted_app_serves_its_self_hosted_datastar_under_the_prefix(
 async def test_a_custom_base_moves_every_route(make_app: MakeApp) -> None:
     client = AsgiClient(make_app(Counter, base="/live/"))
     page = await open_page(client)
-    assert f'@get("/live/sse/{page.cid}"' in page.html
+    assert f'@get("/live/sse/{page.cid}"' in str(page.attr("body", "data-init"))
     iid = page.iid_of("inc")
     async with client.stream(f"/live/sse/{page.cid}") as sse:
         await sse.next_event()

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from .asgi import AsgiClient, AsgiResponse
 from .dom import Document, Element, ElementNotFound, PatchError
+from .expressions import Action
 from .harness import Dispatch, Harness, Replayed, replay
 from .page import Page, PageTimeout
 from .sse import SseEvent, SseStream, parse_sse
 
 __all__ = [
+    "Action",
     "AsgiClient",
     "AsgiResponse",
     "Dispatch",

@@ -294,6 +294,15 @@ class Page:
             response = await self.run(handler) or response
         return response
 
+    def actions(self, target: str | Element, event: str = "click") -> list[Action]:
+        """The requests the element's `data-on:EVENT` would make, without making them (its
+        expression runs on a copy of the signals). `target` is an element or a selector
+        matching one; empty when it has no such handler."""
+        element = target if isinstance(target, Element) else self._one(target, None, "actions")
+        expression = _handler(element, event)
+        signals = json.loads(json.dumps(self.signals))
+        return [] if expression is None else evaluate(expression, signals)
+
     async def run(self, expression: str) -> AsgiResponse | None:
         """Run a Datastar expression as the page would (signal writes, then each action's
         request), then settle. Returns the last response (None when nothing was requested)."""
