@@ -60,7 +60,7 @@ from parlour.core import fragments as fr
 from parlour.core import kernel
 from parlour.core.conversation import Subscription, Timer
 from parlour.core.effects import Effect
-from parlour.testing import Harness, replay
+from parlour.testing import Dispatch, Harness, replay
 
 
 def elements(step: kernel.Step) -> list[fr.Elements]:
@@ -251,14 +251,15 @@ def test_dispatch_snapshots_the_prior_conversation() -> None:
 
 
 def test_replay_boots_and_folds_events_purely() -> None:
-    step = replay(Counter, [("inc",), ("add", 5), ("p1", "inc", None)])
+    step = replay(Counter, [Dispatch("inc"), Dispatch("add", 5), Dispatch("inc", to="p1")])
+    assert step.errors == ()
     assert step.conversation.instances["p1"].component.n == 7
     assert len(step.conversation.history) == 3
     assert len(elements(step)) == 4  # the boot render and one re-render per event
 
 
 def test_replay_is_deterministic() -> None:
-    events = [("inc",), ("inc",), ("finish",)]
+    events = [Dispatch("inc"), Dispatch("inc"), Dispatch("finish")]
     first, second = replay(Counter, events), replay(Counter, events)
     assert first.fragments == second.fragments
     assert first.conversation.ended
@@ -460,7 +461,8 @@ def test_end_stops_timers_and_subscriptions_and_closes_the_stream() -> None:
     assert conv.ended
     assert conv.timers == ()
     assert conv.subscriptions == ()
-    assert {type(c) for c in step.commands} == {cmd.CancelTimer, cmd.Unsubscribe}
+    # ...and the app is told the conversation ended (with end()'s value, None here).
+    assert {type(c) for c in step.commands} == {cmd.CancelTimer, cmd.Unsubscribe, cmd.Ended}
     # The handler's instance is still drawn first (nothing else drew), then the stream closes.
     assert isinstance(step.fragments[0], fr.Elements)
     assert step.fragments[-1] == fr.Close()

@@ -58,31 +58,6 @@ __all__ = [
 
 _EVENT_MARK = "__parlour_event__"
 
-# Names of the public Component API: a state field may not shadow them.
-_RESERVED = frozenset(
-    {
-        "iid",
-        "root",
-        "on",
-        "bind",
-        "local",
-        "bind_local",
-        "slot",
-        "keyed",
-        "render",
-        "start",
-        "stop",
-        "wakeup",
-        "children",
-        "url",
-        "keep",
-        "can_go_back",
-        "back_action",
-        "back_button",
-        "mounted",
-    }
-)
-
 _LIFECYCLE = frozenset({"render", "start", "stop", "wakeup", "children", "url"})
 
 
@@ -158,7 +133,7 @@ class Component:
     def __init_subclass__(cls, *, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.__parlour_name__ = name or f"{cls.__module__}.{cls.__qualname__}"
-        fields = collect_fields(cls, base=Component, reserved=_RESERVED)
+        fields = collect_fields(cls, base=Component)
         cls.__parlour_fields__ = fields
         cls.__parlour_events__ = frozenset(
             attr

@@ -2,7 +2,7 @@
 
 A handler mutates its own state directly; everything else it wants is an effect, returned as
 a value (one effect, or a list). The kernel folds them in order, in one `match` (see
-`kernel.step`). Effects are frozen and never stored, so they may hold live values (a component
+`kernel._step`). Effects are frozen and never stored, so they may hold live values (a component
 to show, an exception, a function for `io`).
 
     call(c, resume=self.m)         push c as a full-page frame; its answer calls self.m(answer)
@@ -181,8 +181,9 @@ class Subscribe:
 
 @dataclass(frozen=True, slots=True)
 class Unsubscribe:
+    """Stop the emitter's subscriptions on `pattern` (all of them when None)."""
+
     pattern: str | None = None
-    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +194,13 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class Back:
-    screen: bool = False
+    """Restore the conversation as it was before the last browser event."""
 
 
 @dataclass(frozen=True, slots=True)
 class End:
+    """End the conversation; `value` reaches the app as `commands.Ended` (its result)."""
+
     value: Any = None
 
 

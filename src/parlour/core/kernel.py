@@ -40,7 +40,7 @@ from .fold import ErrorReport, Fold, Step
 from .fragments import ROOT_SELECTOR
 from .keyed import reconcile
 from .render import error_block, error_html, error_in_page, mount, render, root_id
-from .state import clone, encode_state
+from .state import clone, encode_checked
 from .tree import descendants, instantiate, mark_unrendered, remove, remove_subtree, shown, subtree
 
 __all__ = [
@@ -228,6 +228,7 @@ def finish(conv: Conversation, now: float) -> Step:
         fold = Fold(conv, now)
         fold.ended = True
         fold.frags.append(fr.Close())
+        fold.cmds.append(cmd.Ended(conv.id, None))
         fold.errors.append(ErrorReport(conv.id, conv.top or "", "stop", exc))
     return _finish(fold)
 
@@ -399,12 +400,11 @@ def _step(fold: Fold, effect: fx.Effect, origin: str | None, *, to: int | None =
                 s for s in fold.subscriptions if not (s.iid == iid and s.pattern == pattern)
             ]
             fold.subscriptions.append(Subscription(iid, pattern, target.method))
-        case fx.Unsubscribe(pattern, owner):
-            iid = owner or origin
+        case fx.Unsubscribe(pattern):
             fold.subscriptions = [
                 s
                 for s in fold.subscriptions
-                if not (s.iid == iid and (pattern is None or s.pattern == pattern))
+                if not (s.iid == origin and (pattern is None or s.pattern == pattern))
             ]
         case fx.Publish(topic, payload):
             fold.cmds.append(cmd.Publish(topic, payload, fold.cid))
@@ -412,14 +412,19 @@ def _step(fold: Fold, effect: fx.Effect, origin: str | None, *, to: int | None =
             if history.restore(fold, to) and fold.top is not None:
                 for iid in descendants(fold, fold.top):
                     _hook(fold, iid, "wakeup")
-        case fx.End():
+        case fx.End(value):
+            if fold.ended:
+                return  # ended already in this fold (a stop hook's own end()): nothing more
+            fold.ended = True
             for frame in list(fold.stack):
                 for iid in subtree(fold, frame):
                     _hook(fold, iid, "stop", keep_state=False)
-            fold.ended = True
             fold.timers = []
             fold.subscriptions = []
             fold.frags.append(fr.Close())
+            # The result of the conversation (a root frame's answer, a root flow's return
+            # value, end(value)) has no caller to resume: it goes to the app.
+            fold.cmds.append(cmd.Ended(fold.cid, value))
         case _:
             assert_never(effect)
 
@@ -518,11 +523,12 @@ def _resume(
 
 
 def _store(fold: Fold, iid: str, comp: Component) -> None:
-    """Keep a handler's new state; refuse state that could not be stored (StateError)."""
+    """Keep a handler's new state; refuse state that cannot be stored or does not fit the
+    annotations (StateError), so the fold fails and the conversation keeps its last good state."""
     inst = fold.instances.get(iid)
     if inst is None:
         return
-    fold.instances[iid] = inst.with_component(comp, encode_state(comp))
+    fold.instances[iid] = inst.with_component(comp, encode_checked(comp))
 
 
 def _hook(fold: Fold, iid: str, name: str, *, keep_state: bool = True) -> None:

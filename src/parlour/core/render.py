@@ -200,7 +200,15 @@ def render_html(fold: Fold, iid: str) -> str:
     inst = fold.instances[iid]
     comp = inst.component
     mount(fold, comp, iid)
-    html = to_html(comp.render())
+    node = comp.render()
+    if isinstance(node, str) and not isinstance(node, Markup):
+        raise RenderError(
+            f"{type(comp).__qualname__}.render() returned a str ({node[:60]!r}). A str is text, "
+            "not HTML: it would be escaped, so its tags would show on the page as text and "
+            "the page could not find the instance by its id. Return htpy elements "
+            "(`div(self.root)[...]`), or wrap HTML you built and trust in `Markup(...)`."
+        )
+    html = to_html(node)
     found = root_id(html)
     if found != iid:
         raise RenderError(

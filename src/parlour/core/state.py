@@ -4,6 +4,7 @@
     state_decoder(cls, fields)              a typed msgpack decoder for them (defaults applied)
     state_of(comp)                          the state as a dict of field name -> value
     encode_state(comp) / decode_state(...)  state <-> msgpack bytes (StateError names the field)
+    encode_checked(comp)                    encode_state, checked against the annotations
     clone(comp)                             a private copy for a handler to mutate
 
 A component's state is its annotated class attributes (not `_private`, not `ClassVar`): plain
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, cast, get_origin
 
 import msgspec
 
@@ -36,6 +38,7 @@ __all__ = [
     "clone",
     "collect_fields",
     "decode_state",
+    "encode_checked",
     "encode_state",
     "state_decoder",
     "state_of",
@@ -63,10 +66,16 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def collect_fields(
-    cls: type[Component], *, base: type[Component], reserved: frozenset[str]
-) -> dict[str, Field]:
-    """The state fields `cls` declares (its own and its bases', below `base`), in order."""
+def collect_fields(cls: type[Component], *, base: type[Component]) -> dict[str, Field]:
+    """The state fields `cls` declares (its own and its bases', below `base`), in order.
+
+    Refuses, naming the fix: a field that shadows a name `base` defines (every public name
+    of the Component API is reserved, derived from the class itself), and a plain class
+    attribute without an annotation (`count = 0`), which would look like state but be
+    shared by every instance and never stored.
+    """
+    _refuse_unannotated(cls, base)
+    reserved = _api_names(base)
     fields: dict[str, Field] = {}
     for klass in reversed(cls.__mro__):
         if klass is base or not issubclass(klass, base):
@@ -86,7 +95,8 @@ def collect_fields(
             if attr in reserved:
                 raise ComponentDefinitionError(
                     f"{cls.__qualname__}.{attr} is a state field, but `{attr}` is part of the "
-                    f"Component API. Rename the field (for example `{attr}_`)."
+                    f"{base.__qualname__} API ({reserved[attr]} of {base.__qualname__}, which "
+                    f"the field would replace). Rename the field (for example `{attr}_`)."
                 )
             default = klass.__dict__.get(attr, _MISSING)
             if callable(default) and not isinstance(default, type):
@@ -96,6 +106,90 @@ def collect_fields(
                 )
             fields[attr] = Field(attr, tp, default, default is not _MISSING)
     return fields
+
+
+def _api_names(base: type) -> dict[str, str]:
+    """Every public name `base` (and its bases) defines, with what it is: reserved for it."""
+    names: dict[str, str] = {}
+    for klass in reversed(base.__mro__):
+        for attr, member in vars(klass).items():
+            if attr.startswith("_"):
+                continue
+            if isinstance(member, property):
+                names[attr] = "a property"
+            elif callable(member) or isinstance(member, (classmethod, staticmethod)):
+                names[attr] = "a method"
+            else:
+                names[attr] = "a class attribute"
+    return names
+
+
+def _refuse_unannotated(cls: type, base: type) -> None:
+    """Refuse a plain value assigned in the class body without an annotation.
+
+    Methods, properties and other descriptors, nested classes, `_private` names and names
+    annotated in `cls` or a base (such as `keep`, a ClassVar of Component) are not state
+    and pass. A field of a base re-assigned without its annotation is refused too: the
+    new default would be ignored.
+    """
+    own = inspect.get_annotations(cls)
+    inherited: dict[str, object] = {}
+    for klass in reversed(cls.__mro__[1:]):
+        inherited.update(inspect.get_annotations(klass))
+    members: dict[str, object] = dict(vars(cls))
+    for attr, value in members.items():
+        if attr.startswith("_") or attr in own:
+            continue
+        if callable(value) or hasattr(type(value), "__get__"):
+            continue  # methods, nested classes, properties, classmethods: behaviour
+        annotation = inherited.get(attr)
+        if annotation is not None and _is_classvar(annotation):
+            continue  # overriding a class constant of a base, e.g. `keep = ("draft",)`
+        example = _annotation_for(value)
+        if annotation is not None:
+            raise ComponentDefinitionError(
+                f"{cls.__qualname__}.{attr} = {_short(value)} re-assigns a state field of a "
+                f"base class without its annotation, so parlour would ignore the new default. "
+                f"Repeat the annotation: `{attr}: {_type_name(annotation)} = {_short(value)}`."
+            )
+        raise ComponentDefinitionError(
+            f"{cls.__qualname__}.{attr} = {_short(value)} has no type annotation, so it is not "
+            "state: it would be shared by every instance and never stored or restored. "
+            f"Declare it as a state field, `{attr}: {example} = {_short(value)}`, or, if it is "
+            f"a constant of the class, `{attr}: ClassVar[{example}] = {_short(value)}`."
+        )
+
+
+def _is_classvar(annotation: object) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
+
+
+def _type_name(annotation: object) -> str:
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
+
+
+def _annotation_for(value: object) -> str:
+    """A plausible annotation for a default value, for the error message's example."""
+    if value is None:
+        return "str | None"
+    container = type(value).__name__
+    if isinstance(value, (list, set, frozenset, tuple)):
+        items = cast(Iterable[object], value)
+        kinds = sorted({type(item).__name__ for item in items})
+        inner = " | ".join(kinds) if kinds else "str"
+        return f"tuple[{inner}, ...]" if container == "tuple" else f"{container}[{inner}]"
+    if isinstance(value, dict):
+        mapping = cast(dict[object, object], value)
+        keys = sorted({type(k).__name__ for k in mapping}) or ["str"]
+        vals = sorted({type(v).__name__ for v in mapping.values()}) or ["str"]
+        return f"dict[{' | '.join(keys)}, {' | '.join(vals)}]"
+    return container
 
 
 def state_decoder(
@@ -155,6 +249,40 @@ def encode_state(comp: Component) -> bytes:
                     "functions out of it."
                 ) from exc
         raise StateError(f"{type(comp).__qualname__} state cannot be serialised: {exc}") from exc
+
+
+_FIELD_PATH = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def encode_checked(comp: Component) -> bytes:
+    """`encode_state`, and check the bytes decode with the class's typed decoder.
+
+    A handler can assign anything to `self.count`; if the value does not fit the field's
+    annotation, the conversation would be stored and fail only when it is next restored.
+    Decoding here (a few microseconds for small states) catches it where it was made:
+    StateError names the component, the field, the declared type and the value.
+    """
+    data = encode_state(comp)
+    cls = type(comp)
+    try:
+        cls.__parlour_decoder__.decode(data)
+    except msgspec.ValidationError as exc:
+        found = _FIELD_PATH.search(str(exc))
+        name = found.group(1) if found else None
+        if name is None or name not in cls.__parlour_fields__:
+            raise StateError(
+                f"{cls.__qualname__} state does not fit its annotations: {exc}. Assign values "
+                "of the declared types, or change the annotations."
+            ) from exc
+        value = getattr(comp, name)
+        declared = _type_name(cls.__parlour_fields__[name].type)
+        raise StateError(
+            f"{cls.__qualname__}.{name} is declared `{name}: {declared}`, but holds "
+            f"{_short(value)} (a {type(value).__qualname__}): {exc}. Assign a value of the "
+            f"declared type (convert it first), or change the annotation. The conversation "
+            "keeps its last good state."
+        ) from exc
+    return data
 
 
 def decode_state(cls: type[Component], data: bytes) -> Component:

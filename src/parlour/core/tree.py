@@ -23,7 +23,7 @@ from .component import Component
 from .conversation import Conversation, Instance
 from .fold import Fold
 from .render import mount
-from .state import clone, encode_state
+from .state import clone, encode_checked
 
 __all__ = [
     "descendants",
@@ -65,7 +65,7 @@ def instantiate(
         children=children,
         slot=slot,
         previous=previous,
-        state=encode_state(comp),
+        state=encode_checked(comp),
     )
     # Pre-order: the parent first, then its children in slot order.
     ordered = [iid] + [c for c in created if c != iid]
