@@ -14,6 +14,11 @@ for *back*, and restores after a restart. Everything else is behaviour:
         def inc(self):
             self.count += 1                 # no effect returned: the kernel re-renders
 
+A class attribute without an annotation (`count = 0`) is refused when the class is defined:
+it would look like state but be shared by every instance and never stored. Annotate it, or
+declare a class constant as `ClassVar`. A field may not take the name of anything Component
+defines (`parent`, `on`, `keep`, ...). Which attributes are fields, and their codec: `state`.
+
 Handlers mutate `self` and may return effects (see `effects`). The kernel hands a handler a
 private copy of the instance, so a conversation value is never changed in place; that is what
 makes `dispatch` pure and *back* cheap.
