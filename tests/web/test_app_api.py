@@ -4,12 +4,13 @@ into the runtime, and the roots an app refuses when it is built rather than on e
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from htpy import Element, button, div, h1, span
 
-from parlour import Component, event, shared
+from parlour import Component, end, event, shared
 from parlour.bus import InProcessBus
 from parlour.stores import MemoryStore, SqliteStore
 from parlour.testing import AsgiClient
@@ -172,3 +173,30 @@ async def test_set_window_takes_effect_on_an_open_stream(make_app: MakeApp) -> N
         app.views.invalidate("news")
         update = await sse.next_event(timeout=2.0)
         assert "second" in update.elements
+
+
+# -- on_end ----------------------------------------------------------------------------------
+
+
+class Quitter(Component, name="tests.web.api.Quitter"):
+    def render(self) -> Element:
+        return div(self.root)[button(self.on("click", "done"))["done"]]
+
+    @event
+    def done(self) -> Any:
+        return end({"answer": 42})
+
+
+async def test_on_end_is_told_the_value_a_conversation_ended_with(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    ended: list[tuple[str, Any]] = []
+    app = make_app(Quitter, on_end=lambda cid, value: ended.append((cid, value)))
+    client = AsgiClient(app)
+    page = await open_page(client)
+    iid = page.iid_of("done")
+    with caplog.at_level(logging.INFO, logger="parlour"):
+        assert (await client.post(f"/_parlour/event/{page.cid}/{iid}/done")).status == 204
+    assert ended == [(page.cid, {"answer": 42})]
+    logged = [r.getMessage() for r in caplog.records if page.cid in r.getMessage()]
+    assert logged == [f"parlour: conversation {page.cid} ended"]
