@@ -98,7 +98,7 @@ async def test_the_cdn_option_logs_no_missing_bundle(
 async def test_the_page_carries_a_notice_that_datastar_hides(make_app: MakeApp) -> None:
     page = await open_page(AsgiClient(make_app(Hello, datastar="cdn")))
     notice = re.search(
-        r'<div id="parlour-offline" role="alert" data-show="false">([^<]*)</div>', page.html
+        r'<div id="parlour-offline" role="alert" data-show="false"[^>]*>([^<]*)</div>', page.html
     )
     assert notice is not None, page.html
     assert "could not go live" in notice.group(1)

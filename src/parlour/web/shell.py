@@ -11,8 +11,8 @@ listener turns the browser's Back button into a step back in the conversation.
 
 The notice is hidden by Datastar itself (`data-show="false"`) as soon as it runs; when the
 bundle did not load (not fetched, blocked, offline) nothing hides it, and after a short delay
-(so a normal load never flashes it) the page says it could not go live instead of showing
-buttons that silently do nothing.
+(set in the stock stylesheet, so a normal load never flashes it) the page says it could not go
+live instead of showing buttons that silently do nothing.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ OFFLINE_ID = "parlour-offline"
 """The id of the notice shown when Datastar did not load."""
 
 _OFFLINE_STYLE = (
-    f"#{OFFLINE_ID}{{position:sticky;top:0;z-index:2147483647;margin:0;padding:.75em 1em;"
-    "background:#b3261e;color:#fff;font:600 15px/1.4 system-ui,sans-serif;"
-    "animation:parlour-offline 0s 1.5s both}"
-    "@keyframes parlour-offline{from{visibility:hidden}to{visibility:visible}}"
+    "position:sticky;top:0;z-index:2147483647;margin:0;padding:.75em 1em;"
+    "background:#b3261e;color:#fff;font:600 15px/1.4 system-ui,sans-serif"
 )
+"""Inline, so the notice reads as a banner even when no stylesheet loaded either; the stock
+stylesheet delays it (`#parlour-offline` in parlour.css) so a normal load never flashes it."""
+
 _OFFLINE_TEXT = (
     "This page could not go live: its script (Datastar) did not load, so buttons and updates "
     "will not work. Reload to try again; if this persists, the server needs its Datastar "
@@ -78,10 +79,10 @@ def shell_html(
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{links}"
-        f"<style>{_OFFLINE_STYLE}</style>"
         '<link rel="icon" href="data:,">'
         f'<script type="module" src="{escape(datastar.url)}"{integrity}></script>'
         f'</head><body data-init="{escape(sse)}" data-on:popstate__window="{escape(popstate)}">'
-        f'<div id="{OFFLINE_ID}" role="alert" data-show="false">{_OFFLINE_TEXT}</div>'
+        f'<div id="{OFFLINE_ID}" role="alert" data-show="false" style="{_OFFLINE_STYLE}">'
+        f"{_OFFLINE_TEXT}</div>"
         f'<div id="{ROOT_ID}">{Markup(body)}</div></body></html>'
     )
