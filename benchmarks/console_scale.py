@@ -259,7 +259,7 @@ class Tab:
         assert page.status == 200, page.status
         cookies = [c.split(";", 1)[0] for c in page.header("set-cookie")]
         text = html.unescape(page.body.decode())
-        match = re.search(r"@get\('([^']*/sse/[^']+)'", text)
+        match = re.search(r"@get\(['\"]([^'\"]*/sse/[^'\"]+)['\"]", text)
         assert match is not None, "no stream URL in the shell"
         self.model.apply(text)
         reader, writer = await asyncio.wait_for(

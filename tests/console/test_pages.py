@@ -86,7 +86,7 @@ async def open_page(client: AsgiClient, path: str = "/") -> Page:
     response = await client.get(path)
     assert response.status == 200, response.text
     text = html.unescape(response.text)
-    match = re.search(r"@get\('[^']*/sse/([^']+)'", text)
+    match = re.search(r"@get\(['\"][^'\"]*/sse/([^'\"]+)['\"]", text)
     assert match is not None, f"no SSE URL in the shell:\n{text[:2000]}"
     return Page(match.group(1), response.text, text)
 

@@ -219,7 +219,7 @@ async def open_cid(client: AsgiClient, path: str = "/") -> tuple[str, str]:
     """Open a page: its conversation id and its HTML as sent."""
     response = await client.get(path)
     assert response.status == 200, response.text
-    match = re.search(r"@get\('[^']*/sse/([^']+)'", html.unescape(response.text))
+    match = re.search(r"@get\(['\"][^'\"]*/sse/([^'\"]+)['\"]", html.unescape(response.text))
     assert match is not None, f"no SSE URL in the shell:\n{response.text[:2000]}"
     return match.group(1), response.text
 
