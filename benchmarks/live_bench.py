@@ -329,8 +329,8 @@ def main() -> None:
             )
             summarise = str(HERE / "profile" / "pstats_summary.py")
             for name, per_func, unit in (
-                ("server-click", "web/app.py:_event", "click"),
-                ("fanout/fanout-server", "web/app.py:_encode_batch", "delivery"),
+                ("server-click", "web/events.py:event", "click"),
+                ("fanout/fanout-server", "web/stream.py:encode_batch", "delivery"),
             ):
                 source = str(prof / f"{name}.pstats")
                 run(
