@@ -4,11 +4,13 @@
 
 JSON is valid JavaScript, and `json.dumps` (ASCII output) escapes every non-ASCII character,
 so U+2028 and U+2029 cannot end a statement early. Escaping `<`, `>` and `&` as `\\u003c`,
-`\\u003e` and `\\u0026` as well means the literal can sit inside a `<script>` element or an
-HTML attribute: `</script>` in a value cannot close the element, and no `&...;` entity is
-decoded out of it. This is the only place parlour escapes a value for JavaScript; everything
-that writes a script or a Datastar expression (the SSE encoder, the page shell, the Datastar
-actions of components) uses it.
+`\\u003e` and `\\u0026` as well means `</script>` in a value cannot close a `<script>`
+element and no `&...;` entity can be decoded out of a value. Inside an HTML attribute the
+whole expression must still be escaped for the attribute (`markupsafe.escape`): the literal's
+double quotes would otherwise end a double-quoted attribute.
+
+This is the only place parlour escapes a value for JavaScript; everything that writes a
+script or a Datastar expression (the SSE encoder, the history scripts, the page shell) uses it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ __all__ = ["js_literal"]
 
 
 def js_literal(value: object) -> str:
-    """`value` as a JavaScript literal that is safe inside an HTML `<script>` or attribute.
+    """`value` as a JavaScript literal that is safe inside an HTML `<script>` element.
 
     `value` must be JSON-serialisable (str, int, float, bool, None, lists, dicts with str
     keys); anything else raises TypeError from `json.dumps`.
