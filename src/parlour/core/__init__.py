@@ -17,6 +17,6 @@ Modules, one concept each:
     flow           generator components             context    services and shared views
     errors         the exceptions
 
-A test enforces that nothing here imports a lower layer, and another that no string here is
+A test enforces that nothing here imports a layer above it, and another that no string here is
 JavaScript.
 """
