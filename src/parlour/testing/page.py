@@ -140,6 +140,7 @@ class Page:
             await self.close()
             raise AssertionError(f"the stream {self.stream_url} answered {stream.status}")
         self._stream = stream
+        self.last_event_id = None  # a new stream: nothing of it seen yet
         await self.settle()
 
     # -- reading ---------------------------------------------------------------------------
