@@ -1,21 +1,18 @@
 """The run launcher on the Agents page (R20), as a browser sees it: a real `Console` driven
-in-process over HTTP and SSE.
+in-process, each tab a `parlour.testing.Page`.
 
 The page's target input and bundle select are bound to the page-global signals
 `launch_target` and `launch_bundle`, which the Start button's POST carries (as Datastar
 sends every non-underscore signal); the shared recent-target chips set `$launch_target`.
-Nothing sleeps and then asserts: a test waits, bounded, for the SSE event it expects.
+Nothing sleeps and then asserts: a test waits, bounded, for what it expects on the page.
 """
 
 from __future__ import annotations
 
-import asyncio
-import html
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -23,7 +20,7 @@ from parlour.console.app import Console
 from parlour.console.figures import ENV_NAMES
 from parlour.console.hub import Hub
 from parlour.console.panels import js_string
-from parlour.testing import AsgiClient, SseStream
+from parlour.testing import AsgiClient, Document, Element, Page
 
 WAIT = 2.0
 
@@ -44,93 +41,102 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@dataclass
-class Page:
-    cid: str
-    raw: str
-    html: str
-    """Entities decoded: attribute values as the browser reads them."""
-
-    @property
-    def launch_url(self) -> str:
-        url = rf"/_parlour/event/{re.escape(self.cid)}/[^/]+/launch"
-        match = re.search(rf"@post\('({url})'", self.html)
-        assert match is not None, "no Start button posting `launch` on the page"
-        return match.group(1)
+class OpenTab(Protocol):
+    def __call__(self, path: str = "/", *, stream: bool = True) -> Awaitable[Page]: ...
 
 
-async def open_page(client: AsgiClient, path: str = "/") -> Page:
-    response = await client.get(path)
-    assert response.status == 200, response.text
-    text = html.unescape(response.text)
-    match = re.search(r"@get\(['\"][^'\"]*/sse/([^'\"]+)['\"]", text)
-    assert match is not None, "no SSE URL in the shell"
-    return Page(match.group(1), response.text, text)
+@pytest.fixture
+async def open_tab(console: Console, client: AsgiClient) -> AsyncIterator[OpenTab]:
+    """Open a tab on the console (sharing the client's session), closed after the test."""
+    tabs: list[Page] = []
+
+    async def open_(path: str = "/", *, stream: bool = True) -> Page:
+        page = Page(client, runtime=console.pages.runtime, timeout=WAIT)
+        tabs.append(page)
+        return await page.open(path, stream=stream)
+
+    yield open_
+    for page in tabs:
+        await page.close()
 
 
-async def until(sse: SseStream, predicate: Callable[[str], bool]) -> str:
-    """The elements of the first event that satisfies `predicate` (bounded by WAIT)."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            elements = (await sse.next_event(WAIT)).elements
-            if predicate(elements):
-                return elements
+def panel(markup: str) -> Element | None:
+    """The first element of a patch's payload (the panel or row it morphs)."""
+    children = Document(markup).body.children
+    return children[0] if children else None
 
 
-async def read_until(sse: SseStream, *checks: Callable[[str], bool]) -> list[str]:
-    """Every event's elements until each check has held for one of them."""
-    seen: list[str] = []
-    async with asyncio.timeout(WAIT):
-        while not all(any(check(e) for e in seen) for check in checks):
-            seen.append((await sse.next_event(WAIT)).elements)
-    return seen
+def is_panel(ident: str, text: str = "") -> Callable[[str], bool]:
+    def check(markup: str) -> bool:
+        top = panel(markup)
+        return top is not None and top.id == ident and text in top.text
+
+    return check
 
 
 def has_notice(markup: str) -> bool:
-    return 'class="console-notice"' in markup
+    return Document(markup).query(".console-notice") is not None
 
 
 def notice_of(markup: str) -> str:
-    match = re.search(r'<div class="console-notice" role="status">(.*?)</div>', markup, re.S)
-    assert match is not None, f"no notice in:\n{markup[:2000]}"
-    return html.unescape(match.group(1))
+    found = Document(markup).query(".console-notice")
+    assert found is not None, f"no notice in:\n{markup[:2000]}"
+    return found.text_content
 
 
-async def launch(client: AsgiClient, page: Page, **signals: Any) -> None:
-    response = await client.post(page.launch_url, json=signals)
+async def read_until(page: Page, since: int, *checks: Callable[[str], bool]) -> list[str]:
+    """The elements of the events applied `since` until each check has held for one."""
+
+    def done(p: Page) -> bool:
+        return all(any(check(e.elements) for e in p.events[since:]) for check in checks)
+
+    await page.wait_for(done)
+    return [e.elements for e in page.events[since:]]
+
+
+async def notice(page: Page) -> str:
+    """The page's notice line, once it shows one (the launch's answer comes from io)."""
+    await page.wait_for(lambda p: p.all(".console-notice"))
+    return page.query(".console-notice").text_content
+
+
+async def launch(page: Page, target: str | None = None, bundle: str | None = None) -> None:
+    """Type the target, choose the bundle, press Start."""
+    if target is not None:
+        await page.fill("input[name=target]", target)
+    if bundle is not None:
+        await page.fill("select[name=bundle]", bundle)
+    response = await page.click("button", text="Start")
+    assert response is not None
     assert response.status == 204, response.text
 
 
 def chips_of(page: Page) -> list[tuple[str, str]]:
     """The recent-target chips: (their click expression, their label), as the browser reads
     them."""
-    chips = re.findall(
-        r'<button class="console-chip" data-on:click="([^"]*)" type="button"[^>]*>([^<]*)</button>',
-        page.raw,
-    )
-    return [(html.unescape(click), html.unescape(label)) for click, label in chips]
-
-
-def sse_path(page: Page) -> str:
-    return f"/_parlour/sse/{page.cid}"
+    return [
+        (str(chip.get("data-on:click")), chip.text)
+        for chip in page.all("button.console-chip[type=button]")
+    ]
 
 
 # -- the form -----------------------------------------------------------------------------------
 
 
 async def test_the_agents_page_has_a_launcher_above_the_progress(
-    client: AsgiClient, hub: Hub
+    open_tab: OpenTab, hub: Hub
 ) -> None:
-    page = await open_page(client)
-    text = page.html
-    assert text.index('class="parlour-card console-launcher"') < text.index('id="progress"')
-    assert "data-bind:launch_target" in text
-    assert "data-bind:launch_bundle" in text
-    options = re.findall(r'<option value="([^"]+)"( selected)?>', text)
+    page = await open_tab(stream=False)
+    order = [e.id or "launcher card" for e in page.all(".parlour-card.console-launcher, #progress")]
+    assert order == ["launcher card", "progress"]
+    assert "data-bind:launch_target" in page.query("input[name=target]").attrs
+    assert "data-bind:launch_bundle" in page.query("select[name=bundle]").attrs
+    options = [(o.get("value"), o.get("selected") is not None) for o in page.all("option")]
     assert [name for name, _ in options] == list(hub.bundles) == ["full", "review", "release"]
     assert [name for name, selected in options if selected] == ["full"]  # the first, default
-    assert page.launch_url
-    assert '<div id="launcher" class="console-chips"' in text  # the shared chips, none yet
+    assert page.actions("button.console-launch")  # Start posts `launch`
+    launcher = page.query("#launcher")  # the shared chips, none yet
+    assert (launcher.name, launcher.get("class")) == ("div", "console-chips")
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -151,14 +157,15 @@ async def test_the_agents_page_has_a_launcher_above_the_progress(
     ],
 )
 async def test_a_bad_launch_shows_why_in_the_notice_and_starts_nothing(
-    client: AsgiClient, hub: Hub, signals: dict[str, Any], message: str
+    open_tab: OpenTab, hub: Hub, signals: dict[str, Any], message: str
 ) -> None:
-    page = await open_page(client)
-    async with client.stream(sse_path(page)) as sse:
-        await sse.next_event(WAIT)
-        await launch(client, page, **signals)
-        notice = notice_of(await until(sse, has_notice))
-    assert notice.startswith(message), notice
+    page = await open_tab()
+    await page.fill("input[name=target]", signals.get("launch_target", ""))
+    if "launch_bundle" in signals:
+        page.signals["launch_bundle"] = signals["launch_bundle"]  # no option offers it: forged
+    await launch(page)
+    shown = await notice(page)
+    assert shown.startswith(message), shown
     assert hub.state.progress.state == "idle"
     assert hub.state.recent_targets == []
 
@@ -167,80 +174,84 @@ async def test_a_bad_launch_shows_why_in_the_notice_and_starts_nothing(
 
 
 async def test_a_launch_shows_in_progress_and_in_the_recent_targets(
-    client: AsgiClient, hub: Hub
+    open_tab: OpenTab, hub: Hub
 ) -> None:
-    page = await open_page(client)
-    other = await open_page(client)
-    async with client.stream(sse_path(page)) as sse, client.stream(sse_path(other)) as watcher:
-        await sse.next_event(WAIT)
-        await watcher.next_event(WAIT)
-        await launch(client, page, launch_target="src/parlour", launch_bundle="review")
-        seen = await read_until(
-            sse,
-            has_notice,
-            lambda t: t.startswith('<section id="progress"') and "src/parlour" in t,
-            lambda t: t.startswith('<div id="launcher"') and "src/parlour" in t,
-        )
-        # Every tab sees the run in progress, not only the one that started it.
-        progress = await until(watcher, lambda t: t.startswith('<section id="progress"'))
+    page, other = await open_tab(), await open_tab()
+    since, watched = len(page.events), len(other.events)
+    await launch(page, "src/parlour", "review")
+    seen = await read_until(
+        page,
+        since,
+        has_notice,
+        is_panel("progress", "src/parlour"),
+        is_panel("launcher", "src/parlour"),
+    )
+    # Every tab sees the run in progress, not only the one that started it.
+    progress = next(
+        e for e in await read_until(other, watched, is_panel("progress")) if is_panel("progress")(e)
+    )
     assert notice_of(next(t for t in seen if has_notice(t))) == "Started src/parlour (3 agents)"
-    assert "0/3 agents completed (0 failed)" in progress
-    assert "src/parlour · 0 %" in html.unescape(progress)
-    assert 'data-state="running"' in progress
+    shown = Document(progress).query("#progress")
+    assert shown is not None
+    assert "0/3 agents completed (0 failed)" in shown.text
+    assert "src/parlour · 0 %" in shown.text
+    assert shown.get("data-state") == "running"
     assert hub.state.recent_targets == ["src/parlour"]
     assert [e.topic for e in hub.state.log][:2] == ["run.started", "run.requested"]
 
 
-async def test_the_default_bundle_is_the_first(client: AsgiClient, hub: Hub) -> None:
-    page = await open_page(client)
-    async with client.stream(sse_path(page)) as sse:
-        await sse.next_event(WAIT)
-        await launch(client, page, launch_target="docs")
-        notice = notice_of(await until(sse, has_notice))
-    assert notice == f"Started docs ({len(hub.bundles['full'])} agents)"
+async def test_the_default_bundle_is_the_first(open_tab: OpenTab, hub: Hub) -> None:
+    page = await open_tab()
+    await launch(page, "docs")
+    shown = await notice(page)
+    assert shown == f"Started docs ({len(hub.bundles['full'])} agents)"
     assert hub.state.progress.total == 12
 
 
-async def test_the_launcher_keeps_what_was_typed_and_chosen(client: AsgiClient) -> None:
-    page = await open_page(client)
-    async with client.stream(sse_path(page)) as sse:
-        await sse.next_event(WAIT)
-        await launch(client, page, launch_target="nope", launch_bundle="release")
-        patched = html.unescape(await until(sse, has_notice))
-    assert 'name="target" value="nope"' in patched
-    assert re.search(r'<option value="release" selected>', patched)
+async def test_the_launcher_keeps_what_was_typed_and_chosen(open_tab: OpenTab) -> None:
+    page = await open_tab()
+    await launch(page, "nope", "release")
+    await notice(page)  # the answer re-renders the page, launcher and all
+    assert page.attr("input[name=target]", "value") == "nope"
+    assert page.query('select[name=bundle] option[value="release"]').get("selected") is not None
 
 
 # -- the recent-target chips --------------------------------------------------------------------
 
 
 async def test_recent_target_chips_fill_the_target_input(
-    console: Console, client: AsgiClient, hub: Hub
+    console: Console, open_tab: OpenTab, hub: Hub
 ) -> None:
     for target in ("src", "docs", "src/parlour", "src"):
         await hub.launch(target)
     console.pages.views.flush()
-    page = await open_page(client)
+    page = await open_tab()
     assert [label for _, label in chips_of(page)] == ["src", "src/parlour", "docs"]
     assert [click for click, _ in chips_of(page)] == [
         '$launch_target = "src"',
         '$launch_target = "src/parlour"',
         '$launch_target = "docs"',
     ]
+    await page.click("button.console-chip", text="docs")
+    assert page.value("input[name=target]") == "docs"
 
 
 async def test_a_chip_carries_any_target_as_an_inert_string(
-    console: Console, client: AsgiClient, hub: Hub
+    console: Console, open_tab: OpenTab, hub: Hub
 ) -> None:
     # run.requested may come from any producer (the API's POST /events): its target is
     # text, never code, in the chip's expression or its label.
     nasty = """x" + alert(1) + "$y @post('/z'); </button><script>alert(2)</script>"""
     await hub.publish("run.requested", "someone", {"target": nasty})
     console.pages.views.flush()
-    page = await open_page(client)
-    assert "<script>alert(2)</script>" not in page.raw
+    page = await open_tab()
+    assert page.response is not None
+    assert "<script>alert(2)</script>" not in page.response.text
     [(expression, label)] = chips_of(page)
     assert label == nasty
     assert expression == f"$launch_target = {js_string(nasty)}"
     literal = expression.removeprefix("$launch_target = ")
     assert re.fullmatch(r'"(?:[A-Za-z0-9/._ -]|\\u[0-9a-f]{4})*"', literal)
+    await page.click("button.console-chip")  # sets the signal to the text, runs nothing
+    assert page.signals["launch_target"] == nasty
+    assert page.scripts == []

@@ -160,13 +160,13 @@ def notice_of(markup: str) -> str:
     """The notice line (after an answer, a save, a clear) in `markup`, as text."""
     found = Document(markup).query(".console-notice")
     assert found is not None, f"no notice in:\n{markup[:2000]}"
-    return found.text
+    return found.text_content
 
 
 async def notice(page: Page) -> str:
     """The page's notice line, once it shows one (the answer to a click, often from io)."""
     await page.wait_for(lambda p: p.all(".console-notice"))
-    return page.text(".console-notice")
+    return page.query(".console-notice").text_content
 
 
 def grew(count: int) -> Callable[[Page], bool]:

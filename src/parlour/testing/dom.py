@@ -94,7 +94,7 @@ def _text(node: Tag) -> str:
     out side by side), except inline phrasing such as `<b>`, `<em>` or `<a>`, which runs on
     with the text around it.
     """
-    from bs4.element import NavigableString, Tag
+    from bs4.element import NavigableString, PreformattedString, Tag
 
     parts: list[str] = []
 
@@ -109,8 +109,8 @@ def _text(node: Tag) -> str:
                 walk(child)
                 if not inline:
                     parts.append(" ")
-            elif type(child) is NavigableString:
-                parts.append(str(child))
+            elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
+                parts.append(str(child))  # text, not a comment, doctype or CDATA
 
     walk(node)
     return " ".join("".join(parts).split())
@@ -221,6 +221,12 @@ class Element:
     def text(self) -> str:
         """The text inside, whitespace collapsed (no script or style contents)."""
         return _text(self.tag)
+
+    @property
+    def text_content(self) -> str:
+        """Every piece of text inside, as it is (the DOM's `textContent`: no whitespace
+        collapsed, scripts and styles included)."""
+        return self.tag.get_text()
 
     @property
     def html(self) -> str:

@@ -287,6 +287,15 @@ class Page:
                 f"{element!r} is bound to no signal (no data-bind) and has no data-on:input "
                 "or data-on:change: typing into it would change nothing the app sees"
             )
+        if element.name == "select":
+            offered = [o.get("value") or o.text for o in element.all("option")]
+            chosen = value if isinstance(value, list) else [value]
+            missing = [v for v in chosen if v not in offered]
+            if missing:
+                raise AssertionError(
+                    f"{element!r} offers no option {missing[0]!r} (its options: {offered!r}); "
+                    "to send a value no control offers, set page.signals[...] yourself"
+                )
         if name is not None:
             current = get_path(self.signals, name)
             set_path(self.signals, name, _like(current, value))
