@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import quote
 
 from parlour.runtime.runtime import Runtime
@@ -289,7 +289,7 @@ class Page:
             )
         if element.name == "select":
             offered = [o.get("value") or o.text for o in element.all("option")]
-            chosen = value if isinstance(value, list) else [value]
+            chosen: list[Any] = cast(list[Any], value) if isinstance(value, list) else [value]
             missing = [v for v in chosen if v not in offered]
             if missing:
                 raise AssertionError(
