@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import re
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -25,7 +24,7 @@ from htpy import Element, div, span
 from parlour import Component, subscribe
 from parlour.bus import Event, InProcessBus
 from parlour.runtime import Runtime
-from parlour.testing import AsgiClient
+from parlour.testing import AsgiClient, Page
 from parlour.web.app import App
 
 
@@ -157,10 +156,9 @@ async def test_a_closed_sse_response_releases_its_connection(app: App) -> None:
     runtime, bus = app.runtime, app.runtime.bus
     assert isinstance(bus, InProcessBus)
     client = AsgiClient(app)
-    shell = await client.get("/")
-    found = re.search(r"/_parlour/sse/([\w-]+)", shell.text)
-    assert found is not None, shell.text
-    cid = found.group(1)
+    shell = await Page(client).open("/", stream=False)  # the stream is this test's own
+    cid = shell.cid
+    assert cid is not None
     before = counts(runtime, bus)
 
     async with client.stream(f"/_parlour/sse/{cid}") as sse:
