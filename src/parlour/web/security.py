@@ -1,0 +1,269 @@
+"""What every response of a parlour server carries, and which requests it refuses outright.
+
+    guard(app, allowed_hosts=["app.example.com"])   the ASGI app, wrapped:
+
+    Host          a request whose `Host` is not an allowed host is answered 400 on every route
+                  (Starlette's `TrustedHostMiddleware`), so a DNS-rebinding page that resolves
+                  its own name to 127.0.0.1 cannot drive a local server, and no URL the server
+                  builds can carry a name an attacker chose
+    redirects     a `Location` naming the request's own host is made relative (`/status`), so
+                  no redirect echoes the `Host` header (Starlette's slash redirects are
+                  absolute URLs built from it)
+    headers       `X-Content-Type-Options: nosniff` and `Referrer-Policy` on every response;
+                  on HTML, a Content-Security-Policy (unless the response set its own, like the
+                  shell's with its nonce) and `X-Frame-Options: DENY`
+
+`App` wraps itself with `guard`; the console wraps its whole app (pages and /api) with it too,
+so both refuse the same hosts with the same answer. The policy's directives, and why each is
+what it is, are in docs/security.md ("Headers and hosts").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "LOCAL_HOSTS",
+    "TEST_HOST",
+    "Policy",
+    "allowed_hosts",
+    "guard",
+    "guard_hosts",
+    "relative_location",
+]
+
+log = logging.getLogger("parlour")
+
+LOCAL_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+"""The names a server on this machine is reached by: always allowed."""
+
+TEST_HOST = "testserver"
+"""The `Host` that in-process test clients send (`parlour.testing.AsgiClient`, Starlette's
+`TestClient`, httpx's ASGI transport by convention): allowed too, so testing an app needs no
+configuration. A browser never sends it unless the user typed it."""
+
+ANY = "*"
+
+
+def _host_char(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c in "-_")
+
+
+def allowed_hosts(extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The hosts a server answers: the local ones (`LOCAL_HOSTS`, `TEST_HOST`) plus `extra`.
+
+    `extra` holds names as a browser puts them in `Host` without the port: `app.example.com`,
+    `*.example.com` (any subdomain), `10.0.0.5`, `[2001:db8::1]`. `["*"]` allows every host
+    (behind a proxy that checks `Host` itself). A malformed entry raises ValueError naming it,
+    here, rather than making every request a 400 later.
+    """
+    if isinstance(extra, str):
+        raise TypeError(
+            f"allowed_hosts must be a list of host names, got the string {extra!r}; "
+            f"write [{extra!r}]"
+        )
+    names = [_host_pattern(name) for name in extra]
+    if ANY in names:
+        return (ANY,)
+    chosen = [*LOCAL_HOSTS, TEST_HOST]
+    chosen += [name for name in names if name not in chosen]
+    return tuple(dict.fromkeys(chosen))
+
+
+_hosts = allowed_hosts  # `guard`'s keyword of the same name hides the function there
+
+
+def guard_hosts(app: ASGIApp, hosts: Iterable[str]) -> ASGIApp:
+    """`app` answering only requests for `hosts` (as `allowed_hosts` returns them); any other
+    `Host`, a missing one or a malformed one gets `400 Invalid host header`."""
+    hosts = tuple(hosts)
+    if hosts == (ANY,):
+        return app
+    return TrustedHostMiddleware(app, allowed_hosts=list(hosts), www_redirect=False)
+
+
+def _host_pattern(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"an allowed host must be a string such as 'app.example.com', got {name!r}")
+    text = name.strip().lower().rstrip(".")
+    if text == ANY:
+        return ANY
+    problem = _host_problem(text)
+    if problem:
+        raise ValueError(
+            f"allowed host {name!r} is not a host name: {problem}; write it as it appears in "
+            "the Host header without the port, e.g. 'app.example.com', '*.example.com', "
+            "'10.0.0.5' or '[2001:db8::1]' (or '*' to allow every host)"
+        )
+    return text
+
+
+def _host_problem(text: str) -> str:
+    """What is wrong with `text` as a host pattern, or "" when it is fine."""
+    if not text:
+        return "it is empty"
+    if "://" in text or "/" in text:
+        return "it has a scheme or a path (give the host alone)"
+    if text.startswith("["):
+        if not text.endswith("]"):
+            return "a bracketed IPv6 address must end with ']' (and no port)"
+        try:
+            ipaddress.IPv6Address(text[1:-1])
+        except ValueError:
+            return "it is not an IPv6 address between the brackets"
+        return ""
+    if ":" in text:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            return "it has a port (the port is not part of the check; drop it)"
+        return f"an IPv6 address is written in brackets: '[{text}]'"
+    if ANY in text[1:] or (text.startswith(ANY) and not text.startswith("*.")):
+        return "a wildcard is only allowed as a leading '*.' (e.g. '*.example.com')"
+    labels = text[2:] if text.startswith("*.") else text
+    if any(not part or not all(_host_char(c) for c in part) for part in labels.split(".")):
+        return "host names are ASCII letters, digits, '-' and '.' (IDNs in punycode, xn--…)"
+    return ""
+
+
+# -- the headers every response carries --------------------------------------------------------
+
+_DIRECTIVES: Mapping[str, str] = MappingProxyType(
+    {
+        "default-src": "'self'",
+        "script-src": "'self' 'unsafe-eval'",
+        "style-src": "'self' 'unsafe-inline'",
+        "img-src": "'self' data:",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+)
+"""The Content-Security-Policy of a parlour page, directive by directive (why each: see
+docs/security.md, "Headers and hosts")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """An app's Content-Security-Policy: the default directives, the origins scripts may also
+    load from (the CDN when Datastar comes from one), and the app's own overrides
+    (`App(csp={"img-src": "'self' https://images.example"})`; a value of "" drops the
+    directive)."""
+
+    script_origins: tuple[str, ...] = ()
+    overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        for name, value in self.overrides.items():
+            if not name or not all(c.isascii() and (c.isalpha() or c == "-") for c in name):
+                raise ValueError(f"csp: {name!r} is not a directive name; use names like 'img-src'")
+            if any(c in value for c in ";,\r\n"):
+                raise ValueError(
+                    f"csp: the value of {name!r} must be one directive's sources, got {value!r} "
+                    "(';' and ',' would start another directive or policy); list the sources "
+                    "separated by spaces"
+                )
+
+    def header(self, nonce: str | None = None) -> str:
+        """The header's value; `nonce` allows the scripts that carry it (the shell's page)."""
+        directives = dict(_DIRECTIVES)
+        extra = [*self.script_origins, *([f"'nonce-{nonce}'"] if nonce else [])]
+        if extra:
+            directives["script-src"] += " " + " ".join(extra)
+        directives.update(self.overrides)
+        return "; ".join(f"{name} {value}".rstrip() for name, value in directives.items() if value)
+
+
+_ALWAYS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+"""On every response: no content sniffing (a text answer is never run as script or HTML), and
+no URL of ours (which names conversations) in the Referer sent to other sites."""
+
+_CSP = b"content-security-policy"
+_HTML = b"text/html"
+
+
+class _SecureResponses:
+    """Adds the security headers to every response and makes same-host redirects relative."""
+
+    def __init__(self, app: ASGIApp, policy: Policy) -> None:
+        self.app = app
+        self.html_headers = (
+            (_CSP, policy.header().encode("latin-1")),
+            (b"x-frame-options", b"DENY"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def secure_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = self._secured(scope, message)
+            await send(message)
+
+        await self.app(scope, receive, secure_send)
+
+    def _secured(self, scope: Scope, message: Message) -> Message:
+        # A new message: the hot routes send shared, module-level start messages.
+        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        names = {name.lower() for name, _ in headers}
+        headers += [item for item in _ALWAYS if item[0] not in names]
+        html = any(k.lower() == b"content-type" and v.startswith(_HTML) for k, v in headers)
+        if html:
+            headers += [item for item in self.html_headers if item[0] not in names]
+        if 300 <= message["status"] < 400 and b"location" in names:
+            headers = [
+                (k, _relative(scope, v) if k.lower() == b"location" else v) for k, v in headers
+            ]
+        return {**message, "headers": headers}
+
+
+def _relative(scope: Scope, location: bytes) -> bytes:
+    host = next((v for k, v in scope["headers"] if k == b"host"), b"")
+    return relative_location(location.decode("latin-1"), host.decode("latin-1")).encode("latin-1")
+
+
+def relative_location(location: str, host: str) -> str:
+    """`location` without its scheme and authority when it names `host` (the request's own).
+
+    Starlette builds redirect URLs (a trailing slash removed, a mount's slash added) from the
+    request's `Host`; sent as is, the redirect echoes whatever `Host` the client claimed.
+    Leading slashes collapse to one, so `//evil.example/` stays a path on this site instead of
+    becoming a protocol-relative URL to another.
+    """
+    try:
+        parts = urlsplit(location)
+    except ValueError:
+        return location
+    if not parts.scheme and not parts.netloc:
+        return location
+    if parts.scheme.lower() not in ("http", "https") or parts.netloc.lower() != host.lower():
+        return location  # somewhere else on purpose (a sign-in provider): not ours to change
+    relative = "/" + parts.path.lstrip("/\\")
+    if parts.query:
+        relative += "?" + parts.query
+    if parts.fragment:
+        relative += "#" + parts.fragment
+    return relative
+
+
+def guard(
+    app: ASGIApp, *, allowed_hosts: Iterable[str] = (), policy: Policy | None = None
+) -> ASGIApp:
+    """`app` with the host check, the security headers and relative redirects (this module's
+    docstring). `allowed_hosts` are added to the local ones (`["*"]`: any host)."""
+    return _SecureResponses(guard_hosts(app, _hosts(allowed_hosts)), policy or Policy())
