@@ -227,6 +227,7 @@ def test_text_collapses_whitespace_and_skips_scripts_and_styles() -> None:
     element = doc.query("#d")
     assert element is not None
     assert element.text == "Hello big world one two a b"  # elements are words, <em> runs on
+    assert element.text_content.startswith("\n  Hello big\n world")  # as it is, all of it
 
 
 def test_elements_read_attributes_children_and_css_selectors() -> None:

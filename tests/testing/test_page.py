@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from htpy import Element, button, div, form, input, li, p, span, ul
+from htpy import Element, button, div, form, input, li, option, p, select, span, ul
 
-from parlour import Component, after, end, event, patch_signals
+from parlour import Component, after, end, event, execute_script, patch_signals
 from parlour.testing import AsgiClient, ElementNotFound, Page, PageTimeout
 from parlour.web.app import App
 
@@ -25,6 +25,7 @@ class Counter(Component):
     count: int = 0
     name: str = ""
     log: list[str] = []
+    flag: bool = False
     keep = ("name",)
 
     def render(self) -> Element:
@@ -42,6 +43,10 @@ class Counter(Component):
             ],
             p("#greeting")[f"Hello {self.name}" if self.name else ""],
             ul("#log")[(li[entry] for entry in self.log)],
+            input(self.on("change", "flip"), type="checkbox", name="flag"),
+            span("#flag")["on" if self.flag else "off"],
+            select(self.bind("size"), name="size")[option(value="s")["S"], option(value="m")["M"]],
+            button(self.on("click", "script"))["script"],
         ]
 
     @event
@@ -66,6 +71,14 @@ class Counter(Component):
     @event
     def finish(self) -> Any:
         return end()
+
+    @event
+    def flip(self) -> None:
+        self.flag = not self.flag
+
+    @event
+    def script(self) -> Any:
+        return execute_script("console.log('hi')")
 
     @event
     def local(self) -> Any:
@@ -123,7 +136,7 @@ async def test_open_shows_the_shell_then_the_streams_first_render(page: Page, ap
     assert page.text(".count") == "0"
     [first] = page.events
     assert (first.selector, first.mode) == ("#root", "inner")  # the stream's full render
-    assert page.signals == {"name": ""}  # made by the data-bind input
+    assert page.signals == {"name": "", "size": "s"}  # made by the data-bind controls
 
 
 async def test_without_the_stream_the_page_is_the_shell_as_loaded(app: App) -> None:
@@ -152,10 +165,11 @@ async def test_a_click_sends_the_signals_but_not_the_underscore_ones(app: App) -
     async with Page(recording(app, bodies), runtime=app.runtime) as page:
         await page.open("/")
         await page.click("button", text="local")
-        assert page.signals == {"name": "", "_secret": "kept in the page", "shared": 7}
+        assert page.signals["_secret"] == "kept in the page"
+        assert page.signals["shared"] == 7
         await page.click("button", text="+")
     assert bodies[-1][0].endswith("/inc")
-    assert bodies[-1][1] == {"name": "", "shared": 7}
+    assert bodies[-1][1] == {"name": "", "size": "s", "shared": 7}
 
 
 async def test_fill_sets_the_bound_signal_and_a_submit_button_submits_its_form(
@@ -182,7 +196,7 @@ async def test_a_selector_that_matches_nothing_fails_showing_the_page(page: Page
 
 
 async def test_an_action_on_several_elements_asks_for_one(page: Page) -> None:
-    with pytest.raises(AssertionError, match=r"click: 7 elements match 'button'"):
+    with pytest.raises(AssertionError, match=r"click: 8 elements match 'button'"):
         await page.click("button")
 
 
@@ -239,3 +253,34 @@ async def test_a_page_shares_cookies_with_the_client_it_is_given(app: App) -> No
         assert response.status == 204
         await page.settle()
         assert page.text(".count") == "1"
+
+
+async def test_check_ticks_a_box_and_runs_its_change_handler(page: Page) -> None:
+    response = await page.check("input[name=flag]")
+    assert response is not None
+    assert response.status == 204
+    assert page.text("#flag") == "on"
+
+
+async def test_fill_chooses_only_what_a_select_offers(page: Page) -> None:
+    await page.fill("select[name=size]", "m")
+    assert page.signals["size"] == "m"
+    with pytest.raises(
+        AssertionError, match=r"offers no option 'xl' \(its options: \['s', 'm'\]\)"
+    ):
+        await page.fill("select[name=size]", "xl")
+
+
+async def test_actions_say_what_a_control_would_request_without_requesting(
+    page: Page, app: App
+) -> None:
+    [action] = page.actions(page.query("button", text="+"))
+    assert (action.method, action.url) == ("POST", f"/_parlour/event/{page.cid}/p1/inc")
+    assert page.actions(".plain") == []
+    assert app.runtime.live[page.cid or ""].conv.instances["p1"].component == Counter()
+
+
+async def test_scripts_the_app_sends_are_recorded_and_leave_the_page(page: Page) -> None:
+    await page.click("button", text="script")
+    assert page.scripts == ["console.log('hi')"]
+    assert page.all("body > script") == []  # an execute-script removes itself once run
