@@ -43,6 +43,7 @@ from parlour.web.datastar import DatastarSource, choose, missing_message
 from parlour.web.events import Events
 from parlour.web.pages import RootFactory, pages_of
 from parlour.web.responses import busy, plain, route_path
+from parlour.web.security import guard, page_policy
 from parlour.web.session import COOKIE, Owners, Sessions
 from parlour.web.shell import shell_html
 from parlour.web.static import DATASTAR_FILE, StaticFiles
@@ -79,6 +80,10 @@ class App:
     starts. `on_end(cid, value)` is told what a conversation ended with (its root frame's
     answer, or a root `@flow`'s return value). `datastar` is where pages load Datastar from
     (`parlour.web.datastar`; by default the bundle the package serves itself).
+    `allowed_hosts` are the names it answers besides the local ones (any other `Host` is a
+    400; `["*"]` allows every host); `csp` overrides directives of the pages'
+    Content-Security-Policy, e.g. `{"img-src": "'self' https://images.example"}`
+    (`parlour.web.security`; docs/security.md).
     """
 
     def __init__(
@@ -104,6 +109,8 @@ class App:
         services: Iterable[object] = (),
         views: SharedViews | None = None,
         on_end: OnEnd | None = None,
+        allowed_hosts: Iterable[str] = (),
+        csp: Mapping[str, str] | None = None,
     ) -> None:
         self.pages = pages_of(root)
         self.root = self.pages.get("/", next(iter(self.pages.values())))
@@ -129,6 +136,8 @@ class App:
         self._starting = asyncio.Lock()
         self._owners = Owners(secret, state_dir)
         self._datastar = choose(datastar)
+        self.policy = page_policy(self._datastar, csp)
+        self._guarded = guard(self._serve, allowed_hosts=allowed_hosts, policy=self.policy)
         self._streams = Streams(self.runtime, self._owners, heartbeat=heartbeat, window=window)
         self._events = Events(self.runtime, self._owners, max_body=max_body, clock=clock)
         self._hot = self.base + "/"
@@ -247,6 +256,10 @@ class App:
             self._started = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Host check, security headers, relative redirects (parlour.web.security).
+        await self._guarded(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if not self._started:
                 await self._start()

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parlour.web.datastar import DatastarSource
+
 __all__ = [
     "LOCAL_HOSTS",
     "TEST_HOST",
@@ -37,6 +39,7 @@ __all__ = [
     "allowed_hosts",
     "guard",
     "guard_hosts",
+    "page_policy",
     "relative_location",
 ]
 
@@ -182,6 +185,17 @@ class Policy:
             directives["script-src"] += " " + " ".join(extra)
         directives.update(self.overrides)
         return "; ".join(f"{name} {value}".rstrip() for name, value in directives.items() if value)
+
+
+def page_policy(datastar: DatastarSource, overrides: Mapping[str, str] | None = None) -> Policy:
+    """The policy of an app whose pages load Datastar from `datastar`: its own origin when
+    the app serves the bundle, else the bundle's origin too (the CDN)."""
+    origins: tuple[str, ...] = ()
+    if datastar.file is None:
+        parts = urlsplit(datastar.url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins = (f"{parts.scheme}://{parts.netloc}",)
+    return Policy(origins, MappingProxyType(dict(overrides or {})))
 
 
 _ALWAYS: tuple[tuple[bytes, bytes], ...] = (
