@@ -137,7 +137,8 @@ class App:
         self._owners = Owners(secret, state_dir)
         self._datastar = choose(datastar)
         self.policy = page_policy(self._datastar, csp)
-        self._guarded = guard(self._serve, allowed_hosts=allowed_hosts, policy=self.policy)
+        self._allowed_hosts = tuple(allowed_hosts)
+        self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
         self._streams = Streams(self.runtime, self._owners, heartbeat=heartbeat, window=window)
         self._events = Events(self.runtime, self._owners, max_body=max_body, clock=clock)
         self._hot = self.base + "/"
@@ -221,6 +222,16 @@ class App:
         else:
             self._bus_url = None
             self.runtime.use_bus(bus)
+
+    def allow_hosts(self, *hosts: str) -> None:
+        """Also answer requests for `hosts` (the CLI's `--allowed-host`), before serving.
+
+        A malformed name raises ValueError naming it (`parlour.web.security.allowed_hosts`).
+        """
+        if self._started:
+            raise RuntimeError("allow_hosts() must be called before the app serves requests")
+        self._allowed_hosts += hosts
+        self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
 
     def provide(self, *services: object) -> None:
         """Add services (reached with `service(Type)`) to those given to the constructor.
