@@ -27,7 +27,6 @@ patch that would silently miss (stube's known bug after a full-page child answer
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from typing import Any, ClassVar
 
 from htpy import Node as HtmlNode
@@ -35,7 +34,6 @@ from htpy import div, span
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from markupsafe import escape
 
 from parlour import (
     Component,
@@ -67,6 +65,7 @@ from parlour.core.codec import decode, encode
 from parlour.core.conversation import Conversation
 from parlour.core.effects import Effect
 from parlour.core.render import root_id
+from parlour.testing import Document
 
 MAX_DEPTH = 3
 
@@ -258,154 +257,63 @@ WEIGHTED_EVENTS = BROWSER_EVENTS + [e for e, n in STRUCTURAL.items() for _ in ra
 and commands), and `end` rarely, since it stops the run."""
 
 
-# -- a model of the browser's DOM -------------------------------------------------------------
-
-
-class Element:
-    __slots__ = ("attrs", "children", "parent", "tag")
-
-    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
-        self.tag = tag
-        self.attrs = attrs
-        self.children: list[Element | str] = []
-        self.parent: Element | None = None
-
-    @property
-    def id(self) -> str | None:
-        return self.attrs.get("id")
-
-    def html(self) -> str:
-        attrs = "".join(f' {k}="{escape(v)}"' for k, v in sorted(self.attrs.items()))
-        inner = "".join(c if isinstance(c, str) else c.html() for c in self.children)
-        return f"<{self.tag}{attrs}>{inner}</{self.tag}>"
-
-    def walk(self) -> list[Element]:
-        out = [self]
-        for c in self.children:
-            if isinstance(c, Element):
-                out.extend(c.walk())
-        return out
-
-
-VOID = {"input", "br", "img", "hr", "meta", "link"}
-
-
-class _Parser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.top = Element("#fragment", {})
-        self.stack = [self.top]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        el = Element(tag, {k: v or "" for k, v in attrs})
-        el.parent = self.stack[-1]
-        self.stack[-1].children.append(el)
-        if tag not in VOID:
-            self.stack.append(el)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag not in VOID:
-            assert self.stack[-1].tag == tag, f"unbalanced HTML: </{tag}>"
-            self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(escape(data))
-
-
-def parse(html: str) -> list[Element | str]:
-    parser = _Parser()
-    parser.feed(html)
-    parser.close()
-    nodes = parser.top.children
-    for node in nodes:
-        if isinstance(node, Element):
-            node.parent = None
-    return nodes
+# -- the browser's DOM ------------------------------------------------------------------------
 
 
 class Page:
-    """What the browser shows: `<div id="root">`, patched fragment by fragment."""
+    """What the browser shows: `<div id="root">`, patched fragment by fragment with the test
+    page's Datastar rules (`parlour.testing.Document`). A fragment must find its target; a
+    missing one is allowed only where an error block took the element off the page."""
 
     def __init__(self) -> None:
-        self.root = Element("div", {"id": "root"})
+        self.doc = Document('<div id="root"></div>', strict=False)
         self.hidden: set[str] = set()
         """Ids an error block took off the page while the conversation still shows them."""
-
-    def find(self, ident: str) -> Element | None:
-        return next((e for e in self.root.walk() if e.id == ident), None)
-
-    def _set_children(self, el: Element, nodes: list[Element | str]) -> None:
-        el.children = nodes
-        for n in nodes:
-            if isinstance(n, Element):
-                n.parent = el
-
-    def _splice(self, target: Element, nodes: list[Element | str], offset: int, drop: int) -> None:
-        parent = target.parent
-        assert parent is not None, "cannot patch around #root"
-        at = parent.children.index(target) + offset
-        parent.children[at : at + drop] = nodes
-        for n in nodes:
-            if isinstance(n, Element):
-                n.parent = parent
 
     def _missing(self, ident: str, f: fr.Elements) -> None:
         # An error block replaced an element and its subtree, but the conversation still has
         # the instances in it: Datastar ignores a patch whose target is not there.
         assert ident in self.hidden, f"#{ident} is not on the page for {f.mode}: {f}"
-        for node in parse(f.html):
-            if isinstance(node, Element):
-                self.hidden.update(e.id for e in node.walk() if e.id)
+        self.hidden.update(e.id for e in Document(f.html).all("[id]") if e.id)
 
     def apply(self, f: fr.Elements) -> None:
-        nodes = parse(f.html)
         if f.selector is None:
             assert f.mode == "outer", f
-            for node in nodes:
-                assert isinstance(node, Element), f"text at the top of a morph: {f}"
+            content = Document(f.html).body
+            stray = [t for t in content.tag.find_all(string=True, recursive=False) if t.strip()]
+            assert not stray, f"text at the top of a morph: {f}"
+            for node in content.children:
                 assert node.id, f"a morph by id needs ids on its top-level elements: {f}"
-                target = self.find(node.id)
-                if target is None:
+                assert node.id != "root", f"cannot patch around #root: {f}"
+                if self.doc.query(f"#{node.id}") is None:
                     self._missing(node.id, f)
-                    continue
-                self._splice(target, [node], 0, 1)
-            return
-        assert f.selector.startswith("#"), f
-        target = self.root if f.selector == "#root" else self.find(f.selector[1:])
-        if target is None:
-            self._missing(f.selector[1:], f)
-            return
-        if f.selector == "#root" and not f.error:
-            self.hidden.clear()
-        if f.error:
-            self.hidden.update(e.id for e in target.walk() if e.id and e is not self.root)
-        match f.mode:
-            case "inner":
-                self._set_children(target, nodes)
-            case "outer":
-                self._splice(target, nodes, 0, 1)
-            case "append":
-                self._set_children(target, [*target.children, *nodes])
-            case "prepend":
-                self._set_children(target, [*nodes, *target.children])
-            case "after":
-                self._splice(target, nodes, 1, 0)
-            case "before":
-                self._splice(target, nodes, 0, 0)
-            case "remove":
-                self._splice(target, [], 0, 1)
-            case "replace":
-                self._splice(target, nodes, 0, 1)
+        else:
+            assert f.selector.startswith("#"), f
+            assert f.selector != "#root" or f.mode in ("inner", "append", "prepend"), (
+                f"cannot patch around #root: {f}"
+            )
+            target = self.doc.query(f.selector)
+            if target is None:
+                self._missing(f.selector[1:], f)
+                return
+            if f.selector == "#root" and not f.error:
+                self.hidden.clear()
+            if f.error:
+                self.hidden.update(e.id for e in [target, *target.all("[id]")] if e.id != "root")
+        self.doc.patch_elements(f.html, f.selector, f.mode)
 
     def html(self) -> str:
-        return "".join(c if isinstance(c, str) else c.html() for c in self.root.children)
+        root = self.doc.query("#root")
+        assert root is not None, "#root left the page"
+        return root.inner_html
 
     def has_error_block(self) -> bool:
-        return any("parlour-error" in e.attrs.get("class", "") for e in self.root.walk())
+        return bool(self.doc.all('[class*="parlour-error"]'))
 
 
 def normal(html: str) -> str:
-    return "".join(n if isinstance(n, str) else n.html() for n in parse(html))
+    """`html` as the page serialises it."""
+    return Document(html).body.inner_html
 
 
 # -- structural invariants ------------------------------------------------------------------
