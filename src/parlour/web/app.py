@@ -364,7 +364,11 @@ class App:
             datastar=datastar,
             stylesheets=(static_path(base, "parlour.css"), *self.stylesheets),
         )
-        response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        # The page's own policy: its scripts carry the conversation's nonce (web/security).
+        csp = self.policy.header(self._streams.nonces(live.conv.id))
+        response = HTMLResponse(
+            html, headers={"Cache-Control": "no-store", "Content-Security-Policy": csp}
+        )
         if cookie is not None:
             response.set_cookie(
                 COOKIE, cookie, httponly=True, samesite="lax", path="/", max_age=400 * 86400

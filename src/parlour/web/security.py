@@ -20,9 +20,12 @@ what it is, are in docs/security.md ("Headers and hosts").
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
@@ -35,6 +38,7 @@ from parlour.web.datastar import DatastarSource
 __all__ = [
     "LOCAL_HOSTS",
     "TEST_HOST",
+    "Nonces",
     "Policy",
     "allowed_hosts",
     "guard",
@@ -196,6 +200,29 @@ def page_policy(datastar: DatastarSource, overrides: Mapping[str, str] | None = 
         if parts.scheme in ("http", "https") and parts.netloc:
             origins = (f"{parts.scheme}://{parts.netloc}",)
     return Policy(origins, MappingProxyType(dict(overrides or {})))
+
+
+class Nonces:
+    """The script nonce of each conversation's page: `nonces(cid)`.
+
+    The shell's policy allows the scripts carrying it, and the stream puts it on the scripts it
+    sends (history entries, redirects, `execute_script`), which Datastar runs by inserting
+    them. Derived from the app's secret and the conversation id, so every process that serves
+    the conversation, before and after a restart, gives the same nonce without storing it,
+    and nobody without the secret can compute it. (A random nonce per response is the usual
+    advice; here the page outlives the response that carried its header, and its stream must
+    still know the nonce after a reconnect to another process.)
+    """
+
+    def __init__(self, secret: Callable[[], str]) -> None:
+        self._secret = secret
+        self._key: bytes | None = None
+
+    def __call__(self, cid: str) -> str:
+        if self._key is None:
+            self._key = hmac.digest(self._secret().encode(), b"parlour.csp-nonce", "sha256")
+        digest = hmac.digest(self._key, cid.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
 _ALWAYS: tuple[tuple[bytes, bytes], ...] = (

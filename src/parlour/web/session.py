@@ -56,9 +56,16 @@ class Owners:
         self._sessions: Sessions | None = None
 
     @property
+    def secret(self) -> str:
+        """The signing secret (also the key of the pages' script nonces)."""
+        if self._secret is None:
+            self._secret = load_secret(self._state_dir)
+        return self._secret
+
+    @property
     def sessions(self) -> Sessions:
         if self._sessions is None:
-            self._sessions = Sessions(self._secret or load_secret(self._state_dir))
+            self._sessions = Sessions(self.secret)
         return self._sessions
 
     def allows(self, cookies: Mapping[str, str], owner: str | None) -> bool:

@@ -22,10 +22,11 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from parlour.core.fragments import Close, Elements, Fragment, Script
+from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script
 from parlour.runtime import Connection, Runtime
 from parlour.runtime.views import is_shared
 from parlour.web.responses import EMPTY, plain, until_disconnect
+from parlour.web.security import Nonces
 from parlour.web.session import Owners
 from parlour.wire import SSE_HEADERS, comment, encode
 
@@ -40,6 +41,8 @@ _SSE_START: Message = {
 }
 _PING = comment("ping").encode()
 _SHARED_CACHE = 4096
+_SCRIPTS = (Script, History, Redirect)
+"""Fragments sent as a `<script>`: encoded per stream, with that page's nonce."""
 """Shared patches whose SSE bytes are kept (the newest per view key)."""
 
 
@@ -58,6 +61,7 @@ class Streams:
         self.heartbeat = heartbeat
         self.window = window
         self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
+        self.nonces = Nonces(lambda: owners.secret)
 
     def _window(self) -> float:
         return self.window
@@ -69,9 +73,10 @@ class Streams:
         tab gives back its connection without waiting for the next heartbeat.
         """
         live = await self.runtime.get(cid)
+        nonce = self.nonces(cid)  # the page's scripts run only with it (parlour.web.security)
         if live is None:
             # Unknown (ended, reaped, or from a wiped store): reload into a fresh conversation.
-            await _reload(scope, receive, send)
+            await _reload(scope, receive, send, nonce)
             return
         headers = Headers(scope=scope)
         if not self.owners.allows(cookie_parser(headers.get("cookie", "")), live.conv.owner):
@@ -80,7 +85,7 @@ class Streams:
             return
         connection = await self.runtime.connect(cid, last_event_id=headers.get("last-event-id"))
         if connection is None:
-            await _reload(scope, receive, send)
+            await _reload(scope, receive, send, nonce)
             return
         # Spread reconnects after a restart: each stream tells its client a different delay.
         retry: int | None = random.randint(500, 2000)
@@ -89,7 +94,7 @@ class Streams:
         try:
             await send(_SSE_START)
             while True:
-                retry, done = await self._write_next(connection, send, retry)
+                retry, done = await self._write_next(connection, send, retry, nonce)
                 if connection.gone:
                     break  # the client left: nothing more to write, not even the end
                 if done:
@@ -100,7 +105,7 @@ class Streams:
             self.runtime.disconnect(connection)
 
     async def _write_next(
-        self, connection: Connection, send: Send, retry: int | None
+        self, connection: Connection, send: Send, retry: int | None, nonce: str | None
     ) -> tuple[int | None, bool]:
         """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
 
@@ -115,7 +120,7 @@ class Streams:
         else:
             if connection.stale:
                 await self.runtime.refresh(connection)
-            body, done = self.encode_batch(batch, connection.event_id, retry)
+            body, done = self.encode_batch(batch, connection.event_id, retry, nonce)
             if body:
                 retry = None
         if body:
@@ -123,9 +128,10 @@ class Streams:
         return retry, done
 
     def encode_batch(
-        self, batch: list[Fragment], event_id: str, retry: int | None
+        self, batch: list[Fragment], event_id: str, retry: int | None, nonce: str | None = None
     ) -> tuple[bytes, bool]:
-        """SSE bytes for a batch: `retry:` on the first event, the batch's id on the last."""
+        """SSE bytes for a batch: `retry:` on the first event, the batch's id on the last;
+        scripts carry the page's `nonce`."""
         sendable = [f for f in batch if not isinstance(f, Close)]
         done = len(sendable) != len(batch)
         # The id goes on the conversation's own last patch: shared-view patches are not in the
@@ -136,7 +142,11 @@ class Streams:
         parts: list[bytes] = []
         for index, fragment in enumerate(sendable):
             try:
-                if is_shared(fragment) and not (index == 0 and retry is not None):
+                if (
+                    is_shared(fragment)
+                    and not (index == 0 and retry is not None)
+                    and not isinstance(fragment, _SCRIPTS)
+                ):
                     parts.append(self._encode_shared(fragment))
                     continue
                 parts.append(
@@ -144,6 +154,7 @@ class Streams:
                         fragment,
                         event_id=event_id if index == last else None,
                         retry=retry if index == 0 else None,
+                        nonce=nonce,
                     ).encode()
                 )
             except ValueError as exc:
@@ -166,6 +177,6 @@ class Streams:
         return text
 
 
-async def _reload(scope: Scope, receive: Receive, send: Send) -> None:
-    reload = encode(Script("window.location.reload()"))
+async def _reload(scope: Scope, receive: Receive, send: Send, nonce: str) -> None:
+    reload = encode(Script("window.location.reload()"), nonce=nonce)
     await Response(reload, headers=dict(SSE_HEADERS))(scope, receive, send)

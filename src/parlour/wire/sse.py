@@ -63,21 +63,37 @@ _MODES_WITHOUT_SELECTOR = frozenset({"outer", "replace"})
 
 _LINE_BREAKS = re.compile(r"[\r\n]")
 
+_NONCE = re.compile(r"[A-Za-z0-9+/_=-]{1,128}")
+
 _SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data"})
 """URL schemes that run code or smuggle a document instead of navigating to a page."""
 
 _URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
 
-def encode(fragment: Fragment, *, event_id: str | None = None, retry: int | None = None) -> str:
+def encode(
+    fragment: Fragment,
+    *,
+    event_id: str | None = None,
+    retry: int | None = None,
+    nonce: str | None = None,
+) -> str:
     """Return `fragment` as the text of one SSE event, ending with its blank line.
 
     `event_id` becomes the event's `id:` (the client sends it back as `Last-Event-ID` when it
-    retries); `retry` (milliseconds) resets the client's reconnect delay. `Close` encodes to
+    retries); `retry` (milliseconds) resets the client's reconnect delay. `nonce` goes on the
+    `<script>` of a Script, History or Redirect, so that a page whose Content-Security-Policy
+    allows only scripts with that nonce runs it (`parlour.web.security`). `Close` encodes to
     the empty string: ending a stream is something the stream owner does, not an event, and
     an empty string keeps `"".join(encode(f) for f in fragments)` correct.
     """
     _check_single_line("event_id", event_id)
+    if nonce is not None and not _NONCE.fullmatch(nonce):
+        raise ValueError(
+            f"nonce must be base64 text (letters, digits, '+', '/', '-', '_', '='), got "
+            f"{nonce!r}; it is pasted into a script tag's attribute and the CSP header"
+        )
+    attributes = {"nonce": nonce} if nonce else None
     if retry is not None and retry < 0:
         raise ValueError(
             f"retry must be a number of milliseconds >= 0, got {retry}; "
@@ -94,20 +110,20 @@ def encode(fragment: Fragment, *, event_id: str | None = None, retry: int | None
                 retry_duration=retry,
             )
         case Script():
-            return _SSE.execute_script(fragment.js, event_id=event_id, retry_duration=retry)
+            script = fragment.js
         case History():
-            return _SSE.execute_script(
-                history_script(fragment), event_id=event_id, retry_duration=retry
-            )
+            script = history_script(fragment)
         case Redirect():
-            return _SSE.execute_script(
-                _navigation_script(fragment.url), event_id=event_id, retry_duration=retry
-            )
+            script = _navigation_script(fragment.url)
         case Close():
             return ""
-    raise TypeError(  # reachable only from untyped code
-        f"encode() takes a fragment (Elements, Signals, Script, History, Redirect or Close), "
-        f"got {type(fragment).__name__}: {fragment!r}"
+        case _:
+            raise TypeError(  # reachable only from untyped code
+                f"encode() takes a fragment (Elements, Signals, Script, History, Redirect or "
+                f"Close), got {type(fragment).__name__}: {fragment!r}"
+            )
+    return _SSE.execute_script(
+        script, attributes=attributes, event_id=event_id, retry_duration=retry
     )
 
 
