@@ -7,7 +7,6 @@ store, the codec, flows' replay and the runtime's restore path together.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parlour.testing import parse_sse
+from parlour.testing import Action, Document, parse_sse
 
 pytestmark = pytest.mark.subprocess
 
@@ -124,10 +123,26 @@ def post(
     assert response.status_code == 204, response.text
 
 
+def actions_in(html: str, *events: str) -> list[Action]:
+    """What the elements of `html` (a shell or a patch) would request on `events` (their
+    `data-on:EVENT`, or `data-init` for `init`), read as the browser reads them."""
+    doc = Document(html)
+    return [a for element in doc.all("*") for event in events for a in doc.actions(element, event)]
+
+
+def cid_of(shell: str) -> str:
+    """The conversation of a shell page: the last part of the stream it opens."""
+    [stream] = [a.url for a in actions_in(shell, "init") if a.method == "GET"]
+    return stream.rpartition("/")[2]
+
+
 def iid_of(html: str, event: str) -> str:
-    found = re.search(rf"/event/[^/]+/([^/]+)/{event}", html)
-    assert found, f"no {event!r} event in {html!r}"
-    return found.group(1)
+    """The instance whose control in `html` posts `event`."""
+    for action in actions_in(html, "click", "submit"):
+        *_, iid, name = action.url.partition("?")[0].split("/")
+        if name == event:
+            return iid
+    raise AssertionError(f"no {event!r} event in {html!r}")
 
 
 def test_a_counter_keeps_its_value_across_sigkill(serve: type[Server], tmp_path: Path) -> None:
@@ -135,7 +150,7 @@ def test_a_counter_keeps_its_value_across_sigkill(serve: type[Server], tmp_path:
     server.start()
     with httpx.Client(base_url=server.url) as client:
         shell = client.get("/")
-        cid = re.search(r"/_parlour/sse/([\w-]+)", shell.text).group(1)  # type: ignore[union-attr]
+        cid = cid_of(shell.text)
         for _ in range(3):
             post(client, cid, "p1", "inc")
         server.kill()
@@ -151,7 +166,7 @@ def test_a_wizard_resumes_mid_flow_after_sigkill(serve: type[Server], tmp_path: 
     server.start()
     with httpx.Client(base_url=server.url) as client:
         shell = client.get("/")
-        cid = re.search(r"/_parlour/sse/([\w-]+)", shell.text).group(1)  # type: ignore[union-attr]
+        cid = cid_of(shell.text)
         post(client, cid, iid_of(shell.text, "begin"), "begin")
         prompt = first_render(client, cid)
         prompt_iid = iid_of(prompt, "submit")
@@ -179,7 +194,7 @@ def test_an_unknown_conversation_after_a_wiped_store_reloads_the_page(
     server.start()
     with httpx.Client(base_url=server.url) as client:
         shell = client.get("/")
-        cid = re.search(r"/_parlour/sse/([\w-]+)", shell.text).group(1)  # type: ignore[union-attr]
+        cid = cid_of(shell.text)
         server.kill()
         (tmp_path / "state.sqlite").unlink()
         for leftover in tmp_path.glob("state.sqlite-*"):

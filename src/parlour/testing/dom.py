@@ -24,10 +24,11 @@ What this module does not do: talk HTTP, read streams or wait (see `parlour.test
 from __future__ import annotations
 
 import copy
+import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any, cast
 
-from .expressions import ExpressionError, value_of
+from .expressions import Action, ExpressionError, evaluate, value_of
 from .signals import attribute, has_path, merge_patch, set_path, signal_name
 from .sse import SseEvent
 
@@ -307,6 +308,24 @@ class Document:
 
     def outline(self, *, limit: int = 60) -> str:
         return outline(self._body(), limit=limit)
+
+    def handler(self, element: Element, event: str) -> str | None:
+        """The expression of the element's `data-on:EVENT` attribute (any modifiers), or
+        `data-init` for the event `init`."""
+        for name, value in element.attrs.items():
+            parsed = attribute(name)
+            if parsed is None:
+                continue
+            if (parsed[0], parsed[1]) == ("on", event) or (event == "init" == parsed[0]):
+                return value
+        return None
+
+    def actions(self, element: Element, event: str = "click") -> list[Action]:
+        """The requests the element's `data-on:EVENT` (or `data-init`, for `init`) would
+        make, without making them: the expression runs on a copy of the signals."""
+        expression = self.handler(element, event)
+        signals = json.loads(json.dumps(self.signals))
+        return [] if expression is None else evaluate(expression, signals)
 
     # -- signals and bound controls --------------------------------------------------------
 

@@ -39,7 +39,7 @@ from parlour.runtime.runtime import Runtime
 from .asgi import AsgiClient, AsgiResponse
 from .dom import Document, Element, ElementNotFound, outline
 from .expressions import Action, evaluate
-from .signals import attribute, get_path, has_path, sendable, set_path
+from .signals import get_path, has_path, sendable, set_path
 from .sse import SseEvent, SseStream, parse_sse
 
 __all__ = ["Page", "PageTimeout"]
@@ -116,7 +116,7 @@ class Page:
         self._document = Document(response.text, strict=self.strict)
         self.events, self.last_event_id, self.stream_url = [], None, None
         for element in self._document.all("[data-init]"):
-            for action in evaluate(element.get("data-init") or "", self._document.signals):
+            for action in self._document.actions(element, "init"):
                 if action.method == "GET" and self.stream_url is None:
                     self.stream_url = action.url
         if stream:
@@ -233,10 +233,10 @@ class Page:
         or, for a form's submit button, the form's `data-on:submit`; then settle. Returns the
         response of the last request the click made (None when it made none)."""
         element = self._one(selector, text, "click")
-        expression = _handler(element, "click")
+        expression = self.document.handler(element, "click")
         if expression is None and _submits(element):
             form = element.tag.find_parent("form")
-            expression = None if form is None else _handler(Element(form), "submit")
+            expression = None if form is None else self.document.handler(Element(form), "submit")
         if expression is None:
             raise AssertionError(
                 f"nothing happens on a click of {element!r}: it has no data-on:click and "
@@ -247,7 +247,7 @@ class Page:
     async def submit(self, selector: str = "form") -> AsgiResponse | None:
         """Submit the one form matching `selector`: run its `data-on:submit`, then settle."""
         form = self._one(selector, None, "submit")
-        expression = _handler(form, "submit")
+        expression = self.document.handler(form, "submit")
         if expression is None:
             raise AssertionError(f"{form!r} has no data-on:submit. The page:\n{self.outline()}")
         return await self.run(expression)
@@ -281,7 +281,14 @@ class Page:
 
     async def _change(self, element: Element, value: Any) -> AsgiResponse | None:
         name = self.document.bound_signal(element.tag)
-        handlers = [h for h in (_handler(element, "input"), _handler(element, "change")) if h]
+        handlers = [
+            h
+            for h in (
+                self.document.handler(element, "input"),
+                self.document.handler(element, "change"),
+            )
+            if h
+        ]
         if name is None and not handlers:
             raise AssertionError(
                 f"{element!r} is bound to no signal (no data-bind) and has no data-on:input "
@@ -309,9 +316,7 @@ class Page:
         expression runs on a copy of the signals). `target` is an element or a selector
         matching one; empty when it has no such handler."""
         element = target if isinstance(target, Element) else self._one(target, None, "actions")
-        expression = _handler(element, event)
-        signals = json.loads(json.dumps(self.signals))
-        return [] if expression is None else evaluate(expression, signals)
+        return self.document.actions(element, event)
 
     async def run(self, expression: str) -> AsgiResponse | None:
         """Run a Datastar expression as the page would (signal writes, then each action's
@@ -477,15 +482,6 @@ class Page:
 def _name(predicate: Callable[..., object]) -> str:
     name = getattr(predicate, "__name__", repr(predicate))
     return "the predicate" if name == "<lambda>" else f"{name}()"
-
-
-def _handler(element: Element, event: str) -> str | None:
-    """The expression of the element's `data-on:EVENT` attribute (any modifiers)."""
-    for name, value in element.attrs.items():
-        parsed = attribute(name)
-        if parsed is not None and parsed[0] == "on" and parsed[1] == event:
-            return value
-    return None
 
 
 def _like(current: Any, value: Any) -> Any:
