@@ -8,7 +8,6 @@ the shell, the stream, the event and back POSTs, static files, and every bad-inp
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import re
 from pathlib import Path
@@ -288,19 +287,17 @@ async def test_the_shell_opens_the_stream_with_retry_always(page: Page) -> None:
     assert page.response.status == 200
     assert page.response.headers["content-type"].startswith("text/html")
     assert page.response.headers["cache-control"] == "no-store"
-    init = re.search(r'data-init="([^"]*)"', page.response.text)
-    assert init is not None
-    opener = html.unescape(init.group(1))
+    opener = page.attr("body", "data-init")
+    assert opener is not None
     assert opener.startswith(f'@get("/_parlour/sse/{page.cid}"')
     assert "retry: 'always'" in opener
     assert "openWhenHidden: true" in opener
 
 
 async def test_the_shell_inlines_the_first_render_in_root(page: Page) -> None:
-    root = re.search(r'<div id="root">(.*)</div></body>', page.html)
-    assert root is not None
-    assert 'class="counter"' in root.group(1)
-    assert count_in(root.group(1)) == 0
+    root = page.query("body > #root").inner_html
+    assert 'class="counter"' in root
+    assert count_in(root) == 0
 
 
 async def test_the_shell_listens_for_the_browser_back_button(page: Page) -> None:
