@@ -136,7 +136,7 @@ class App:
         self._starting = asyncio.Lock()
         self._owners = Owners(secret, state_dir)
         self._datastar = choose(datastar)
-        self.policy = page_policy(self._datastar, csp)
+        self.policy = page_policy(self._datastar, csp, stylesheets)
         self._allowed_hosts = tuple(allowed_hosts)
         self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
         self._streams = Streams(self.runtime, self._owners, heartbeat=heartbeat, window=window)

@@ -163,11 +163,12 @@ docs/security.md, "Headers and hosts")."""
 @dataclass(frozen=True, slots=True)
 class Policy:
     """An app's Content-Security-Policy: the default directives, the origins scripts may also
-    load from (the CDN when Datastar comes from one), and the app's own overrides
-    (`App(csp={"img-src": "'self' https://images.example"})`; a value of "" drops the
-    directive)."""
+    load from (the CDN when Datastar comes from one), those of the app's own stylesheets, and
+    the app's overrides (`App(csp={"img-src": "'self' https://images.example"})`; a value of
+    "" drops the directive)."""
 
     script_origins: tuple[str, ...] = ()
+    style_origins: tuple[str, ...] = ()
     overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -187,19 +188,35 @@ class Policy:
         extra = [*self.script_origins, *([f"'nonce-{nonce}'"] if nonce else [])]
         if extra:
             directives["script-src"] += " " + " ".join(extra)
+        if self.style_origins:
+            directives["style-src"] += " " + " ".join(self.style_origins)
         directives.update(self.overrides)
         return "; ".join(f"{name} {value}".rstrip() for name, value in directives.items() if value)
 
 
-def page_policy(datastar: DatastarSource, overrides: Mapping[str, str] | None = None) -> Policy:
-    """The policy of an app whose pages load Datastar from `datastar`: its own origin when
-    the app serves the bundle, else the bundle's origin too (the CDN)."""
-    origins: tuple[str, ...] = ()
-    if datastar.file is None:
-        parts = urlsplit(datastar.url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            origins = (f"{parts.scheme}://{parts.netloc}",)
-    return Policy(origins, MappingProxyType(dict(overrides or {})))
+def page_policy(
+    datastar: DatastarSource,
+    overrides: Mapping[str, str] | None = None,
+    stylesheets: Iterable[str] = (),
+) -> Policy:
+    """The policy of an app whose pages load Datastar from `datastar` and link `stylesheets`:
+    its own origin, plus the bundle's (the CDN) and the stylesheets' origins (`data:` for a
+    stylesheet inlined as a data: URL)."""
+    scripts = () if datastar.file is not None else _origins([datastar.url])
+    return Policy(scripts, _origins(stylesheets), MappingProxyType(dict(overrides or {})))
+
+
+def _origins(urls: Iterable[str]) -> tuple[str, ...]:
+    """The CSP sources that allow loading `urls` (nothing for a same-origin path)."""
+    found: list[str] = []
+    for url in urls:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https") and parts.netloc:
+            found.append(f"{scheme}://{parts.netloc.lower()}")
+        elif scheme == "data":
+            found.append("data:")
+    return tuple(dict.fromkeys(found))
 
 
 class Nonces:
