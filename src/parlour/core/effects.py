@@ -38,7 +38,7 @@ from markupsafe import Markup
 
 from .component import Component
 from .errors import EffectError
-from .fragments import PatchMode
+from .fragments import PatchMode, single_line
 
 __all__ = [
     "After",
@@ -323,6 +323,10 @@ def set_keyed_children(
     A child whose key is kept keeps its state; a key whose component changed is rebuilt; new
     keys are added and missing ones removed, each with the smallest patch.
     """
+    try:
+        single_line("set_keyed_children() slot", slot)  # part of an element id and selector
+    except ValueError as exc:
+        raise EffectError(str(exc)) from None
     items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
     seen: set[str] = set()
     checked: list[tuple[str, Component]] = []
@@ -339,6 +343,11 @@ def set_keyed_children(
 def patch(html: Any, *, selector: str | None = None, mode: PatchMode = "outer") -> Patch:
     """Patch HTML into the page (by the ids it carries, unless a selector is given)."""
     text = html.__html__() if hasattr(html, "__html__") else str(Markup.escape(html))
+    if selector is not None:
+        try:
+            single_line("patch() selector", selector)
+        except ValueError as exc:
+            raise EffectError(str(exc)) from None
     return Patch(str(text), selector, mode)
 
 

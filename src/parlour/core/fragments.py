@@ -31,6 +31,7 @@ __all__ = [
     "Redirect",
     "Script",
     "Signals",
+    "single_line",
 ]
 
 ROOT_ID = "root"
@@ -39,6 +40,27 @@ ROOT_ID = "root"
 ROOT_SELECTOR = "#" + ROOT_ID
 """The selector of that element: a full render is `Elements(html, ROOT_SELECTOR, "inner")`,
 keyed by it too, so a full render supersedes every queued patch."""
+
+_BREAKS = ("\r", "\n", "\x00")
+
+
+def single_line(what: str, value: str) -> str:
+    """`value` if it can be one field of a server-sent event, else ValueError naming it.
+
+    Selectors, element ids and event ids travel as SSE fields (`data: selector #x`, `id:`);
+    a line break would end the field early and let the rest of the value be read as fields
+    of the attacker's choosing (NUL is refused too: a client drops ids that hold one). Called
+    where such a value is made from data (a selector, a shared view's item id), so the error
+    points at the code that made it.
+    """
+    if any(c in value for c in _BREAKS):
+        raise ValueError(
+            f"{what} must be a single line without NUL, got {value!r}; it is sent as one field "
+            "of a server-sent event, where a line break would start another field. Build ids "
+            "and selectors from sanitised names (letters, digits, '-', '_')"
+        )
+    return value
+
 
 PatchMode = Literal["outer", "inner", "replace", "prepend", "append", "before", "after", "remove"]
 

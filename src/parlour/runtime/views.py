@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from parlour.core.errors import ParlourError
-from parlour.core.fragments import Elements, Fragment
+from parlour.core.fragments import Elements, Fragment, single_line
 from parlour.core.render import root_id
 
 __all__ = ["SharedViews", "Sink", "is_shared", "view_key"]
@@ -176,7 +176,7 @@ class SharedViews:
             return (Elements(html, key=view_key(view.name)),)
         assert view.container is not None
         assert view.items is not None
-        items = [(dom_id, _html(node)) for dom_id, node in view.items()]
+        items = [(_item_id(view.name, i), _html(node)) for i, node in view.items()]
         frame = _html(view.container(_FRAME_MARK))
         html = frame.replace(str(_FRAME_MARK), "".join(h for _, h in items), 1)
         self._check_id(view.name, html)
@@ -193,12 +193,23 @@ class SharedViews:
 
     @staticmethod
     def _check_id(name: str, html: str) -> None:
-        if root_id(html) is None:
+        found = root_id(html)
+        if found is not None:
+            _item_id(name, found)
+        else:
             raise ParlourError(
                 f"shared view {name!r} rendered {html[:60]!r}…: expected one element with an "
                 "id (the patch is morphed into every page by that id); give the view's outer "
                 "element an id, e.g. div('#agents')[...]"
             )
+
+
+def _item_id(view: str, dom_id: str) -> str:
+    """`dom_id`, if it can be sent as (part of) a selector; ParlourError naming it if not."""
+    try:
+        return single_line(f"an element id of shared view {view!r}", dom_id)
+    except ValueError as exc:
+        raise ParlourError(str(exc)) from None
 
 
 _steps = itertools.count(1)

@@ -5,6 +5,7 @@ SDK or the protocol is absorbed here and nowhere else.
 
     encode(fragment, event_id=, retry=)   one fragment -> the text of one SSE event
     comment(text)                          an SSE comment (heartbeat)
+    event_text(event, data, event_id=)     any other SSE event (a JSON feed's), checked
     SSE_HEADERS                            the response headers of an SSE stream
     signals_from_query(value)              GET/DELETE signals -> dict
     signals_from_body(body, content_type)  POST/PUT/PATCH signals -> dict
@@ -23,7 +24,7 @@ from __future__ import annotations
 from parlour.core.actions import plug
 from parlour.wire.actions import DATASTAR_ACTIONS
 from parlour.wire.signals import BadSignals, signals_from_body, signals_from_query
-from parlour.wire.sse import SSE_HEADERS, comment, encode
+from parlour.wire.sse import SSE_HEADERS, comment, encode, event_text
 
 plug(DATASTAR_ACTIONS)
 
@@ -32,6 +33,7 @@ __all__ = [
     "BadSignals",
     "comment",
     "encode",
+    "event_text",
     "signals_from_body",
     "signals_from_query",
 ]

@@ -44,11 +44,20 @@ from datastar_py import SSE_HEADERS as _DATASTAR_SSE_HEADERS
 from datastar_py import ServerSentEventGenerator as _SSE
 from datastar_py.consts import ElementPatchMode
 
-from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script, Signals
+from parlour.core.fragments import (
+    Close,
+    Elements,
+    Fragment,
+    History,
+    Redirect,
+    Script,
+    Signals,
+    single_line,
+)
 from parlour.wire.actions import history_script
 from parlour.wire.js import js_literal
 
-__all__ = ["SSE_HEADERS", "comment", "encode"]
+__all__ = ["SSE_HEADERS", "comment", "encode", "event_text"]
 
 SSE_HEADERS: Mapping[str, str] = MappingProxyType(dict(_DATASTAR_SSE_HEADERS))
 """The response headers of a Datastar SSE stream (datastar-py's own set).
@@ -60,8 +69,6 @@ every other stream in the process by mutating a shared dict; copy it to add your
 
 _MODES_WITHOUT_SELECTOR = frozenset({"outer", "replace"})
 """The only modes the Datastar client accepts without a selector (it matches by id)."""
-
-_LINE_BREAKS = re.compile(r"[\r\n]")
 
 _NONCE = re.compile(r"[A-Za-z0-9+/_=-]{1,128}")
 
@@ -125,6 +132,21 @@ def encode(
     return _SSE.execute_script(
         script, attributes=attributes, event_id=event_id, retry_duration=retry
     )
+
+
+def event_text(event: str, data: str, *, event_id: str | None = None) -> str:
+    """Any other server-sent event (a JSON feed's, not Datastar's): `event:`, `id:`, then one
+    `data:` line per line of `data`, and the blank line that ends it.
+
+    `event` and `event_id` are single fields, so a line break (or NUL) in either raises
+    ValueError naming it instead of letting a value write fields of its own.
+    """
+    single_line("the SSE event type", event)
+    head = f"event: {event}\n"
+    if event_id is not None:
+        head += f"id: {single_line('the SSE event id', event_id)}\n"
+    lines = data.splitlines() or [""]
+    return head + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
 def comment(text: str = "ping") -> str:
@@ -215,8 +237,6 @@ def _check_navigable(url: str) -> None:
 
 
 def _check_single_line(name: str, value: str | None) -> None:
-    if value is not None and _LINE_BREAKS.search(value):
-        raise ValueError(
-            f"{name} must be a single line, got {value!r}; a line break would end the SSE "
-            "field early and let the rest be read as another field"
-        )
+    # The last line of defence: values made from data are checked where they are made.
+    if value is not None:
+        single_line(name, value)
