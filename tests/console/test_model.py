@@ -220,6 +220,7 @@ def test_question_fields_and_public_form(ev: Events) -> None:
         "options": ["yes", "no"],
         "state": "pending",
         "answer": None,
+        "answered_by": None,
         "expires": 1_234.5,
     }
 

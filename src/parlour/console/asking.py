@@ -2,7 +2,8 @@
 
     asking = Asking(hub.publish, hub.state, clock=time.time, default_timeout=300)
     q = await asking.ask("deployer", "Ship 1.4 to prod?", options=["yes", "no"])
-    await asking.answer(q.id, "yes")         # a person, through the API or a page
+    await asking.ask("deployer", "Roll back?", qid="Job-7")    # an id the producer chose
+    await asking.answer(q.id, "yes", by="ada")   # a person, through the API or a page
     await asking.wait(q.id, timeout=25)      # the asker's long poll
     await asking.expire_due()                # what the expiry task does at each deadline
 
@@ -42,10 +43,10 @@ from typing import Any, Literal
 import msgspec
 
 from parlour.bus.event import Event
-from parlour.console.errors import QuestionClosed, QuestionNotFound
+from parlour.console.errors import DuplicateQuestion, QuestionClosed, QuestionNotFound
 from parlour.console.model import CONSOLE_SOURCE, ConsoleState
 from parlour.console.payloads import as_dict
-from parlour.console.questions import Question, check_question
+from parlour.console.questions import Question, check_question, check_question_id
 
 __all__ = ["Asking"]
 
@@ -75,6 +76,7 @@ class Asking:
         self.default_timeout = default_timeout
         self._settle = settle
         self._claims: dict[str, Claim] = {}
+        self._asking: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[Question]]] = {}
         self._rearm = asyncio.Event()
         self._closed = False
@@ -97,13 +99,39 @@ class Asking:
         question: str,
         options: Sequence[str] | None = None,
         timeout: float | None = None,
+        *,
+        qid: str | None = None,
     ) -> Question:
-        """Publish a new pending question (fresh id, absolute deadline); `ValueError` for
-        bad input. Returns it as folded."""
+        """Publish a new pending question (absolute deadline) with the id `qid`, or a fresh
+        one; `ValueError` for bad input, `DuplicateQuestion` if a question has that id
+        (or is being asked with it). Returns it as folded."""
         agent, question, choices, seconds = check_question(
             agent, question, options, timeout, default_timeout=self.default_timeout
         )
-        qid = secrets.token_hex(6)
+        if qid is None:
+            qid = secrets.token_hex(6)
+        else:
+            check_question_id(qid)
+        # From here to the claim nothing awaits: two asks with one id cannot both publish.
+        if qid in self._state.questions or qid in self._asking:
+            raise DuplicateQuestion(
+                f"id: a question with id {qid!r} exists already; choose another id "
+                "(or send none and the console picks one)"
+            )
+        self._asking.add(qid)
+        try:
+            return await self._ask(qid, agent, question, choices, seconds)
+        finally:
+            self._asking.discard(qid)
+
+    async def _ask(
+        self,
+        qid: str,
+        agent: str,
+        question: str,
+        choices: tuple[str, ...] | None,
+        seconds: float,
+    ) -> Question:
         expires = self._clock() + seconds
         payload = {
             "id": qid,
@@ -127,8 +155,10 @@ class Asking:
             expires=expires,
         )
 
-    async def answer(self, qid: str, answer: str) -> Question:
-        """Answer a pending question; the same answer again returns it and publishes nothing.
+    async def answer(self, qid: str, answer: str, *, by: str) -> Question:
+        """Answer a pending question as `by` (who answers: a user's name, "api", ...; the
+        event and so the journal carry it); the same answer again returns it and publishes
+        nothing.
 
         Raises `QuestionNotFound`, `InvalidAnswer` (empty, or not one of the options), or
         `QuestionClosed` (expired, or answered differently).
@@ -145,13 +175,14 @@ class Asking:
             raise _refusal(qid, state, settled)
         self._claims[qid] = ("answered", answer)
         try:
-            await self._publish("question.answered", CONSOLE_SOURCE, {"id": qid, "answer": answer})
+            payload = {"id": qid, "answer": answer, "by": by}
+            await self._publish("question.answered", CONSOLE_SOURCE, payload)
         except BaseException:
             self._release(qid)
             raise
-        return self._outcome(self._state.questions.get(qid, question), answer)
+        return self._outcome(self._state.questions.get(qid, question), answer, by)
 
-    def _outcome(self, question: Question, answer: str) -> Question:
+    def _outcome(self, question: Question, answer: str, by: str | None = None) -> Question:
         """What an answer came to, once published: the question as folded."""
         if question.state == "answered" and question.answer == answer:
             return question
@@ -160,7 +191,7 @@ class Asking:
         # Not folded within `settle`: the event is on the bus and the claim stands, so no
         # other closing will be published here; it is answered when it is folded.
         log.warning("parlour console: the answer to %s was not folded in time", question.id)
-        return msgspec.structs.replace(question, state="answered", answer=answer)
+        return msgspec.structs.replace(question, state="answered", answer=answer, answered_by=by)
 
     async def wait(self, qid: str, timeout: float) -> Question:
         """The question once it is answered or expired, or as it is after `timeout` seconds

@@ -6,7 +6,14 @@ all name them without importing asyncio or each other.
 
 from __future__ import annotations
 
-__all__ = ["ConsoleError", "InvalidAnswer", "InvalidRun", "QuestionClosed", "QuestionNotFound"]
+__all__ = [
+    "ConsoleError",
+    "DuplicateQuestion",
+    "InvalidAnswer",
+    "InvalidRun",
+    "QuestionClosed",
+    "QuestionNotFound",
+]
 
 
 class ConsoleError(Exception):
@@ -15,6 +22,10 @@ class ConsoleError(Exception):
 
 class QuestionNotFound(ConsoleError, LookupError):
     """No question has this id (the API answers 404)."""
+
+
+class DuplicateQuestion(ConsoleError):
+    """A question with the id the producer chose exists already (the API answers 409)."""
 
 
 class InvalidAnswer(ConsoleError, ValueError):

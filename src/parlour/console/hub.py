@@ -7,7 +7,7 @@
     unlisten = hub.listen(lambda changed: ...)           # after every folded event
     await hub.publish("agent.started", "deployer", {"task": "ship 1.4"})
     q = await hub.ask("deployer", "Ship 1.4 to prod?", options=["yes", "no"])
-    await hub.answer(q.id, "yes")                         # a person, through the API
+    await hub.answer(q.id, "yes", by="ada")               # a person, through the API
     await hub.wait(q.id, timeout=25)                      # the asker's long poll
     await hub.launch("src", "review")   # -> {"graph_id", "status": "started", "node_count"}
     await hub.close()            # stops its tasks and closes the journal (not the bus)
@@ -271,20 +271,24 @@ class Hub:
         question: str,
         options: Sequence[str] | None = None,
         timeout: float | None = None,
+        *,
+        qid: str | None = None,
     ) -> Question:
-        """Publish a new pending question (see `Asking.ask`); `ValueError` for bad input."""
+        """Publish a new pending question, with the id `qid` or a fresh one (see
+        `Asking.ask`); `ValueError` for bad input, `DuplicateQuestion` for a taken id."""
         self._check_running("ask")
-        return await self.asking.ask(agent, question, options, timeout)
+        return await self.asking.ask(agent, question, options, timeout, qid=qid)
 
     def question(self, qid: str) -> Question:
         """The question `qid` as it is now; `QuestionNotFound` if unknown."""
         return self.asking.question(qid)
 
-    async def answer(self, qid: str, answer: str) -> Question:
-        """Answer a question at most once (see `Asking.answer`): `QuestionNotFound`,
+    async def answer(self, qid: str, answer: str, *, by: str = CONSOLE_SOURCE) -> Question:
+        """Answer a question at most once, as `by` (who answers; the page and the API say
+        who, code holding the hub is "console"), see `Asking.answer`: `QuestionNotFound`,
         `InvalidAnswer` or `QuestionClosed` say why not."""
         self._check_running("answer")
-        return await self.asking.answer(qid, answer)
+        return await self.asking.answer(qid, answer, by=by)
 
     async def wait(self, qid: str, timeout: float) -> Question:
         """The question once closed, or as it is after `timeout` seconds (`Asking.wait`)."""

@@ -28,7 +28,7 @@ The vocabulary (topic -> effect; `source` names the agent or service):
     question.asked {"id", "agent", "question", "options", "timeout", "expires"}
                                        a pending question (`parlour.console.questions`
                                        has the rules); its agent is blocked
-    question.answered {"id", "answer"} / question.expired {"id"}
+    question.answered {"id", "answer", "by"} / question.expired {"id"}
                                        the first valid closing wins; its agent runs again
                                        once it has no other pending question
     service.status {"id", "name", "port"?, "status", "description"?, "action"?, "message"?}
@@ -263,6 +263,10 @@ class ConsoleState:
 
     def pending_questions(self) -> list[Question]:
         return self._questions.pending()
+
+    def closed_questions(self, count: int) -> list[Question]:
+        """The newest `count` answered or expired questions, the last closed first."""
+        return self._questions.recently_closed(count)
 
     def service_rows(self) -> list[Service]:
         return sorted(self.services.values(), key=lambda s: (s.name, s.id))

@@ -10,7 +10,10 @@ morphs exactly the rows that changed (R2).
 
 Cards that take input (questions) are shared too, so they cannot carry one conversation's
 event URL. Their buttons post to the URL in the page-local signal `$_answer` (each page sets
-its own) with the question id and the tab's own input signal `$answer_<id>` as the payload.
+its own) with the question id and the tab's own input signal as the payload. That signal's
+name is derived from a digest of the id (`answer_signal`), never from the id's text: ids are
+chosen by producers (`Job-7`, `UPPER1`, `a__b`, quotes, spaces), while a signal name is
+lowercased by the browser and read for `__` modifiers by Datastar.
 
 The launcher's recent-target chips work the same way round: a chip only sets the signal
 `$launch_target` that the page's target input is bound to (`LAUNCH_TARGET`); the page's
@@ -19,7 +22,7 @@ Start button sends it with its own event.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -65,6 +68,7 @@ __all__ = [
 
 LOG_SHOWN = 200
 RESULTS_SHOWN = 10
+ANSWERED_SHOWN = 5
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -91,19 +95,15 @@ def _stable_hash(text: str) -> int:
     return value
 
 
-_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
-
-
 def answer_signal(qid: str) -> str:
-    """The tab-local signal holding the draft answer to question `qid`.
+    """The tab-local signal holding the draft answer to question `qid`: `answer_` and the
+    first 16 hex digits of the id's SHA-256.
 
-    A JavaScript identifier (it is read as `$answer_…` in the Send expression), unique per
-    id: ids from other producers (`3f2a-9c1e`, `req.1`) get a stable hash suffix.
+    Only lowercase letters, digits and one `_`, whatever the id holds: the browser keeps
+    the name as written (attribute names are lowercased), Datastar finds no `__` modifier
+    and no `-` to camel-case in it, and it is a JavaScript identifier for `$answer_…`.
     """
-    safe = _NOT_IDENTIFIER.sub("_", qid)
-    if safe != qid:
-        safe += "_" + format(_stable_hash(qid), "x")
-    return "answer_" + safe
+    return "answer_" + hashlib.sha256(qid.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def js_string(text: str) -> str:
@@ -175,7 +175,7 @@ def agents_items(state: ConsoleState) -> list[tuple[str, Element]]:
 def question_card(q: Question) -> tuple[str, Element]:
     ident = dom_id("question", q.id)
     signal = answer_signal(q.id)
-    payload = f"{{id: {json.dumps(q.id)}, answer: ${signal}}}"
+    payload = f"{{id: {js_string(q.id)}, answer: ${signal}}}"
     send = (
         f"@post($_answer + '?p=' + encodeURIComponent(JSON.stringify({payload})), "
         "{requestCancellation: 'disabled'})"
@@ -215,6 +215,33 @@ def questions_container(items: Node) -> Element:
 
 def questions_items(state: ConsoleState) -> list[tuple[str, Element]]:
     return [question_card(q) for q in state.pending_questions()]
+
+
+def answered(state: ConsoleState) -> Element:
+    """The newest closed questions: what was answered, and by whom (or that it expired)."""
+    closed = state.closed_questions(ANSWERED_SHOWN)
+    return ul("#answered.console-list.console-answered")[
+        (
+            li(
+                ".console-answered-item",
+                id=dom_id("answered", q.id),
+                data_state=q.state,
+            )[
+                span(".console-time")[_clock(q.closed_at)],
+                span(".console-agent-name")[f"@{q.agent}"],
+                span(".console-answered-question")[q.question],
+                span(".console-answered-answer")[q.answer]
+                if q.state == "answered"
+                else span(".console-muted")["expired unanswered"],
+                span(".console-answered-by")[f"answered by {q.answered_by}"]
+                if q.state == "answered" and q.answered_by
+                else None,
+            ]
+            for q in closed
+        )
+        if closed
+        else li(".console-empty")["Nothing answered yet."]
+    ]
 
 
 def launcher(state: ConsoleState) -> Element:
@@ -330,11 +357,16 @@ def register(views: SharedViews, state: Callable[[], ConsoleState]) -> None:
     views.add_list("log", log_container, lambda: log_items(state()))
     views.add_list("services", services_container, lambda: services_items(state()))
     views.add("launcher", lambda: launcher(state()))
+    views.add("answered", lambda: answered(state()))
 
 
 def part_views(parts: frozenset[str]) -> list[str]:
-    """The panels to re-render after a fold that changed `parts`."""
-    return [name for name in PANELS if name in parts]
+    """The panels to re-render after a fold that changed `parts` (the questions part
+    feeds two: the pending cards and the recently answered)."""
+    names = [name for name in PANELS if name in parts]
+    if "questions" in parts:
+        names.append("answered")
+    return names
 
 
 def kv(rows: Mapping[str, Any]) -> list[tuple[str, Node]]:

@@ -12,10 +12,13 @@ expired) and two consoles folding the same journal agree:
 
     question.asked {"id", "agent", "question", "options", "timeout", "expires"}
                         a pending question; a re-announced id changes nothing
-    question.answered {"id", "answer"}
+    question.answered {"id", "answer", "by"}
                         closes a pending question if the answer is valid for it (a
                         non-empty string, one of its options if it has any); otherwise,
-                        or if the question is closed already, nothing changes
+                        or if the question is closed already, nothing changes. `by` is
+                        who answered (a user's name, "token", "api" or "anonymous"; see
+                        `parlour.console.access`); events written before it was recorded
+                        have none
     question.expired {"id"}
                         closes a pending question; nothing changes if it is closed
 
@@ -49,12 +52,15 @@ __all__ = [
     "QuestionBook",
     "QuestionState",
     "check_question",
+    "check_question_id",
 ]
 
 DEFAULT_TIMEOUT: Final = 300.0
 """Seconds a question waits for its answer when it says nothing about it."""
 MAX_TIMEOUT: Final = 86_400.0
 """The longest a question may wait for its answer: one day."""
+MAX_ID_CHARS: Final = 200
+"""The longest id a producer may choose for its question."""
 MAX_CLOSED_QUESTIONS: Final = 500
 """How many closed questions are kept (for late long polls and repeated answers)."""
 
@@ -70,6 +76,10 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     expires: float = 0.0
     state: QuestionState = "pending"
     answer: str | None = None
+    answered_by: str | None = None
+    """Who answered it (None while pending, once expired, or in a journal from before)."""
+    closed_at: float = 0.0
+    """When it was answered or expired (the closing event's time)."""
 
     @property
     def closed(self) -> bool:
@@ -95,6 +105,7 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
             "options": list(self.options) if self.options is not None else None,
             "state": self.state,
             "answer": self.answer,
+            "answered_by": self.answered_by,
             "expires": self.expires,
         }
 
@@ -140,6 +151,17 @@ def check_question(
     return agent, question, choices, seconds
 
 
+def check_question_id(qid: Any) -> str:
+    """A producer-chosen question id: any printable text of 1 to `MAX_ID_CHARS` characters
+    (spaces, quotes, `__`, capitals: the pages never use it as a name); else `ValueError`."""
+    if not isinstance(qid, str) or not qid or len(qid) > MAX_ID_CHARS or not qid.isprintable():
+        raise ValueError(
+            f"id: expected printable text of 1 to {MAX_ID_CHARS} characters naming the "
+            f"question (or no id: the console picks one), got {qid!r:.80}"
+        )
+    return qid
+
+
 class QuestionBook:
     """The questions by id: every pending one, and the newest `MAX_CLOSED_QUESTIONS`
     closed ones. `questions` is for reading; only `fold` changes it."""
@@ -147,6 +169,19 @@ class QuestionBook:
     def __init__(self) -> None:
         self.questions: dict[str, Question] = {}
         self._closed_order: deque[str] = deque()
+
+    def recently_closed(self, count: int) -> list[Question]:
+        """The newest `count` closed questions, the last closed first."""
+        found: list[Question] = []
+        seen: set[str] = set()
+        for qid in reversed(self._closed_order):
+            question = self.questions.get(qid)
+            if question is not None and question.closed and qid not in seen:
+                seen.add(qid)
+                found.append(question)
+                if len(found) == count:
+                    break
+        return found
 
     def pending(self) -> list[Question]:
         pending = [q for q in self.questions.values() if q.state == "pending"]
@@ -172,9 +207,10 @@ class QuestionBook:
                 answer = question.check_answer(payload.get("answer"))
             except InvalidAnswer:
                 return None  # not an answer to this question: logged, not applied
-            return self._close(question, "answered", answer)
+            by = text(payload.get("by")) or None
+            return self._close(question, "answered", answer, by, event.time)
         if action == "expired":
-            return self._close(question, "expired", None)
+            return self._close(question, "expired", None, None, event.time)
         return None
 
     def _asked(self, event: Event, qid: str, payload: dict[str, Any]) -> Question | None:
@@ -196,9 +232,16 @@ class QuestionBook:
         return question
 
     def _close(
-        self, question: Question, state: Literal["answered", "expired"], answer: str | None
+        self,
+        question: Question,
+        state: Literal["answered", "expired"],
+        answer: str | None,
+        by: str | None,
+        when: float,
     ) -> Question:
-        closed = msgspec.structs.replace(question, state=state, answer=answer)
+        closed = msgspec.structs.replace(
+            question, state=state, answer=answer, answered_by=by, closed_at=when
+        )
         self.questions[question.id] = closed
         self._closed_order.append(question.id)
         while len(self._closed_order) > MAX_CLOSED_QUESTIONS:
