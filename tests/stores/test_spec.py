@@ -91,3 +91,28 @@ def test_refused_specs_name_the_accepted_forms(
         open_store(spec)
     assert repr(spec) in str(caught.value)
     assert list(tmp_path.iterdir()) == []  # nothing was created on the way to refusing
+
+
+@pytest.mark.parametrize(
+    ("spec", "url", "bucket"),
+    [
+        ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222", "parlour-conversations"),
+        ("nats://127.0.0.1:4222/", "nats://127.0.0.1:4222", "parlour-conversations"),
+        ("nats://10.0.0.5:4222/shop", "nats://10.0.0.5:4222", "shop"),
+        ("nats://a:4222,nats://b:4223/shop", "nats://a:4222,nats://b:4223", "shop"),
+        ("tls://nats.example:4222/x_y-z", "tls://nats.example:4222", "x_y-z"),
+    ],
+)
+def test_nats_specs_name_a_bucket_and_connect_later(spec: str, url: str, bucket: str) -> None:
+    from parlour.stores.nats_kv import NatsKvStore
+
+    store = open_store(spec)  # no server is running: nothing connects until first use
+    assert isinstance(store, NatsKvStore)
+    assert (store.url, store.bucket) == (url, bucket)
+    assert store.describe() == f"{url}/{bucket}"
+
+
+@pytest.mark.parametrize("spec", ["nats://", "nats:///bucket", "nats://h:1/bad.bucket"])
+def test_bad_nats_specs_are_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="nats://"):
+        open_store(spec)

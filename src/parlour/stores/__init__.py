@@ -8,18 +8,27 @@ never parses those bytes: the conversation format belongs to the kernel alone.
     MemoryStore          a dict; for tests and demos (memory.py)
     FileStore            one file per conversation (file.py)
     SqliteStore          one SQLite file; the embedded default (sqlite.py)
-    open_store(spec)     `memory` | `file:DIR` | `sqlite:PATH` -> a store (spec.py)
+    RevisionedStore      a store several nodes share: compare-and-set saves (protocol.py)
+    NatsKvStore          a NATS JetStream KV bucket, for a cluster (nats_kv.py; nats-py)
+    open_store(spec)     `memory` | `file:DIR` | `sqlite:PATH` | `nats://HOST:PORT[/BUCKET]`
+                         -> a store (spec.py)
 
 What this package does not do: lock conversations, cache them, or decide when they are
 idle enough to forget (the runtime and its reaper do).
+
+`NatsKvStore` is loaded lazily, so `import parlour.stores` works without nats-py installed.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .file import FileStore
 from .memory import MemoryStore
 from .protocol import (
     CID_PATTERN,
     STORE_FORMAT_VERSION,
+    Conflict,
     ConversationStore,
+    RevisionedStore,
     StoreFormatError,
     check_cid,
     check_touched,
@@ -27,16 +36,35 @@ from .protocol import (
 from .spec import DEFAULT_STORE_SPEC, open_store
 from .sqlite import SqliteStore
 
+if TYPE_CHECKING:
+    from .nats_kv import NatsKvStore as NatsKvStore
+
 __all__ = [
     "CID_PATTERN",
     "DEFAULT_STORE_SPEC",
     "STORE_FORMAT_VERSION",
+    "Conflict",
     "ConversationStore",
     "FileStore",
     "MemoryStore",
+    "NatsKvStore",
+    "RevisionedStore",
     "SqliteStore",
     "StoreFormatError",
     "check_cid",
     "check_touched",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NatsKvStore":
+        try:
+            from .nats_kv import NatsKvStore
+        except ImportError as exc:
+            raise ImportError(
+                "parlour.stores.NatsKvStore needs nats-py; install it with "
+                "`pip install 'parlour[nats]'`."
+            ) from exc
+        return NatsKvStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,9 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "CID_PATTERN",
     "STORE_FORMAT_VERSION",
+    "Conflict",
     "ConversationStore",
+    "RevisionedStore",
     "StoreFormatError",
     "check_cid",
     "check_touched",
@@ -90,6 +92,46 @@ class ConversationStore(Protocol):
     def describe(self) -> str:
         """A short description for logs, in `open_store` syntax, e.g. `sqlite:/x/state.sqlite`."""
         ...
+
+
+@runtime_checkable
+class RevisionedStore(ConversationStore, Protocol):
+    """A store that several processes share: every save is a compare-and-set on a revision.
+
+    One process's lock cannot serialise what another process does, so a node that saves a
+    conversation says which stored value it changed (the revision it loaded). When another
+    node saved in between, the save is refused with `Conflict` instead of overwriting that
+    node's work; the runtime then reloads and applies its event to the current value. A
+    runtime whose store is revisioned runs as one node of a cluster (`parlour.runtime.cluster`).
+
+    Revisions are positive integers that grow with every save of a cid; `0` means "nothing
+    stored": `save_revision(cid, data, revision=0)` creates the conversation, and fails if
+    it already exists.
+    """
+
+    async def load_revision(self, cid: str) -> tuple[bytes, int] | None:
+        """`(data, revision)` of `cid`, or None when nothing is stored."""
+        ...
+
+    async def save_revision(self, cid: str, data: bytes, *, touched: float, revision: int) -> int:
+        """Store `data` if `cid` is still at `revision`; the new revision. Else `Conflict`."""
+        ...
+
+
+class Conflict(Exception):
+    """A compare-and-set save lost: another writer changed the conversation since it was read.
+
+    Not an error to show anyone: the runtime reloads the conversation and applies the event
+    again, to the value that won.
+    """
+
+    def __init__(self, cid: str, *, expected: int) -> None:
+        self.cid = cid
+        self.expected = expected
+        super().__init__(
+            f"conversation {cid!r} is no longer at revision {expected}: another writer saved "
+            "it first. Fix: reload it (load_revision) and apply the change to the new value."
+        )
 
 
 class StoreFormatError(Exception):
