@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from parlour.bus import InProcessBus
-from parlour.console.api import MAX_BODY, api_routes
+from parlour.console.api import MAX_BODY, api_app, api_routes
 from parlour.console.app import Console
 from parlour.console.hub import Hub
 from parlour.console.journal import MemoryJournal
@@ -49,6 +49,12 @@ async def hub(clock: FakeClock) -> AsyncIterator[Hub]:
 def client_for(hub: Hub, *, token: str | None = None, heartbeat: float = 15.0) -> AsgiClient:
     routes = api_routes(hub, token=token, heartbeat=heartbeat)
     return AsgiClient(Starlette(routes=[Mount("/api", routes=routes)]))
+
+
+@pytest.fixture
+def mounted(hub: Hub) -> AsgiClient:
+    """The API as the console mounts it (`api_app`: routing errors answered in JSON too)."""
+    return AsgiClient(Starlette(routes=[Mount("/api", app=api_app(hub))]))
 
 
 @pytest.fixture
@@ -136,7 +142,9 @@ async def test_a_body_over_64_kib_is_413(client: AsgiClient, hub: Hub) -> None:
     assert "over 65536 bytes" in error(response)
     # a lying (small) content-length is caught while reading
     response = await client.post(
-        "/api/events", body=big, headers={"content-length": "10", "content-type": "x"}
+        "/api/events",
+        body=big,
+        headers={"content-length": "10", "content-type": "application/json"},
     )
     assert response.status == 413
     assert hub.last_id == 0
@@ -244,6 +252,7 @@ async def test_get_question_shows_its_state(client: AsgiClient, clock: FakeClock
         "options": ["yes", "no"],
         "state": "pending",
         "answer": None,
+        "answered_by": None,
         "expires": clock.now + 60,
     }
 
@@ -506,6 +515,208 @@ async def test_posting_a_run_wants_the_token(launcher: Hub) -> None:
 
 async def test_the_api_answers_503_until_the_console_has_started(tmp_path: Path) -> None:
     console = Console(store="memory", journal="memory", secret="s", state_dir=tmp_path)
-    response = await AsgiClient(console).get("/api/snapshot")
+    response = await AsgiClient(console, host="localhost").get("/api/snapshot")
     assert response.status == 503
     assert "starting" in response.text
+
+
+# -- only the question API closes questions ---------------------------------------------------
+
+
+@pytest.mark.parametrize("topic", ["question.asked", "question.answered", "question.expired"])
+async def test_question_events_are_refused_and_change_nothing(
+    client: AsgiClient, hub: Hub, topic: str
+) -> None:
+    qid = await ask(client, options=["yes", "no"])
+    before = hub.last_id
+    response = await client.post(
+        "/api/events",
+        json={"topic": topic, "payload": {"id": qid, "answer": "yes", "agent": "a"}},
+    )
+    assert response.status == 400
+    message = error(response)
+    assert "/api/questions" in message
+    assert topic in message
+    assert hub.last_id == before
+    assert hub.question(qid).state == "pending"
+
+
+# -- producer-chosen ids ------------------------------------------------------------------------
+
+
+IDS = ["UPPER1", "Job-7", "a--b", "x__y", "with space", 'quote\'s "q"', "a/b", "é ünï", "x" * 200]
+
+
+@pytest.mark.parametrize("qid", IDS)
+async def test_a_producer_chosen_id_is_kept_and_answerable(client: AsgiClient, qid: str) -> None:
+    assert await ask(client, id=qid, options=["yes", "no"]) == qid
+    # (a server decodes %2F in the path; this client passes the path as it is)
+    shown = await client.get(f"/api/questions/{qid}")
+    assert shown.status == 200, shown.text
+    assert body(shown)["id"] == qid
+    answered = await client.post(f"/api/questions/{qid}/answer", json={"answer": "yes"})
+    assert answered.status == 200, answered.text
+    assert body(answered)["state"] == "answered"
+    assert body(answered)["answered_by"] == "api"
+
+
+async def test_a_duplicate_id_is_409_and_asks_nothing(client: AsgiClient, hub: Hub) -> None:
+    await ask(client, id="Job-7")
+    before = hub.last_id
+    response = await client.post(
+        "/api/questions", json={"agent": "b", "question": "again?", "id": "Job-7"}
+    )
+    assert response.status == 409
+    assert "'Job-7' exists already" in error(response)
+    assert hub.last_id == before
+    assert hub.question("Job-7").agent == "a"
+
+
+async def test_two_concurrent_asks_with_one_id_ask_once(client: AsgiClient, hub: Hub) -> None:
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/questions", json={"agent": f"a{n}", "question": "q?", "id": "same"})
+            for n in range(5)
+        )
+    )
+    assert sorted(r.status for r in responses) == [201, 409, 409, 409, 409]
+    asked = await hub.journal.read(pattern="question.asked")
+    assert len(asked) == 1
+
+
+@pytest.mark.parametrize("qid", ["", "x" * 201, "line\nbreak", "tab\there", 7, ["a"], True])
+async def test_a_bad_id_is_400(client: AsgiClient, hub: Hub, qid: Any) -> None:
+    response = await client.post("/api/questions", json={"agent": "a", "question": "q", "id": qid})
+    assert response.status == 400
+    assert error(response).startswith("id: expected printable text of 1 to 200 characters")
+    assert hub.last_id == 0
+
+
+# -- bad input is a 400, never a 500; every error is JSON ---------------------------------------
+
+
+async def test_a_5000_digit_integer_is_400(client: AsgiClient, hub: Hub) -> None:
+    huge = b"9" * 5000
+    for path, raw in [
+        ("/api/events", b'{"topic": "agent.started", "payload": {"n": ' + huge + b"}}"),
+        ("/api/questions", b'{"agent": "a", "question": "q", "timeout": ' + huge + b"}"),
+        ("/api/settings", b'{"key": "window", "value": ' + huge + b"}"),
+    ]:
+        response = await post_raw(client, path, raw)
+        assert response.status == 400, (path, response.text)
+        assert "out of range" in error(response)
+    response = await client.get(f"/api/replay?after_id={huge.decode()}")
+    assert response.status == 400
+    assert hub.last_id == 0
+
+
+async def test_replay_after_an_id_beyond_64_bits_is_400_with_a_real_journal(
+    tmp_path: Path,
+) -> None:
+    console = Console(
+        store="memory", journal=str(tmp_path / "journal.sqlite"), secret="s", state_dir=tmp_path
+    )
+    await console.start()
+    try:
+        client = AsgiClient(console)
+        for after in ["9223372036854775808", "99999999999999999999999"]:
+            response = await client.get(f"/api/replay?after_id={after}")
+            assert response.status == 400
+            assert "after_id: expected an event id of at most 9223372036854775807" in error(
+                response
+            )
+        ok = await client.get("/api/replay?after_id=9223372036854775807")
+        assert ok.status == 200
+        assert body(ok) == {"events": [], "last_id": 9223372036854775807}
+    finally:
+        await console.close()
+
+
+async def test_an_unknown_route_and_a_wrong_method_answer_json(mounted: AsgiClient) -> None:
+    response = await mounted.get("/api/nothing")
+    assert response.status == 404
+    assert "no API route '/api/nothing'" in error(response)
+    response = await mounted.request("DELETE", "/api/snapshot")
+    assert response.status == 405
+    assert "does not answer DELETE" in error(response)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"{",
+        b'{"topic": null}',
+        b'{"topic": "a..b"}',
+        b'{"topic": "a.b", "source": 1}',
+        b'{"agent": "", "question": "q"}',
+        b'{"answer": null}',
+        b'{"key": [], "value": {}}',
+        b'{"target": {}}',
+        b"\xff\xfe",
+        b'{"topic": "a.b", "payload": 1e999}',
+        b'{"agent": "a", "question": "q", "options": [[]], "timeout": -0.0}',
+    ],
+)
+@pytest.mark.parametrize(
+    "path",
+    ["/api/events", "/api/questions", "/api/questions/x/answer", "/api/settings", "/api/runs"],
+)
+async def test_odd_bodies_are_answered_below_500_with_json(
+    mounted: AsgiClient, path: str, raw: bytes
+) -> None:
+    response = await mounted.post(path, body=raw, headers={"content-type": "application/json"})
+    assert response.status < 500, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    json.loads(response.body)
+
+
+# -- requests from other sites ------------------------------------------------------------------
+
+
+CROSS_SITE = [
+    {"origin": "https://evil.example"},
+    {"origin": "http://testserver.evil.example"},
+    {"origin": "null"},
+    {"sec-fetch-site": "cross-site"},
+    {"sec-fetch-site": "same-site"},
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("headers", CROSS_SITE)
+async def test_a_cross_site_request_is_403(
+    client: AsgiClient, hub: Hub, method: str, path: str, headers: dict[str, str]
+) -> None:
+    response = await client.request(method, path, headers=headers, json={"topic": "a.b"})
+    assert response.status == 403
+    assert "cross-site request refused" in error(response)
+    assert hub.last_id == 0
+
+
+async def test_the_consoles_own_pages_may_call_it(client: AsgiClient) -> None:
+    headers = {"origin": "http://testserver", "sec-fetch-site": "same-origin"}
+    response = await client.post("/api/events", json={"topic": "a.b"}, headers=headers)
+    assert response.status == 202
+
+
+@pytest.mark.parametrize(
+    "kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+async def test_a_post_that_is_not_json_is_415(
+    client: AsgiClient, hub: Hub, kind: str | None
+) -> None:
+    headers = {"content-type": kind} if kind else {}
+    for path in ["/api/events", "/api/questions", "/api/settings"]:
+        response = await client.post(path, body=b'{"topic": "a.b"}', headers=headers)
+        assert response.status == 415, path
+        assert "application/json" in error(response)
+    assert hub.last_id == 0
+    ok = await client.post(
+        "/api/events",
+        body=b'{"topic": "a.b"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert ok.status == 202

@@ -137,6 +137,23 @@ def test_ask_blocks_until_another_thread_answers(served: Served) -> None:
     assert served.hub.state.questions[qid].answer == "yes"
 
 
+def test_a_question_named_by_its_producer_is_answered_through_a_real_server(
+    served: Served,
+) -> None:
+    qid = 'Job 7/deploy "prod"'  # a space, a slash (sent as %2F) and quotes
+    client = Client(served.url)
+    with event_feed(served.url) as next_of, ThreadPoolExecutor(1) as pool:
+        asking = pool.submit(client.ask, "deployer", "Ship?", ["yes", "no"], 30, qid=qid)
+        assert next_of("question.asked")["payload"]["id"] == qid
+        assert Client(served.url).question(qid)["state"] == "pending"
+        answered = Client(served.url).answer(qid, "yes")
+        assert answered["answered_by"] == "api"
+        assert asking.result(timeout=WAIT) == "yes"
+    with pytest.raises(ClientError) as taken:
+        client.ask("deployer", "Again?", timeout=1, qid=qid)
+    assert taken.value.status == 409
+
+
 def test_ask_raises_timeout_error_when_the_question_expires(served: Served) -> None:
     client = Client(served.url)
     with pytest.raises(TimeoutError, match="expired unanswered"):

@@ -1,12 +1,14 @@
 """The console's HTTP API: Starlette routes over a `Hub`, mounted by the app at `/api`.
 
     POST /events                  {"topic", "source"?, "payload"?}        -> 202 {"id"}
+                                  (not `question.*`: those are the question routes')
     GET  /events                  SSE: `initial-state` (the snapshot), then every event
     GET  /replay?after_id=N[&topic=PATTERN][&limit=L]   -> {"events": [...], "last_id"}
     GET  /replay?after_id=N&follow=1                    SSE: stored events after N, then live
-    POST /questions               {"agent", "question", "options"?, "timeout"?}
+    POST /questions               {"agent", "question", "options"?, "timeout"?, "id"?}
                                                                           -> 201 {"id", "expires"}
-    GET  /questions/ID[?wait=S]   the question (held up to S <= 60 s until it closes)
+    GET  /questions/ID[?wait=S]   the question (held up to S <= 60 s until it closes), with
+                                  `answered_by`: who answered it
     POST /questions/ID/answer     {"answer"}                              -> 200 the question
     POST /settings                {"key", "value"}                        -> 200 {"key", "value"}
     POST /runs                    {"target", "bundle"?}  -> 201 {"graph_id", "status": "started",
@@ -14,10 +16,19 @@
     GET  /snapshot                the whole console state
 
 With a token every route wants `Authorization: Bearer TOKEN` (else 401 with
-`WWW-Authenticate: Bearer`). Every error is JSON `{"error": "..."}` naming the field that
-is wrong and what was expected: 400 bad input or malformed JSON, 404 unknown question,
-409 a question expired or answered differently, 413 a body over 64 KiB, 503 while the
-hub is closed. An event on an SSE stream reads
+`WWW-Authenticate: Bearer`); with users but no token every route answers 401 (see
+`parlour.console.access`). An answer is recorded as given by the caller: "api".
+
+Only the console's own pages and programs may call it: a browser request from another
+site (`Origin` not the console's, or `Sec-Fetch-Site` cross-site or same-site) gets 403,
+and a POST body must be `application/json` (415 otherwise), which a page of another site
+cannot send without a CORS preflight the API never grants (`parlour.console.origin`).
+
+Every error is JSON `{"error": "..."}` naming the field that is wrong and what was
+expected: 400 bad input or malformed JSON, 404 unknown question or route, 405 a wrong
+method, 409 a question expired or answered differently (or an id taken), 413 a body over
+64 KiB, 503 while the hub is closed. Nothing a client sends makes it answer 500.
+An event on an SSE stream reads
 
     event: agent.started
     id: 42
@@ -37,21 +48,34 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, cast
 
 import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from parlour.bus.event import Event
 from parlour.bus.patterns import validate_pattern, validate_topic
-from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
+from parlour.console.access import API_CALLER, Access
+from parlour.console.errors import (
+    DuplicateQuestion,
+    InvalidAnswer,
+    InvalidRun,
+    QuestionClosed,
+    QuestionNotFound,
+)
 from parlour.console.hub import Hub
 from parlour.console.model import kind_of
+from parlour.console.origin import from_elsewhere
 
-__all__ = ["MAX_BODY", "MAX_WAIT", "api_routes", "event_json"]
+__all__ = ["MAX_BODY", "MAX_WAIT", "api_app", "api_routes", "event_json"]
 
 MAX_BODY: Final = 64 * 1024
 MAX_WAIT: Final = 60.0
 MAX_LIMIT: Final = 10_000
+MAX_EVENT_ID: Final = 2**63 - 1
+"""The largest event id (a signed 64-bit integer, as the journal stores it)."""
+QUESTION_KIND: Final = "question"
 SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 _encode = msgspec.json.Encoder()
@@ -81,25 +105,89 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
+def api_app(
+    hub: Hub,
+    *,
+    token: str | None = None,
+    access: Access | None = None,
+    heartbeat: float = 15.0,
+    max_body: int = MAX_BODY,
+) -> Starlette:
+    """The API as an ASGI app (mount it at `/api`), whose every answer is JSON, errors of
+    routing (404, 405) and anything unforeseen (500) included."""
+    routes = api_routes(hub, token=token, access=access, heartbeat=heartbeat, max_body=max_body)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _unforeseen},
+    )
+
+
 def api_routes(
-    hub: Hub, *, token: str | None, heartbeat: float = 15.0, max_body: int = MAX_BODY
+    hub: Hub,
+    *,
+    token: str | None = None,
+    access: Access | None = None,
+    heartbeat: float = 15.0,
+    max_body: int = MAX_BODY,
 ) -> list[BaseRoute]:
-    """The API's routes (paths relative to the mount, e.g. `Mount("/api", routes=...)`)."""
+    """The API's routes (paths relative to the mount, e.g. `Mount("/api", routes=...)`).
+
+    Who may call it: `access` (the console's rules), else `token` alone (None: anyone)."""
     if token is not None and not token:
         raise ValueError("api_routes(token=''): expected a non-empty token, or None for none")
+    if access is not None and token is not None:
+        raise ValueError("api_routes: give the token or the access rules (which hold it)")
     if not heartbeat > 0:
         raise ValueError(f"api_routes(heartbeat={heartbeat!r}): expected seconds > 0")
     expected = token.encode() if token is not None else None
 
+    def caller_of(request: Request) -> str | None:
+        if access is not None:
+            return access.api_caller(request.headers)
+        bearer = _bearer(request)
+        if expected is None or (bearer is not None and hmac.compare_digest(bearer, expected)):
+            return API_CALLER
+        return None
+
+    def refusal(request: Request) -> Response | None:
+        if from_elsewhere(request.headers):
+            return _error(
+                403,
+                "cross-site request refused: the console's API answers its own pages and "
+                "programs, not pages of other sites",
+            )
+        caller = caller_of(request)
+        if caller is None:
+            if access is not None and access.token is None:
+                message = (
+                    "this console has users but no API token, so its API is closed: start "
+                    "it with --token TOKEN (or PARLOUR_CONSOLE_TOKEN) and send the header "
+                    "'Authorization: Bearer TOKEN'"
+                )
+            else:
+                message = (
+                    "missing or wrong token: send the header 'Authorization: Bearer TOKEN' "
+                    "with the console's token"
+                )
+            return _error(
+                401, message, headers={"WWW-Authenticate": 'Bearer realm="parlour console"'}
+            )
+        request.state.caller = caller
+        if request.method == "POST":
+            kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if kind != "application/json":
+                return _error(
+                    415,
+                    f"expected a JSON body with 'Content-Type: application/json', got "
+                    f"{kind or 'no content type'!r:.60}",
+                )
+        return None
+
     def guard(endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
-            if expected is not None and not _authorised(request, expected):
-                return _error(
-                    401,
-                    "missing or wrong token: send the header 'Authorization: Bearer TOKEN' "
-                    "with the console's token",
-                    headers={"WWW-Authenticate": 'Bearer realm="parlour console"'},
-                )
+            refused = refusal(request)
+            if refused is not None:
+                return refused
             try:
                 return await endpoint(request)
             except _Refused as exc:
@@ -130,6 +218,8 @@ def api_routes(
             raise _Refused(400, "expected a JSON object as the request body, got nothing")
         try:
             data = _decode.decode(body)
+        except msgspec.ValidationError as exc:  # a number beyond 64 bits or a float's range
+            raise _Refused(400, f"unreadable JSON body: {exc}") from None
         except msgspec.DecodeError as exc:
             raise _Refused(400, f"malformed JSON body: {exc}") from None
         if not isinstance(data, dict):
@@ -147,6 +237,13 @@ def api_routes(
             validate_topic(topic)
         except ValueError as exc:
             raise _Refused(400, f"topic: {exc}") from None
+        if kind_of(topic) == QUESTION_KIND:
+            raise _Refused(
+                400,
+                f"topic: {topic!r} is a question event, which only the question API may "
+                "publish: ask with POST /api/questions, answer with POST "
+                "/api/questions/ID/answer",
+            )
         source = data.get("source")
         if source is None:
             source = ""
@@ -174,6 +271,12 @@ def api_routes(
     async def replay(request: Request) -> Response:
         params = request.query_params
         after = _int_param(params.get("after_id"), "after_id", 0, 0, None, "an event id >= 0")
+        if after > MAX_EVENT_ID:
+            raise _Refused(
+                400,
+                f"after_id: expected an event id of at most {MAX_EVENT_ID}, "
+                f"got {params.get('after_id')!r:.40}",
+            )
         limit = _int_param(
             params.get("limit"), "limit", 1000, 1, MAX_LIMIT, f"a count from 1 to {MAX_LIMIT}"
         )
@@ -202,9 +305,12 @@ def api_routes(
         try:
             agent: Any = data.get("agent")
             text: Any = data.get("question")
-            question = await hub.ask(agent, text, data.get("options"), data.get("timeout"))
+            qid: Any = data.get("id")
+            question = await hub.ask(agent, text, data.get("options"), data.get("timeout"), qid=qid)
         except ValueError as exc:
             raise _Refused(400, str(exc)) from None
+        except DuplicateQuestion as exc:
+            raise _Refused(409, str(exc)) from None
         return _json({"id": question.id, "expires": question.expires}, 201)
 
     async def get_question(request: Request) -> Response:
@@ -232,7 +338,7 @@ def api_routes(
         if "answer" not in data:
             raise _Refused(400, "answer: expected a non-empty string, got nothing")
         try:
-            question = await hub.answer(qid, data["answer"])
+            question = await hub.answer(qid, data["answer"], by=request.state.caller)
         except QuestionNotFound as exc:
             raise _Refused(404, str(exc)) from None
         except InvalidAnswer as exc:
@@ -270,19 +376,34 @@ def api_routes(
         Route("/events", guard(get_events), methods=["GET"]),
         Route("/replay", guard(replay), methods=["GET"]),
         Route("/questions", guard(post_question), methods=["POST"]),
-        Route("/questions/{qid}", guard(get_question), methods=["GET"]),
-        Route("/questions/{qid}/answer", guard(post_answer), methods=["POST"]),
+        # `path`: a producer's id may hold a `/` (sent as %2F, which servers decode)
+        Route("/questions/{qid:path}/answer", guard(post_answer), methods=["POST"]),
+        Route("/questions/{qid:path}", guard(get_question), methods=["GET"]),
         Route("/settings", guard(post_setting), methods=["POST"]),
         Route("/runs", guard(post_run), methods=["POST"]),
         Route("/snapshot", guard(snapshot), methods=["GET"]),
     ]
 
 
-def _authorised(request: Request, expected: bytes) -> bool:
+def _bearer(request: Request) -> bytes | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(value.strip().encode(), expected)
+    return value.strip().encode() if scheme.lower() == "bearer" else None
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing's own refusals (no such route, wrong method) as JSON."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no API route {request.url.path!r}: see the routes in the console's docs"
+    elif exc.status_code == 405:
+        message = f"{request.url.path} does not answer {request.method}"
+    else:
+        message = exc.detail
+    return _error(exc.status_code, message, headers=dict(exc.headers or {}))
+
+
+async def _unforeseen(request: Request, exc: Exception) -> Response:
+    return _error(500, "the console failed to answer this request (its log says why)")
 
 
 def _check_hub(hub: Hub) -> None:
@@ -297,7 +418,7 @@ def _int_param(
         return default
     try:
         value = int(raw)
-    except ValueError:
+    except ValueError:  # not a whole number, or more digits than Python converts
         value = None
     if value is None or value < low or (high is not None and value > high):
         raise _Refused(400, f"{name}: expected {expected}, got {raw!r:.40}")

@@ -75,15 +75,21 @@ class Client:
         question: str,
         options: list[str] | tuple[str, ...] | None = None,
         timeout: float = 300.0,
+        *,
+        qid: str | None = None,
     ) -> str:
         """Ask a person and block until they answer; returns the answer.
 
+        `qid` names the question (any printable text up to 200 characters, e.g. a job's id;
+        by default the console picks one); a name already taken is a `ClientError` 409.
         Raises `TimeoutError` when the question expires unanswered (after `timeout`
         seconds), `ClientError` for a refused question or an unreachable console.
         """
         body: dict[str, Any] = {"agent": agent, "question": question, "timeout": timeout}
         if options is not None:
             body["options"] = list(options)
+        if qid is not None:
+            body["id"] = qid
         created = self._request("POST", "/questions", body)
         qid = str(created["id"])
         # The server expires the question; the local deadline only bounds the loop should
