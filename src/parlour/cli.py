@@ -13,11 +13,16 @@ event bus (`memory`, or `nats://HOST:PORT` to share events between processes); i
 environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--help` shows every default.
 
     parlour console [--demo [--demo-pace S]] [--host] [--port] [--store SPEC] [--bus URL]
-                    [--token T] [--state-dir DIR] [--log-level info]
+                    [--token T] [--allowed-host H ...] [--state-dir DIR] [--log-level info]
+    parlour console user add NAME | user list | user remove NAME   [--state-dir DIR]
 
 `console` serves the parlour console (`parlour.console.app.Console`): the Agents, Status and
 Config pages and the HTTP API under /api. `--token` (or `PARLOUR_CONSOLE_TOKEN`) makes the
-API require `Authorization: Bearer T`; `--demo` runs a simulated swarm of agents.
+API require `Authorization: Bearer T` and, without users, the pages ask for it at sign-in;
+`console user add` adds a person who signs in to the pages with a name and password (asked
+twice on a terminal, else one line of stdin). `--allowed-host` names a host the console is
+reached by (repeatable; the bound address and localhost are always allowed). `--demo` runs
+a simulated swarm of agents.
 """
 
 from __future__ import annotations
@@ -169,11 +174,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.add_argument(
         "--token",
         default=None,
-        help="require 'Authorization: Bearer TOKEN' on /api (default: $PARLOUR_CONSOLE_TOKEN)",
+        help="require 'Authorization: Bearer TOKEN' on /api, and TOKEN to sign in to the "
+        "pages when there are no users (default: $PARLOUR_CONSOLE_TOKEN)",
     )
     console.add_argument(
-        "--state-dir", default=".parlour", help="where the journal lives (default: %(default)s)"
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="a host name the console is reached by, e.g. console.example.com; any other "
+        "Host gets 400 (repeatable; the bound address, localhost, 127.0.0.1 and [::1] are "
+        "always allowed)",
     )
+    console.add_argument(
+        "--state-dir",
+        default=".parlour",
+        help="where the journal and the users file live (default: %(default)s)",
+    )
+    _user_commands(console)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -184,31 +202,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _user_commands(console: argparse.ArgumentParser) -> None:
+    """`parlour console user add NAME | list | remove NAME`."""
+    commands = console.add_subparsers(dest="console_command", metavar="{user}")
+    user = commands.add_parser("user", help="manage the people who may sign in to the pages")
+    actions = user.add_subparsers(dest="user_action", required=True, metavar="{add,list,remove}")
+    add = actions.add_parser(
+        "add", help="add a user, or give one a new password (asked twice, or one stdin line)"
+    )
+    add.add_argument("name", metavar="NAME")
+    listing = actions.add_parser("list", help="list the users' names")
+    remove = actions.add_parser("remove", help="remove a user (their sessions end)")
+    remove.add_argument("name", metavar="NAME")
+    for action in (add, listing, remove):  # SUPPRESS: `console --state-dir D user …` works too
+        action.add_argument(
+            "--state-dir", default=argparse.SUPPRESS, help="where the users file lives"
+        )
+
+
 def _console(args: argparse.Namespace) -> int:
+    if getattr(args, "console_command", None) == "user":
+        from parlour.console.users import run_user_command
+
+        return run_user_command(args.user_action, getattr(args, "name", None), args.state_dir)
+
     import uvicorn
 
     from parlour.bus import validate_bus_url
-    from parlour.console.app import Console
+    from parlour.console.app import TOKEN_ENV, Console
+    from parlour.web.security import allowed_hosts
 
     try:
         validate_bus_url(args.bus)
     except ValueError as exc:
         raise SystemExit(f"parlour: --bus: {exc}") from None
+    token = args.token if args.token is not None else (os.environ.get(TOKEN_ENV) or None)
+    if token is not None and not token.strip():
+        raise SystemExit(f"parlour: --token: expected a non-empty token (or unset {TOKEN_ENV})")
+    bound = f"[{args.host}]" if ":" in args.host else args.host
+    extra = [bound, *(args.allowed_host or ())]
+    try:
+        hosts = allowed_hosts(extra)
+    except ValueError as exc:
+        raise SystemExit(f"parlour: --allowed-host: {exc}") from None
     try:
         console = Console(
             store=args.store,
             bus=args.bus,
-            token=args.token,
+            token=token or None,
             demo=args.demo,
             state_dir=args.state_dir,
             swarm={"pace": args.demo_pace},
+            allowed_hosts=extra,
         )
     except ValueError as exc:
         raise SystemExit(f"parlour: --store: {exc}") from None
     where = f"http://{args.host}:{args.port}/"
     print(
         f"parlour console on {where}{' with a simulated swarm' if args.demo else ''}; "
-        f"conversations in {console.store_spec}, events in {console.journal_spec}",
+        f"conversations in {console.store_spec}, events in {console.journal_spec}; "
+        f"it answers the hosts {', '.join(hosts)}",
         file=sys.stderr,
     )
     uvicorn.run(

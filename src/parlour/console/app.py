@@ -8,6 +8,16 @@
     /config           Config page       /api/questions  ask, long-poll, answer
     /projector        read-only, large type        /mobile   questions first, for a phone
     /_parlour/...     the pages' streams and events (parlour.web.App)
+    /_console/signin, /_console/signout   signing in to the pages (parlour.console.signin)
+
+Who may use it (`parlour.console.access`): with users (`parlour console user add`) the
+pages want a name and password, with only a token (`token=` or PARLOUR_CONSOLE_TOKEN) they
+want the token; the API wants the token as a bearer. With neither the console warns once at
+start and every page says "Not protected". The whole app, pages and API alike, is wrapped in
+`parlour.web.security.guard` (the rule every parlour server follows): a request must name an
+allowed host (the local names plus `allowed_hosts`), else 400, so a DNS name pointed at a
+person's machine (DNS rebinding) cannot reach the console through their browser; every
+response carries the security headers, and no redirect echoes the Host.
 
 At startup it opens the journal (`.parlour/console.sqlite`, the console's event history),
 the bus (in-process by default, ids continuing after the journal's; or NATS), and the hub
@@ -22,11 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,19 +47,32 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.console import panels, status
-from parlour.console.api import api_routes
+from parlour.console.access import Access
+from parlour.console.api import api_app
 from parlour.console.demo import run_swarm
 from parlour.console.hub import Hub
 from parlour.console.journal import open_journal
 from parlour.console.pages import PAGES
+from parlour.console.signin import SignIn
+from parlour.console.users import USERS_FILE, Users
 from parlour.stores import DEFAULT_STORE_SPEC, open_store
 from parlour.stores.protocol import ConversationStore
 from parlour.web.app import App
+from parlour.web.security import allowed_hosts as hosts_with
+from parlour.web.security import guard
+from parlour.web.session import load_secret
 
-__all__ = ["TOKEN_ENV", "Console"]
+__all__ = ["TOKEN_ENV", "UNPROTECTED_WARNING", "Console"]
+
+log = logging.getLogger("parlour.console")
 
 TOKEN_ENV = "PARLOUR_CONSOLE_TOKEN"
 STATIC = Path(__file__).parent / "static"
+UNPROTECTED_WARNING: Final = (
+    "parlour console: NOT PROTECTED: no --token and no users, so anyone who can reach it "
+    "can answer its questions; set --token (or PARLOUR_CONSOLE_TOKEN) or add users with "
+    "`parlour console user add NAME` before exposing it beyond this machine"
+)
 
 
 class Console:
@@ -66,7 +90,11 @@ class Console:
         secret: str | None = None,
         tick: float = 2.0,
         swarm: dict[str, Any] | None = None,
+        allowed_hosts: Sequence[str] | None = None,
     ) -> None:
+        """`allowed_hosts`: the Host names it answers besides the local ones
+        (`parlour.web.security.allowed_hosts`: `*.example.com` for subdomains, `*` for any;
+        a malformed name is a ValueError). The users file is `state_dir/console-users.json`."""
         self.state_dir = Path(state_dir)
         self.store_spec = store or DEFAULT_STORE_SPEC
         self.bus_url = bus
@@ -77,13 +105,20 @@ class Console:
         self.swarm_options = swarm or {}
         self.started = time.time()
         self.secret = secret
+        self._extra_hosts = tuple(allowed_hosts or ())
+        self.allowed_hosts = hosts_with(self._extra_hosts)  # checked here: a bad name fails now
+        self.access = Access(
+            token=self.token,
+            users=Users(self.state_dir / USERS_FILE),
+            secret=lambda: self.secret or load_secret(self.state_dir),
+        )
         self.store: ConversationStore = open_store(self.store_spec)  # a bad spec fails here
         self.hub: Hub | None = None
         self.figures = status.Figures(self)
         self._pages: App | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_app: Starlette | None = None
-        self._app = Starlette(
+        routes = Starlette(
             routes=[
                 Route("/_console/console.css", self._css, methods=["GET"]),
                 Mount("/api", app=self._api),
@@ -91,6 +126,7 @@ class Console:
             ],
             lifespan=self._lifespan,
         )
+        self._app = guard(SignIn(routes, self.access), allowed_hosts=self._extra_hosts)
 
     def __repr__(self) -> str:
         return f"Console(store={self.store_spec!r}, bus={self.bus_url or 'memory'!r})"
@@ -138,7 +174,10 @@ class Console:
 
     async def start(self) -> None:
         """Open the journal, the bus and the hub; build the pages on them and wire the
-        panels; start the ticker (and the demo swarm)."""
+        panels; start the ticker (and the demo swarm). Warns when nothing is protected."""
+        self.access.users.names()  # an unreadable users file fails here, saying why
+        if not self.access.protected:
+            log.warning(UNPROTECTED_WARNING)
         journal = open_journal(self.journal_spec)
         bus: EventBus
         if self.bus_url is None or self.bus_url == "memory":
@@ -162,13 +201,14 @@ class Console:
             state_dir=self.state_dir,
             stylesheets=("/_console/console.css",),
             window=hub.state.settings.window,
-            services=[hub],
+            services=[hub, self.access],
+            allowed_hosts=self._extra_hosts,
         )
         self._pages = pages
         panels.register(pages.views, lambda: hub.state)
         self.figures.register(pages.views)
         hub.listen(self._changed)
-        self._api_app = Starlette(routes=api_routes(hub, token=self.token))
+        self._api_app = api_app(hub, access=self.access)
         self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
         if self.demo:
             # Runs started from the launcher are the swarm's next runs.

@@ -12,6 +12,10 @@ drafts of its settings form.
 
 The nav is a registry (`NAV`): each page registers its href, label, icon and order, and the
 header renders them sorted by order with the current page marked (R26).
+
+The header also says how the console is protected (`parlour.console.access`): a "Not
+protected" mark when nobody is asked to sign in, else a Sign out button. An answer sent from
+a page is recorded with who sent it (`answered_by`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from htpy import (
     a,
     button,
     div,
+    form,
     h1,
     header,
     input,
@@ -41,9 +46,11 @@ from htpy import (
 from markupsafe import Markup
 
 from parlour import Component, event, io, patch_signals, service, shared
+from parlour.console.access import ANONYMOUS, TOKEN_PERSON, Access
 from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
 from parlour.console.hub import Hub
 from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, answer_signal, heading
+from parlour.console.signin import PAGES_BASE, SIGNOUT_PATH
 
 __all__ = [
     "NAV",
@@ -118,10 +125,34 @@ class ConsolePage(Component, name="parlour.console.Page"):
                 span(".console-conn", {"data-text": "$_conn", "data-attr:data-conn": "$_conn"})[
                     "Connecting"
                 ],
+                self.access_mark(),
             ],
             div(".console-notice", role="status")[self.notice] if self.notice else None,
             self.body(),
         ]
+
+    def access_mark(self) -> Element:
+        """ "Not protected" when the console asks nobody to sign in; else Sign out."""
+        if not service(Access).protected:
+            return span(
+                ".console-unprotected",
+                title="Anyone who can reach this console can answer its questions: "
+                "start it with --token, or add users with `parlour console user add`",
+            )["Not protected"]
+        base = self.mounted.base
+        root = base.removesuffix(PAGES_BASE) if base.endswith(PAGES_BASE) else ""
+        return form(".console-signout", method="post", action=root + SIGNOUT_PATH)[
+            button(".parlour-button.console-signout-button", type="submit")["Sign out"]
+        ]
+
+    def person(self) -> str:
+        """Who is using this page, as the answers they send record it."""
+        mode = service(Access).mode
+        if mode == "open":
+            return ANONYMOUS
+        if mode == "token":
+            return TOKEN_PERSON
+        return "a signed-in user"
 
     def answer_url(self) -> str:
         """Where this page's question cards post their answers (its `answer` event)."""
@@ -141,10 +172,12 @@ class ConsolePage(Component, name="parlour.console.Page"):
             self.notice = "Type an answer (or pick an option) before sending."
             return None
         hub = service(Hub)
-        return io(functools.partial(hub.answer, qid, text), self.answered)
+        return io(functools.partial(hub.answer, qid, text, by=self.person()), self.answered)
 
     def answered(self, question: Any) -> Any:
         self.notice = f"Answered @{question.agent}: {question.answer}"
+        if question.answered_by:
+            self.notice += f" (answered by {question.answered_by})"
         return patch_signals({answer_signal(question.id): ""})
 
     def on_error_answered(self, error: BaseException) -> None:
@@ -184,6 +217,8 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                 shared("progress"),
                 heading("Waiting for you"),
                 shared("questions"),
+                heading("Recently answered"),
+                shared("answered"),
                 heading("Agents"),
                 shared("agents"),
                 heading("Results"),
@@ -390,6 +425,8 @@ class MobilePage(ConsolePage, name="parlour.console.MobilePage"):
         return div(".console-mobile")[
             heading("Waiting for you"),
             shared("questions"),
+            heading("Recently answered"),
+            shared("answered"),
             shared("progress"),
             heading("Agents"),
             shared("agents"),
