@@ -5,6 +5,7 @@
      ├── UnknownComponentError      a stored conversation names a component no longer registered
      ├── HandlerReturnError         a handler or hook returned something that is not an effect
      ├── EffectError                an effect was built or used wrongly (e.g. answer from a root)
+     │    └── SignalError           a kept signal does not fit its field (bad input: HTTP 400)
      ├── StateError                 component state cannot be serialised
      ├── RenderError                render() produced HTML the kernel cannot patch by id
      └── FlowReplayError            a flow replayed differently from how it ran first
@@ -23,6 +24,7 @@ __all__ = [
     "HandlerReturnError",
     "ParlourError",
     "RenderError",
+    "SignalError",
     "StateError",
     "UnknownComponentError",
 ]
@@ -46,6 +48,10 @@ class HandlerReturnError(ParlourError, TypeError):
 
 class EffectError(ParlourError, ValueError):
     """Raised when an effect is constructed with bad arguments or used where it cannot apply."""
+
+
+class SignalError(EffectError):
+    """Raised when a signal the browser sent does not fit the kept field it names."""
 
 
 class StateError(ParlourError, TypeError):

@@ -5,6 +5,7 @@
     coerce(comp, name, result)      its result as a list of effects (or a clear error)
     error_method_name(method)       `on_error_<m>`: where a failure of `m`'s work goes
     lift_signals(comp, iid, sigs)   copy the browser's kept signals onto the state fields
+    check_signals(comp, iid, sigs)  SignalError when one of them does not fit its field
 
 What this module does not do: apply the effects (see `kernel`), or mount the component.
 """
@@ -12,7 +13,7 @@ What this module does not do: apply the effects (see `kernel`), or mount the com
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -20,9 +21,16 @@ import msgspec
 
 from . import effects as fx
 from .component import Component, kebab_case
-from .errors import EffectError, HandlerReturnError
+from .errors import EffectError, HandlerReturnError, SignalError
 
-__all__ = ["coerce", "error_method_name", "invoke", "lift_signals", "method"]
+__all__ = [
+    "check_signals",
+    "coerce",
+    "error_method_name",
+    "invoke",
+    "lift_signals",
+    "method",
+]
 
 
 def method(comp: Component, name: str, *, browser: bool) -> Callable[..., Any]:
@@ -95,11 +103,30 @@ def lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> bool:
     """Copy kept signals onto the instance: `NAME-IID` (instance-local) wins over `NAME`.
 
     True when some signal was copied (the instance's state may differ from the stored one).
+    A signal its field cannot hold raises SignalError (see `check_signals`).
     """
+    lifted = False
+    for name, value in _kept(comp, iid, signals):
+        setattr(comp, name, value)
+        lifted = True
+    return lifted
+
+
+def check_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> None:
+    """Raise SignalError if a kept signal does not fit its field, before anything runs.
+
+    The web layer asks first and answers 400 naming the signal and the type expected: a
+    value of the wrong type comes from a broken or hostile client, not from the component.
+    """
+    for _ in _kept(comp, iid, signals):
+        pass
+
+
+def _kept(comp: Component, iid: str, signals: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(field, value) for each kept field the signals carry, converted to the field's type."""
     cls = type(comp)
     if not cls.keep or not signals:
-        return False
-    lifted = False
+        return
     for name in cls.keep:
         for key in (
             kebab_case(f"{name}-{iid}"),  # what `bind_local` makes the browser send
@@ -112,13 +139,16 @@ def lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> bool:
             if key in signals:
                 tp = cls.__parlour_fields__[name].type
                 try:
-                    value = msgspec.convert(signals[key], tp, strict=False)
+                    yield name, msgspec.convert(signals[key], tp, strict=False)
                 except msgspec.ValidationError as exc:
-                    raise EffectError(
-                        f"signal {key!r} = {signals[key]!r} does not fit "
-                        f"{cls.__qualname__}.{name}: {exc}"
-                    ) from exc
-                setattr(comp, name, value)
-                lifted = True
+                    shown = repr(signals[key])
+                    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+                    raise SignalError(
+                        f"signal {key!r} = {shown} does not fit {cls.__qualname__}.{name} "
+                        f"({_type_name(tp)}): {exc}"
+                    ) from None
                 break
-    return lifted
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")

@@ -11,7 +11,7 @@ or foreign session 403, an event that is not an `@event` method 404, malformed J
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,13 +21,16 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from parlour.core import kernel
+from parlour.core import handlers, kernel
+from parlour.core.errors import SignalError
 from parlour.runtime import Runtime
 from parlour.web.responses import EMPTY, NO_CONTENT, plain
 from parlour.web.session import Owners
-from parlour.wire import BadSignals, signals_from_body
+from parlour.wire import BadSignals, json_value, signals_from_body
 
 __all__ = ["Events"]
+
+log = logging.getLogger("parlour")
 
 
 def cross_origin(headers: Headers) -> bool:
@@ -43,6 +46,15 @@ def cross_origin(headers: Headers) -> bool:
     except ValueError:  # not a URL at all (`http://[::1`): not our origin
         return True
     return netloc.lower() != host.lower()
+
+
+def _log_refusal(scope: Scope, response: Response) -> None:
+    """One line per refused request, no traceback: enough to see a broken or hostile client,
+    cheap enough under a flood of them."""
+    if log.isEnabledFor(logging.INFO):
+        reason = bytes(response.body[:200]).decode("utf-8", "replace").strip()
+        path = str(scope.get("path", ""))
+        log.info("parlour: %d %s %.120r: %s", response.status_code, scope["method"], path, reason)
 
 
 class Events:
@@ -65,6 +77,7 @@ class Events:
             await send(NO_CONTENT)
             await send(EMPTY)
         else:
+            _log_refusal(scope, response)
             await response(scope, receive, send)
 
     async def _handle_event(
@@ -91,16 +104,18 @@ class Events:
             raw_payload = QueryParams(scope["query_string"]).get("p")
             if raw_payload is not None:
                 try:
-                    payload = json.loads(raw_payload)
-                except ValueError as exc:
-                    return plain(400, f"the event payload (?p=) is not valid JSON: {exc}")
-                except RecursionError:
-                    return plain(400, "the event payload (?p=) nests arrays or objects too deeply")
+                    payload = json_value(raw_payload, "the event payload (?p=)")
+                except BadSignals as exc:
+                    return plain(400, str(exc))
         inst = live.conv.instances.get(iid)
         if inst is None:
             return None  # a stale click on something no longer shown
         if name not in type(inst.component).__parlour_events__:
             return plain(404, f"{type(inst.component).__qualname__} has no @event {name!r}")
+        try:
+            handlers.check_signals(inst.component, iid, signals)
+        except SignalError as exc:
+            return plain(400, str(exc))
         event = kernel.Event(iid, name, payload, signals, now=self.clock())
         await self.runtime.dispatch(cid, event)
         return None
@@ -125,6 +140,12 @@ class Events:
 
     async def back(self, request: Request) -> Response:
         """The back route (a Starlette route: the Back button is not a hot path)."""
+        response = await self._back(request)
+        if response.status_code >= 400:
+            _log_refusal(request.scope, response)
+        return response
+
+    async def _back(self, request: Request) -> Response:
         if cross_origin(request.headers):
             return plain(403, "cross-origin POST refused")
         cid = request.path_params["cid"]
@@ -139,6 +160,6 @@ class Events:
             try:
                 to = int(raw)
             except ValueError:
-                return plain(400, f"?to= must be a history depth (an integer), got {raw!r}")
+                return plain(400, f"?to= must be a history depth (an integer), got {raw[:40]!r}")
         await self.runtime.back(cid, to=to)
         return Response(status_code=204)

@@ -9,6 +9,7 @@ SDK or the protocol is absorbed here and nowhere else.
     SSE_HEADERS                            the response headers of an SSE stream
     signals_from_query(value)              GET/DELETE signals -> dict
     signals_from_body(body, content_type)  POST/PUT/PATCH signals -> dict
+    json_value(raw, where)                 any other JSON a request carries, as strictly
     BadSignals                             malformed signals (the web layer answers 400)
 
 Importing this package also plugs Datastar's action expressions into core
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from parlour.core.actions import plug
 from parlour.wire.actions import DATASTAR_ACTIONS
-from parlour.wire.signals import BadSignals, signals_from_body, signals_from_query
+from parlour.wire.signals import BadSignals, json_value, signals_from_body, signals_from_query
 from parlour.wire.sse import SSE_HEADERS, comment, encode, event_text
 
 plug(DATASTAR_ACTIONS)
@@ -34,6 +35,7 @@ __all__ = [
     "comment",
     "encode",
     "event_text",
+    "json_value",
     "signals_from_body",
     "signals_from_query",
 ]

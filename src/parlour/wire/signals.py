@@ -20,9 +20,11 @@ requests carry no signals, so they read as `{}`; the form itself is the web laye
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, NoReturn, cast
 
-__all__ = ["BadSignals", "signals_from_body", "signals_from_query"]
+__all__ = ["MAX_INT_DIGITS", "BadSignals", "json_value", "signals_from_body", "signals_from_query"]
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -70,8 +72,33 @@ def signals_from_body(body: bytes, content_type: str | None) -> dict[str, Any]:
 
 
 def _parse(raw: str | bytes, where: str) -> dict[str, Any]:
+    value = json_value(raw, where)
+    if not isinstance(value, dict):
+        raise BadSignals(
+            f"signals must be a JSON object, got {_json_kind(value)} in {where}; Datastar "
+            'sends all signals as one object, like {"count": 1}'
+        )
+    return cast("dict[str, Any]", value)  # JSON object keys are always str
+
+
+def json_value(raw: str | bytes, where: str) -> Any:
+    """`raw` as strict JSON, whatever its type; BadSignals saying what is wrong otherwise.
+
+    Stricter than `json.loads`, because what a browser's `JSON.stringify` cannot produce can
+    only come from a broken or hostile client, and would otherwise surface later as a crash:
+    NaN and Infinity, numbers that overflow to infinity, integers of more than
+    `MAX_INT_DIGITS` digits (Python refuses to convert very long ones at all), a key twice
+    in one object, text that is not UTF-8 or holds a lone UTF-16 surrogate (which cannot be
+    stored or sent back), nesting deeper than the parser's stack.
+    """
     try:
-        value: object = json.loads(raw, parse_constant=_reject_constant)
+        value: object = json.loads(
+            raw,
+            parse_constant=_reject_constant,
+            parse_int=_int,
+            parse_float=_float,
+            object_pairs_hook=_object,
+        )
     except json.JSONDecodeError as exc:
         raise BadSignals(
             f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -82,12 +109,22 @@ def _parse(raw: str | bytes, where: str) -> dict[str, Any]:
         raise BadSignals(f"{where} is not valid UTF-8 text: {exc.reason}") from None
     except RecursionError:
         raise BadSignals(f"{where} nests arrays or objects too deeply to parse") from None
-    if not isinstance(value, dict):
+    except ValueError as exc:  # e.g. an integer over Python's conversion limit
+        raise BadSignals(f"{where} is not valid JSON: {str(exc)[:80]}") from None
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode()) and (
+        _has_lone_surrogate(value)
+    ):
         raise BadSignals(
-            f"signals must be a JSON object, got {_json_kind(value)} in {where}; Datastar "
-            'sends all signals as one object, like {"count": 1}'
+            f"{where} holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its "
+            "pair), which is not text"
         )
-    return cast("dict[str, Any]", value)  # JSON object keys are always str
+    return value
+
+
+MAX_INT_DIGITS = 100
+"""A browser writes integers of at most 21 digits (larger numbers in exponent form)."""
+
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
 
 class _NotJson(ValueError):
@@ -98,6 +135,47 @@ def _reject_constant(name: str) -> NoReturn:
     # `NaN` and `Infinity` are Python extensions, not JSON; no browser's JSON.stringify
     # produces them, so they can only come from a broken or hostile client.
     raise _NotJson(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
+
+
+def _int(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise _NotJson(f"an integer of {digits} digits (at most {MAX_INT_DIGITS} accepted)")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotJson(f"the number {text[:40]} is too large for a double (it would be Infinity)")
+    return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _NotJson(f"the key {twice[:40]!r} appears twice in one object")
+    return value
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pairs = cast("dict[str, object]", item)
+            stack.extend(pairs)
+            stack.extend(pairs.values())
+        elif isinstance(item, list):
+            stack.extend(cast("list[object]", item))
+    return False
 
 
 def _json_kind(value: object) -> str:
