@@ -15,6 +15,10 @@ Modules, one concept each:
     launcher    the run launcher (part of the hub)
     api         the HTTP API, Starlette
     client      a synchronous client, standard library only
+    access      who may use it: the token, the users, the signed sign-in cookie
+    users       the named people: scrypt-hashed passwords in a 0600 file, `console user`
+    signin      the sign-in page, sign-out, the guard in front of the pages
+    origin      refusing requests another site's page makes a browser send
     app         the `Console` ASGI app: pages, shared panels, API, ticker
     pages, panels, status, figures    what the pages show
     demo        the simulated agent swarm of `parlour console --demo`
