@@ -153,6 +153,8 @@ async def test_the_stylesheets_and_the_sign_in_page_are_public(make_console: Mak
     client = AsgiClient(console)
     for path in ["/_console/console.css", "/_parlour/static/parlour.css", "/_console/signin"]:
         assert (await client.get(path)).status == 200, path
+    for path in ["/_parlour/static/../sse/x", "/_parlour/static/", "/_console/console.css/x"]:
+        assert (await client.get(path)).status in (303, 403), path
 
 
 # -- signing in with the token ----------------------------------------------------------------

@@ -47,7 +47,8 @@ __all__ = ["MAX_MISSES", "MISS_WINDOW", "SIGNIN_PATH", "SIGNOUT_PATH", "SignIn",
 SIGNIN_PATH: Final = "/_console/signin"
 SIGNOUT_PATH: Final = "/_console/signout"
 PAGES_BASE: Final = "/_parlour"
-PUBLIC: Final = ("/_console/console.css", static_path(PAGES_BASE, ""))
+STYLESHEET: Final = "/_console/console.css"
+STATIC: Final = static_path(PAGES_BASE, "")
 MAX_FORM: Final = 8 * 1024
 MAX_MISSES: Final = 10
 MISS_WINDOW: Final = 300.0
@@ -58,6 +59,15 @@ WRONG_TOKEN: Final = "Wrong token"
 PAGE_HEADERS: Final = {"Cache-Control": "no-store"}
 """(The security headers, CSP and X-Frame-Options included, come from the guard the console
 is wrapped in: `parlour.web.security`.)"""
+
+
+def _public(path: str) -> bool:
+    """The files the sign-in page needs: the stylesheets, and the pages' static files (one
+    name each: `/_parlour/static/../sse/…` is not one)."""
+    if path == STYLESHEET:
+        return True
+    name = path[len(STATIC) :] if path.startswith(STATIC) else ""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
 def safe_next(raw: str | None) -> str:
@@ -116,7 +126,10 @@ class SignIn:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == "/api" or path.startswith("/api/") or path.startswith(PUBLIC):
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path == "/api" or path.startswith("/api/") or _public(path):
             await self.app(scope, receive, send)
             return
         if path in (SIGNIN_PATH, SIGNOUT_PATH):
@@ -131,13 +144,14 @@ class SignIn:
         if self.access.person(request.cookies.get(COOKIE)) is not None:
             await self.app(scope, receive, send)
             return
-        await self._refuse(request)(scope, receive, send)
+        await self._refuse(request, path)(scope, receive, send)
 
-    def _refuse(self, request: Request) -> Response:
-        path = request.url.path
+    def _refuse(self, request: Request, path: str) -> Response:
+        """A stranger's answer: to sign in (a page), or 403 (anything else). `path` is
+        below the console's mount."""
         root = request.scope.get("root_path", "")
         if request.method in ("GET", "HEAD") and not path.startswith(PAGES_BASE + "/"):
-            target = path + (f"?{request.url.query}" if request.url.query else "")
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             location = f"{root}{SIGNIN_PATH}?next={quote(target, safe='/')}"
             return Response(status_code=303, headers={"Location": location, **PAGE_HEADERS})
         return PlainTextResponse(
@@ -284,7 +298,7 @@ class SignIn:
                 meta(name="viewport", content="width=device-width, initial-scale=1"),
                 title_[f"Sign in · {self.title}"],
                 link(rel="stylesheet", href=root + static_path(PAGES_BASE, "parlour.css")),
-                link(rel="stylesheet", href=f"{root}/_console/console.css"),
+                link(rel="stylesheet", href=root + STYLESHEET),
             ],
             body[main(".console.console-signin")[h1(".console-title")[self.title], content]],
         ]
