@@ -343,7 +343,7 @@ async def test_without_auth_the_console_warns_once_at_start(
         await make_console()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [UNPROTECTED_WARNING]
-    assert "anyone who can reach it can answer" in UNPROTECTED_WARNING
+    assert "anyone who can reach this console can answer" in UNPROTECTED_WARNING
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="parlour.console"):
         await make_console(token=TOKEN)

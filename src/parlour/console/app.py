@@ -69,7 +69,7 @@ log = logging.getLogger("parlour.console")
 TOKEN_ENV = "PARLOUR_CONSOLE_TOKEN"
 STATIC = Path(__file__).parent / "static"
 UNPROTECTED_WARNING: Final = (
-    "parlour console: NOT PROTECTED: no --token and no users, so anyone who can reach it "
+    "NOT PROTECTED: no --token and no users, so anyone who can reach this console "
     "can answer its questions; set --token (or PARLOUR_CONSOLE_TOKEN) or add users with "
     "`parlour console user add NAME` before exposing it beyond this machine"
 )
