@@ -350,6 +350,20 @@ async def test_without_auth_the_console_warns_once_at_start(
     assert not [r for r in caplog.records if "NOT PROTECTED" in r.getMessage()]
 
 
+async def test_with_auth_the_console_says_at_start_what_it_asks(
+    make_console: MakeConsole, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="parlour.console"):
+        await make_console(token=TOKEN, users={"ada": "correct horse", "bob": "battery staple"})
+        await make_console(users={"ada": "correct horse"})
+        await make_console(token=TOKEN)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sign-in:")]
+    assert lines[0].startswith("sign-in: the pages ask a name and password (2 users in ")
+    assert lines[0].endswith("; the API asks the token as a bearer")
+    assert lines[1].endswith("; the API is closed (no token)")
+    assert lines[2] == "sign-in: the pages ask the token; the API asks the token as a bearer"
+
+
 @pytest.mark.parametrize("path", PAGES)
 async def test_without_auth_every_page_is_marked_not_protected(
     make_console: MakeConsole, path: str

@@ -178,6 +178,8 @@ class Console:
         self.access.users.names()  # an unreadable users file fails here, saying why
         if not self.access.protected:
             log.warning(UNPROTECTED_WARNING)
+        else:
+            log.info("%s", self._protection())
         journal = open_journal(self.journal_spec)
         bus: EventBus
         if self.bus_url is None or self.bus_url == "memory":
@@ -217,6 +219,17 @@ class Console:
             self._tasks.append(
                 asyncio.ensure_future(run_swarm(hub, requests=requests, **self.swarm_options))
             )
+
+    def _protection(self) -> str:
+        """One line for the log: what the pages and the API ask for."""
+        access = self.access
+        if access.mode == "users":
+            count = len(access.users.names())
+            pages = f"a name and password ({count} users in {access.users.path})"
+        else:
+            pages = "the token"
+        api = "asks the token as a bearer" if access.token is not None else "is closed (no token)"
+        return f"sign-in: the pages ask {pages}; the API {api}"
 
     def _changed(self, parts: frozenset[str]) -> None:
         pages = self.pages
