@@ -4,9 +4,10 @@
     back_path(base, cid)               BASE/back/CID              step back in history (POST)
     stream_path(base, cid)             BASE/sse/CID               the conversation's stream (GET)
     static_path(base, name)            BASE/static/NAME           a bundled file (GET)
+    upload_path(base, cid, iid, name)  BASE/upload/CID/IID/NAME   files for an `@upload` (POST)
 
-The segment names (`EVENT`, `BACK`, `STREAM`, `STATIC`) are what the web layer matches
-paths against. Every part of parlour that writes or matches one of these URLs (components
+The segment names (`EVENT`, `BACK`, `STREAM`, `STATIC`, `UPLOAD`) are what the web layer
+matches paths against. Every part of parlour that writes or matches one of these URLs (components
 rendering `on(...)`, the page shell, the web app, the test client, the console) takes it
 from here, so the shapes are spelled once and cannot drift apart.
 
@@ -21,10 +22,12 @@ __all__ = [
     "EVENT",
     "STATIC",
     "STREAM",
+    "UPLOAD",
     "back_path",
     "event_path",
     "static_path",
     "stream_path",
+    "upload_path",
 ]
 
 EVENT = "event"
@@ -38,6 +41,9 @@ STREAM = "sse"
 
 STATIC = "static"
 """Segment of the static files route: BASE/static/NAME."""
+
+UPLOAD = "upload"
+"""Segment of the upload route: BASE/upload/CID/IID/NAME."""
 
 
 def event_path(base: str, cid: str, iid: str, name: str) -> str:
@@ -58,3 +64,8 @@ def stream_path(base: str, cid: str) -> str:
 def static_path(base: str, name: str) -> str:
     """The URL of the bundled static file `name` (the stylesheet, the Datastar bundle)."""
     return f"{base}/{STATIC}/{name}"
+
+
+def upload_path(base: str, cid: str, iid: str, name: str) -> str:
+    """The URL a file input POSTs its files to: the `@upload` handler `iid.name` of `cid`."""
+    return f"{base}/{UPLOAD}/{cid}/{iid}/{name}"
