@@ -2,7 +2,7 @@
 
     parlour --version
     parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--bus URL]
-                            [--log-level info]
+                            [--allowed-host H ...] [--log-level info]
 
 `run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
 uvicorn; a file path (`examples/counter.py:app`) or a misspelt name gets the closest names
@@ -10,7 +10,9 @@ as a hint, not a traceback. `--store` picks where conversations live (`memory`, 
 `sqlite:PATH`); an `App` that was built without an explicit store gets it. `--bus` picks the
 event bus (`memory`, or `nats://HOST:PORT` to share events between processes); it needs an
 `App`, and replaces the bus the App was built with when serving starts. Both default to the
-environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--help` shows every default.
+environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--allowed-host` names a host
+the app is reached by (repeatable; the bound address and the local names are always
+allowed): any other `Host` gets 400. `--help` shows every default.
 
     parlour console [--demo [--demo-pace S]] [--host] [--port] [--store SPEC] [--bus URL]
                     [--token T] [--allowed-host H ...] [--state-dir DIR] [--log-level info]
@@ -159,6 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "target", metavar="MODULE:ATTR", help="the app to serve, e.g. examples.counter:app"
     )
     _serving_options(run)
+    run.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="a host name the app is reached by, e.g. app.example.com; any other Host gets "
+        "400 (repeatable; the bound address, localhost, 127.0.0.1 and [::1] are always "
+        "allowed; '*' allows any)",
+    )
     console = commands.add_parser(
         "console", help="serve the parlour console (agents, status, config, HTTP API)"
     )
@@ -299,8 +310,25 @@ def _run(args: argparse.Namespace) -> int:
         if args.bus is not None:
             app.use_bus(args.bus)
             print(f"parlour: events on {args.bus}", file=sys.stderr)
+        bound = f"[{args.host}]" if ":" in args.host else args.host
+        try:
+            app.allow_hosts(bound, *(args.allowed_host or ()))
+        except ValueError as exc:
+            raise SystemExit(f"parlour: --allowed-host: {exc}") from None
+        if args.host in ("0.0.0.0", "::") and not args.allowed_host:
+            print(
+                "parlour: only requests for localhost, 127.0.0.1 and [::1] are answered (any "
+                "other Host gets 400); name the hosts this server is reached by with "
+                "--allowed-host",
+                file=sys.stderr,
+            )
     elif args.bus is not None:
         raise SystemExit(f"parlour: --bus needs a parlour App, and {args.target} is not one")
+    elif args.allowed_host:
+        raise SystemExit(
+            f"parlour: --allowed-host needs a parlour App, and {args.target} is not one "
+            "(wrap it in parlour.web.security.guard yourself)"
+        )
     uvicorn.run(
         app,
         host=args.host,

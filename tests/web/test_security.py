@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_from_bytes
 
@@ -21,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from parlour import Component, event
+from parlour.cli import main
 from parlour.core.effects import execute_script, redirect
 from parlour.testing import AsgiClient
 from parlour.web.app import App
@@ -362,3 +367,51 @@ async def test_hostile_json_is_a_400(make_app: MakeApp, body: bytes) -> None:
     if body != BAD_UTF8:  # a query string's bad UTF-8 is decoded with U+FFFD: valid text
         payload = await client.post(url + "?p=" + quote_from_bytes(body))
         assert payload.status == 400, payload.text
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[Any]]]:
+    """A module with an App in the current directory, and uvicorn.run replaced by a list."""
+    name = f"hosts_probe_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(
+        "from htpy import div\nfrom parlour import App, Component\n"
+        "class Hello(Component):\n    def render(self):\n        return div(self.root)['hi']\n"
+        "app = App(Hello, secret='cli-test', store=__import__('parlour.stores').stores"
+        ".MemoryStore())\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PARLOUR_DATASTAR_JS", raising=False)
+    calls: list[Any] = []
+
+    def run(app: Any, **options: Any) -> None:
+        calls.append(app)
+
+    monkeypatch.setattr("uvicorn.run", run)
+    yield name, calls
+    sys.modules.pop(name, None)
+
+
+async def test_parlour_run_answers_the_hosts_it_is_told_and_the_address_it_binds(
+    served: tuple[str, list[Any]],
+) -> None:
+    name, calls = served
+    argv = ["run", f"{name}:app", "--host", "10.0.0.5", "--allowed-host", "app.example.com"]
+    assert main([*argv, "--allowed-host", "*.example.org"]) == 0
+    [app] = calls
+    client = AsgiClient(app)
+    for host in ("app.example.com", "x.example.org", "10.0.0.5:8000", "localhost:8000"):
+        assert (await client.get("/", headers={"host": host})).status == 200, host
+    assert (await client.get("/", headers={"host": "evil.example"})).status == 400
+    await app.close()
+
+
+def test_parlour_run_refuses_a_malformed_allowed_host(served: tuple[str, list[Any]]) -> None:
+    name, calls = served
+    with pytest.raises(SystemExit) as info:
+        main(["run", f"{name}:app", "--allowed-host", "app.example.com:8000"])
+    assert str(info.value.code).startswith("parlour: --allowed-host:")
+    assert "port" in str(info.value.code)
+    assert calls == []
