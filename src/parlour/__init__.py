@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from parlour.core.component import Component as Component
 from parlour.core.component import event as event
+from parlour.core.context import principal as principal
 from parlour.core.context import service as service
 from parlour.core.context import shared as shared
 from parlour.core.effects import after as after
@@ -34,6 +35,7 @@ from parlour.core.effects import set_keyed_children as set_keyed_children
 from parlour.core.effects import subscribe as subscribe
 from parlour.core.effects import unsubscribe as unsubscribe
 from parlour.core.flow import flow as flow
+from parlour.core.visit import Visit as Visit
 
 if TYPE_CHECKING:
     from parlour.web.app import App as App
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "App",
     "Component",
+    "Visit",
     "after",
     "answer",
     "answer_error",
@@ -56,6 +59,7 @@ __all__ = [
     "io",
     "patch",
     "patch_signals",
+    "principal",
     "publish",
     "redirect",
     "replace",

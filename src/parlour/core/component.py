@@ -52,6 +52,7 @@ from .actions import plugged
 from .errors import ComponentDefinitionError, UnknownComponentError
 from .routes import back_path, event_path
 from .state import IMMUTABLE, Field, collect_fields, state_decoder, state_of
+from .visit import Visit
 
 __all__ = [
     "Component",
@@ -63,7 +64,7 @@ __all__ = [
 
 _EVENT_MARK = "__parlour_event__"
 
-_LIFECYCLE = frozenset({"render", "start", "stop", "wakeup", "children", "url"})
+_LIFECYCLE = frozenset({"render", "visited", "start", "stop", "wakeup", "children", "url"})
 
 
 def event[F: Callable[..., Any]](fn: F) -> F:
@@ -202,6 +203,12 @@ class Component:
     def render(self) -> Node:
         """HTML for this instance. Put `self.root` on the outermost element."""
         return Markup(f'<div id="{escape(self.iid)}" hidden></div>')
+
+    def visited(self, visit: Visit) -> None:
+        """Called once on the root of a new conversation, with the request that opened the tab
+        (`visit.path`, `visit.query`, `visit.arg(name, default)`), before it is mounted and
+        started: set state from the URL here (the inverse of `url()`); effects go in `start`.
+        """
 
     def start(self) -> Any:
         """Called once, right after the instance is created. May return effects."""

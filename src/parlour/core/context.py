@@ -1,4 +1,4 @@
-"""What a component may read besides its own state: shared views and services.
+"""What a component may read besides its own state: shared views, services, the principal.
 
 A component's state is per conversation. Some things are not: the agents of a console, a
 price board, a chat room's last hundred messages. Copying them into every conversation
@@ -7,6 +7,8 @@ costs memory per tab and a render per tab per update. Instead the host registers
     shared("agents")   the current HTML of the shared view named "agents", rendered once per
                        update by the runtime and embedded verbatim (see `parlour.runtime.views`)
     service(Hub)       the one object of type `Hub` the app was given (`App(services=[hub])`)
+    principal()        who this conversation belongs to: what the app's `authenticate` made
+                       of the request (None for nobody), checked again on every request
 
 Both read the *context* the runtime installs around every kernel call (a `ContextVar`, so
 concurrent conversations never see each other's). The kernel stays pure in the sense that
@@ -14,9 +16,15 @@ matters: a context is an input, like the clock; nothing here performs I/O. A ren
 calls `shared(name)` records the name, so the runtime knows which conversations show which
 views and sends each view update only to their streams.
 
+The principal is per conversation, not per app: the runtime installs the one the web layer
+authenticated for the request at hand (an event, a stream opening, the page that opened the
+tab); timers, bus events and io results see the one authenticated last. It is what
+`authenticate` returned, as it returned it; the conversation stores only who it belongs to
+(see `parlour.web.identity`).
+
 Outside a runtime (a unit test with `Harness`, a script) there is no context unless the
-caller installs one with `using(Context(...))`; then `shared` and `service` raise an error
-that says so.
+caller installs one with `using(Context(...), principal=...)`; then `shared`, `service` and
+`principal` raise an error that says so.
 """
 
 from __future__ import annotations
@@ -24,13 +32,13 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from markupsafe import Markup
 
 from parlour.core.errors import ParlourError
 
-__all__ = ["Context", "ViewSource", "service", "shared", "using"]
+__all__ = ["Context", "ViewSource", "principal", "service", "shared", "using"]
 
 
 class ViewSource(Protocol):
@@ -60,35 +68,38 @@ class Context:
         return f"Context(services=[{names}])"
 
 
-_current: ContextVar[tuple[Context, set[str]] | None] = ContextVar("parlour_context", default=None)
+_current: ContextVar[tuple[Context, set[str], object] | None] = ContextVar(
+    "parlour_context", default=None
+)
 
 
 @contextmanager
-def using(context: Context) -> Generator[set[str]]:
-    """Install `context` for the code in the block; yields the names of views it read."""
+def using(context: Context, *, principal: object = None) -> Generator[set[str]]:
+    """Install `context` (and the conversation's `principal`) for the code in the block;
+    yields the names of views it read."""
     used: set[str] = set()
-    token = _current.set((context, used))
+    token = _current.set((context, used, principal))
     try:
         yield used
     finally:
         _current.reset(token)
 
 
-def _context(what: str) -> tuple[Context, set[str]]:
+def _context(what: str) -> tuple[Context, set[str], object]:
     current = _current.get()
     if current is None:
         raise ParlourError(
             f"{what} was called outside a parlour runtime: there is no app context here. "
             "Components read shared views and services only while the runtime renders or "
             "dispatches; in a test, wrap the call in `with using(Context(services=[...], "
-            "views=...)):` from parlour.core.context"
+            "views=...), principal=...):` from parlour.core.context"
         )
     return current
 
 
 def shared(name: str) -> Markup:
     """The current HTML of the shared view `name`, to embed in a render as it is."""
-    context, used = _context(f"shared({name!r})")
+    context, used, _ = _context(f"shared({name!r})")
     try:
         html = context.views.html(name)
     except KeyError:
@@ -102,7 +113,7 @@ def shared(name: str) -> Markup:
 
 def service[T](kind: type[T]) -> T:
     """The app's service of type `kind` (given as `App(services=[...])`)."""
-    context, _ = _context(f"service({kind.__name__})")
+    context, _, _ = _context(f"service({kind.__name__})")
     found = context.services.get(kind)
     if found is None:
         for candidate in context.services.values():
@@ -116,3 +127,15 @@ def service[T](kind: type[T]) -> T:
             f"pass one as App(..., services=[{kind.__name__}(...)])"
         )
     return cast(T, found)
+
+
+def principal() -> Any:
+    """Who this conversation belongs to: what the app's `authenticate` returned for the
+    request at hand (a name, a user object, a claims dict), or None for nobody.
+
+    Without `App(authenticate=...)` it is always None. A conversation belongs to the
+    principal that opened it: a request that authenticates as anyone else is refused before
+    any component runs, so a render or handler never sees the conversation change hands.
+    """
+    _, _, who = _context("principal()")
+    return who

@@ -1,7 +1,7 @@
 """The kernel: pure functions from a conversation and an event to the next conversation.
 
     dispatch(conv, event)      -> Step(conversation, fragments, commands, errors)
-    boot(root, cid=…)          -> Step     a new conversation showing `root`
+    boot(root, cid=…, visit=…) -> Step     a new conversation showing `root`, opened by `visit`
     render_top(conv, wake=…)   -> Step     a full render of the top frame (a new SSE stream)
     back(conv, to=…)           -> Step     restore a snapshot from history
     fire_timer(conv, id, now)  -> Step     a recorded `after` timer is due
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, assert_never
+from typing import Any, Literal, assert_never, cast
 
 from . import commands as cmd
 from . import effects as fx
@@ -42,6 +42,7 @@ from .keyed import reconcile
 from .render import error_block, error_html, error_in_page, mount, render, root_id
 from .state import clone, encode_checked
 from .tree import descendants, instantiate, mark_unrendered, remove, remove_subtree, shown, subtree
+from .visit import Visit
 
 __all__ = [
     "ErrorReport",
@@ -86,13 +87,19 @@ def boot(
     owner: str | None = None,
     now: float = 0.0,
     history_limit: int = 50,
+    visit: Visit | None = None,
 ) -> Step:
-    """A new conversation whose root frame is `root`, rendered into `#root`."""
+    """A new conversation whose root frame is `root`, rendered into `#root`.
+
+    `root.visited(visit)` runs first (`Visit()`, the path `/`, when none is given), so the
+    state it sets from the URL is there when the root's children are made and it starts.
+    """
     conv = Conversation(
         id=cid, base=base, owner=owner, created=now, touched=now, history_limit=history_limit
     )
     fold = Fold(conv, now)
     try:
+        _visited(root, Visit() if visit is None else visit)
         _step(fold, fx.Call(root), None)
         fold.last_url = history.projected_url(fold)[1] if fold.stack else None
     except Exception as exc:
@@ -103,6 +110,15 @@ def boot(
             (ErrorReport(cid, "", "start", exc),),
         )
     return _finish(fold)
+
+
+def _visited(root: Component, visit: Visit) -> None:
+    returned = cast(object, root.visited(visit))  # user code: check what it returned
+    if returned is not None:
+        raise EffectError(
+            f"{type(root).__qualname__}.visited() returned {returned!r}; it sets state from "
+            "the visit and returns nothing. Return effects from start() instead."
+        )
 
 
 def dispatch(conv: Conversation, event: Event) -> Step:

@@ -46,6 +46,8 @@ class Connection:
         """How many missed batches were replayed into this stream when it opened."""
         self.gone = False
         """The client went away: the writer stops without sending what is queued."""
+        self.nudged = False
+        """The writer should check its request again (see `nudge`)."""
         self._queue: list[Fragment] = []  # a list, not a deque: 56 bytes idle, not 760
         self._urgent = False
         # One future while the writer waits, resolved by the push that ends the wait: an idle
@@ -150,6 +152,12 @@ class Connection:
         batch, self._queue = self._queue, []
         self.sent += len(batch)
         return batch
+
+    def nudge(self) -> None:
+        """Ask the writer to check its request again now, not at its next heartbeat (someone
+        signed out: `App.reauthenticate`); it wakes at once if it is waiting."""
+        self.nudged = True
+        self._wake()
 
     def close(self) -> None:
         """End the stream after what is queued (the conversation ended or was replaced)."""

@@ -35,6 +35,7 @@ from parlour.core.context import Context, using
 from parlour.core.conversation import Conversation, Subscription, Timer
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
+from parlour.core.visit import Visit
 from parlour.runtime.connection import Connection
 from parlour.runtime.live import OUTBOX_LENGTH, Live
 from parlour.runtime.views import SharedViews
@@ -137,11 +138,18 @@ class Runtime:
     # -- conversations -----------------------------------------------------------------------
 
     async def mint(
-        self, root: Component, *, owner: str | None, base: str
+        self,
+        root: Component,
+        *,
+        owner: str | None,
+        base: str,
+        visit: Visit | None = None,
+        principal: object = None,
     ) -> tuple[Live, kernel.Step]:
-        """Start a conversation showing `root`, owned by session `owner`; save it."""
+        """Start a conversation showing `root`, opened by `visit` for `principal`, owned by
+        `owner` (the web layer's token for the session and principal); save it."""
         cid = secrets.token_urlsafe(12)
-        with using(self.context) as used:
+        with using(self.context, principal=principal) as used:
             step = kernel.boot(
                 root,
                 cid=cid,
@@ -149,8 +157,9 @@ class Runtime:
                 owner=owner,
                 now=self.clock(),
                 history_limit=self.history_limit,
+                visit=visit,
             )
-        live = Live(step.conversation)
+        live = Live(step.conversation, principal=principal)
         self.live[cid] = live
         self._watch(live, step, used)
         async with live.lock:
@@ -159,7 +168,7 @@ class Runtime:
 
     def _run(self, live: Live, fn: Callable[[Conversation], kernel.Step]) -> kernel.Step:
         """One kernel call on `live`, in the app's context; notes which shared views it read."""
-        with using(self.context) as used:
+        with using(self.context, principal=live.principal) as used:
             step = fn(live.conv)
         self._watch(live, step, used)
         return step
@@ -364,6 +373,19 @@ class Runtime:
                 live.conv = step.conversation
                 connection.push(step.fragments, seq=live.seq, urgent=True)
         return connection
+
+    async def reopen(self, live: Live) -> kernel.Step:
+        """A full render of `live`'s top frame for a page that takes the conversation over
+        (a reload of its tab): `wakeup` first if it was just restored from the store."""
+        async with live.lock:
+            if live.restored:
+                live.restored = False
+                step = self._run(live, lambda conv: kernel.render_top(conv, wake=True))
+                await self._commit(live, step)
+            else:
+                step = self._run(live, kernel.render_top)
+                live.conv = step.conversation
+        return step
 
     async def refresh(self, connection: Connection) -> None:
         """A stream fell behind (`stale`): queue one fresh full render instead of a backlog."""

@@ -33,7 +33,6 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.core.component import Component
-from parlour.core.fragments import ROOT_SELECTOR, Elements
 from parlour.core.routes import BACK, EVENT, STATIC, STREAM, static_path
 from parlour.runtime import RestoreBusy, Runtime
 from parlour.runtime.runtime import OnEnd
@@ -41,6 +40,7 @@ from parlour.runtime.views import SharedViews
 from parlour.stores.protocol import ConversationStore
 from parlour.web.datastar import DatastarSource, choose, missing_message
 from parlour.web.events import Events
+from parlour.web.identity import Authenticate, Ownership, identity
 from parlour.web.pages import RootFactory, pages_of
 from parlour.web.responses import busy, plain, route_path
 from parlour.web.security import guard, page_policy
@@ -48,6 +48,7 @@ from parlour.web.session import COOKIE, Owners, Sessions
 from parlour.web.shell import shell_html
 from parlour.web.static import DATASTAR_FILE, StaticFiles
 from parlour.web.stream import Streams
+from parlour.web.visits import Visits, forget_tab
 
 __all__ = ["App"]
 
@@ -84,6 +85,10 @@ class App:
     400; `["*"]` allows every host); `csp` overrides directives of the pages'
     Content-Security-Policy, e.g. `{"img-src": "'self' https://images.example"}`
     (`parlour.web.security`; docs/security.md).
+    `authenticate(request)` (sync or async) says who a request is: a principal (a name, a
+    user object, claims) or None; a conversation belongs to the principal that opened it,
+    every event and stream is checked again, and components read it with `principal()`
+    (`parlour.web.identity`; docs/security.md).
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class App:
         on_end: OnEnd | None = None,
         allowed_hosts: Iterable[str] = (),
         csp: Mapping[str, str] | None = None,
+        authenticate: Authenticate | None = None,
     ) -> None:
         self.pages = pages_of(root)
         self.root = self.pages.get("/", next(iter(self.pages.values())))
@@ -135,12 +141,22 @@ class App:
         self._started = False
         self._starting = asyncio.Lock()
         self._owners = Owners(secret, state_dir)
+        self._ownership = Ownership(self._owners, authenticate)
+        self._visits = Visits(self.runtime, self._ownership)
         self._datastar = choose(datastar)
         self.policy = page_policy(self._datastar, csp, stylesheets)
         self._allowed_hosts = tuple(allowed_hosts)
         self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
-        self._streams = Streams(self.runtime, self._owners, heartbeat=heartbeat, window=window)
-        self._events = Events(self.runtime, self._owners, max_body=max_body, clock=clock)
+        self._streams = Streams(
+            self.runtime,
+            self._owners,
+            heartbeat=heartbeat,
+            window=window,
+            ownership=self._ownership,
+        )
+        self._events = Events(
+            self.runtime, self._owners, max_body=max_body, clock=clock, ownership=self._ownership
+        )
         self._hot = self.base + "/"
         static = StaticFiles(self._datastar)
         self._app = Starlette(
@@ -232,6 +248,22 @@ class App:
             raise RuntimeError("allow_hosts() must be called before the app serves requests")
         self._allowed_hosts += hosts
         self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
+
+    def reauthenticate(self, *principals: object) -> int:
+        """Check the open streams of `principals`' conversations (of all, given none) against
+        `authenticate` now, rather than at their next heartbeat: call it when someone signs
+        out or loses access. A stream whose request no longer authenticates as its
+        conversation's principal closes, and its tab reloads. Returns how many were asked.
+        """
+        keys = {identity(p) for p in principals}
+        asked = 0
+        for live in self.runtime.live.values():
+            if principals and identity(live.principal) not in keys:
+                continue
+            for connection in live.connections:
+                connection.nudge()
+                asked += 1
+        return asked
 
     def provide(self, *services: object) -> None:
         """Add services (reached with `service(Type)`) to those given to the constructor.
@@ -344,15 +376,14 @@ class App:
         base = request.scope.get("root_path", "").rstrip("/") + self.base
         route = request.scope.get("route")
         path = getattr(route, "path", "/")
-        live, step = await self.runtime.mint(self._new_root(path), owner=sid, base=base)
-        body = next(
-            (
-                f.html
-                for f in step.fragments
-                if isinstance(f, Elements) and f.selector == ROOT_SELECTOR
-            ),
-            "",
+        opened = await self._visits.open(
+            request,
+            sid=sid,
+            new_session=cookie is not None,
+            base=base,
+            root=lambda: self._new_root(path),
         )
+        live = opened.live
         datastar = self._datastar
         if datastar.file is not None:
             datastar = DatastarSource(url=static_path(base, DATASTAR_FILE), integrity=None)
@@ -360,7 +391,7 @@ class App:
             cid=live.conv.id,
             base=base,
             title=self.title,
-            body=body,
+            body=opened.body,
             datastar=datastar,
             stylesheets=(static_path(base, "parlour.css"), *self.stylesheets),
         )
@@ -373,4 +404,5 @@ class App:
             response.set_cookie(
                 COOKIE, cookie, httponly=True, samesite="lax", path="/", max_age=400 * 86400
             )
+        forget_tab(response, request)
         return response

@@ -5,7 +5,8 @@
 
 Both answer 204 No Content: the update travels on the conversation's stream. Bad input is an
 answer, never a crash: a POST from another origin 403, an unknown conversation 404, a missing
-or foreign session 403, an event that is not an `@event` method 404, malformed JSON or payload
+or foreign session 403, a principal other than the conversation's (`authenticate`: signed out,
+or in as someone else) 403, an event that is not an `@event` method 404, malformed JSON or payload
 400, a body over `max_body` 413. A click on something no longer shown is a harmless 204.
 """
 
@@ -24,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from parlour.core import handlers, kernel
 from parlour.core.errors import SignalError
 from parlour.runtime import Runtime
+from parlour.web.identity import Ownership
 from parlour.web.responses import EMPTY, NO_CONTENT, plain
 from parlour.web.session import Owners
 from parlour.wire import BadSignals, json_value, signals_from_body
@@ -61,10 +63,17 @@ class Events:
     """Checks and dispatches what a page POSTs: events and steps back."""
 
     def __init__(
-        self, runtime: Runtime, owners: Owners, *, max_body: int, clock: Callable[[], float]
+        self,
+        runtime: Runtime,
+        owners: Owners,
+        *,
+        max_body: int,
+        clock: Callable[[], float],
+        ownership: Ownership | None = None,
     ) -> None:
         self.runtime = runtime
         self.owners = owners
+        self.ownership = ownership if ownership is not None else Ownership(owners)
         self.max_body = max_body
         self.clock = clock
 
@@ -90,8 +99,10 @@ class Events:
         live = await self.runtime.get(cid)
         if live is None:
             return plain(404, f"no conversation {cid!r}; reload the page")
-        if not self.owners.allows(cookie_parser(headers.get("cookie", "")), live.conv.owner):
-            return plain(403, "this conversation belongs to another session")
+        cookies = cookie_parser(headers.get("cookie", ""))
+        refused = await self.ownership.admit(scope, cookies, live)
+        if refused is not None:
+            return plain(403, refused.message)
         body = await self._read_body(headers, receive)
         if isinstance(body, Response):
             return body
@@ -152,8 +163,9 @@ class Events:
         live = await self.runtime.get(cid)
         if live is None:
             return plain(404, f"no conversation {cid!r}; reload the page")
-        if not self.owners.allows(request.cookies, live.conv.owner):
-            return plain(403, "this conversation belongs to another session")
+        refused = await self.ownership.admit(request.scope, request.cookies, live)
+        if refused is not None:
+            return plain(403, refused.message)
         raw = request.query_params.get("to")
         to: int | None = None
         if raw is not None:

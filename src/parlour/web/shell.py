@@ -1,13 +1,16 @@
 """The shell page: the near-empty HTML a tab loads once, which opens the conversation's stream.
 
     <body data-init="@get(&#34;/_parlour/sse/CID&#34;, {openWhenHidden: true, retry: 'always', …})"
-          data-on:popstate__window="@post(&#34;/_parlour/back/CID?to=&#34; + depth, …)">
+          data-on:popstate__window="@post(&#34;/_parlour/back/CID?to=&#34; + depth, …)"
+          data-on:beforeunload__window="document.cookie = &#34;parlour_tab=&#34; + …">
       <div id="parlour-offline" role="alert" data-show="false">…could not go live…</div>
       <div id="root">…the first render, inlined so the page paints before the stream opens…</div>
 
 `data-init` (not `data-on:load`) opens the stream. `retry: 'always'` makes Datastar reconnect
 after the server closed the stream or restarted, instead of leaving a dead page. The popstate
-listener turns the browser's Back button into a step back in the conversation.
+listener turns the browser's Back button into a step back in the conversation. The
+`beforeunload` listener tells a reload which conversation the tab held, so F5 keeps it
+(`parlour.web.visits`).
 
 The notice is hidden by Datastar itself (`data-show="false"`) as soon as it runs; when the
 bundle did not load (not fetched, blocked, offline) nothing hides it, and after a short delay
@@ -22,6 +25,7 @@ from markupsafe import Markup, escape
 from parlour.core.fragments import ROOT_ID
 from parlour.core.routes import back_path, stream_path
 from parlour.web.datastar import DatastarSource
+from parlour.web.visits import remember_tab
 from parlour.wire.js import js_literal
 
 __all__ = ["OFFLINE_ID", "shell_html"]
@@ -81,7 +85,8 @@ def shell_html(
         f"<title>{escape(title)}</title>{links}"
         '<link rel="icon" href="data:,">'
         f'<script type="module" src="{escape(datastar.url)}"{integrity}></script>'
-        f'</head><body data-init="{escape(sse)}" data-on:popstate__window="{escape(popstate)}">'
+        f'</head><body data-init="{escape(sse)}" data-on:popstate__window="{escape(popstate)}"'
+        f' data-on:beforeunload__window="{escape(remember_tab(cid))}">'
         f'<div id="{OFFLINE_ID}" role="alert" data-show="false" style="{_OFFLINE_STYLE}">'
         f"{_OFFLINE_TEXT}</div>"
         f'<div id="{ROOT_ID}">{Markup(body)}</div></body></html>'

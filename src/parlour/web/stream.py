@@ -5,7 +5,10 @@
 
 A stream for a conversation the server does not know answers 200 with one event that reloads
 the page, so a tab never goes dead (Datastar ignores the body of non-200 answers). Another
-session's stream is refused (403).
+session's stream is refused (403). With `App(authenticate=...)`, a stream whose request
+authenticates as someone other than the conversation's principal (signed out, or in as
+another) gets that reload too, when it opens and at every heartbeat after (or at once, after
+`App.reauthenticate`): the tab shows the page for who it is now.
 
 What this module does not do: decide what is sent (the runtime pushes batches into the
 `Connection`) or how a fragment is spelled on the wire (`parlour.wire`).
@@ -24,7 +27,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script
 from parlour.runtime import Connection, Runtime
+from parlour.runtime.live import Live
 from parlour.runtime.views import is_shared
+from parlour.web.identity import Ownership
 from parlour.web.responses import EMPTY, plain, until_disconnect
 from parlour.web.security import Nonces
 from parlour.web.session import Owners
@@ -54,10 +59,17 @@ class Streams:
     """
 
     def __init__(
-        self, runtime: Runtime, owners: Owners, *, heartbeat: float, window: float
+        self,
+        runtime: Runtime,
+        owners: Owners,
+        *,
+        heartbeat: float,
+        window: float,
+        ownership: Ownership | None = None,
     ) -> None:
         self.runtime = runtime
         self.owners = owners
+        self.ownership = ownership if ownership is not None else Ownership(owners)
         self.heartbeat = heartbeat
         self.window = window
         self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
@@ -79,7 +91,12 @@ class Streams:
             await _reload(scope, receive, send, nonce)
             return
         headers = Headers(scope=scope)
-        if not self.owners.allows(cookie_parser(headers.get("cookie", "")), live.conv.owner):
+        refused = await self.ownership.admit(scope, cookie_parser(headers.get("cookie", "")), live)
+        if refused is not None:
+            if refused.reason == "principal":
+                # Signed out, or in as someone else: the reload shows the page for who it is now.
+                await _reload(scope, receive, send, nonce)
+                return
             response = plain(403, "this conversation belongs to another session; reload the page")
             await response(scope, receive, send)
             return
@@ -94,7 +111,7 @@ class Streams:
         try:
             await send(_SSE_START)
             while True:
-                retry, done = await self._write_next(connection, send, retry, nonce)
+                retry, done = await self._write_next(connection, send, retry, nonce, scope, live)
                 if connection.gone:
                     break  # the client left: nothing more to write, not even the end
                 if done:
@@ -105,16 +122,29 @@ class Streams:
             self.runtime.disconnect(connection)
 
     async def _write_next(
-        self, connection: Connection, send: Send, retry: int | None, nonce: str | None
+        self,
+        connection: Connection,
+        send: Send,
+        retry: int | None,
+        nonce: str | None,
+        scope: Scope,
+        live: Live,
     ) -> tuple[int | None, bool]:
         """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
 
         A function of its own so that an idle stream, waiting here, keeps nothing of the batch
         it wrote last (its HTML and SSE text), only this frame.
+
+        At every heartbeat (and when nudged) the request is authenticated again: a stream
+        whose principal no longer owns the conversation gets a reload and ends.
         """
         batch = await connection.take(self.heartbeat, window=self._window)
         if connection.gone:
             return retry, False
+        if (batch is None or connection.nudged) and await self._revoked(scope, live, connection):
+            body = encode(Script("window.location.reload()"), nonce=nonce).encode()
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            return retry, True
         if batch is None:
             body, done = _PING, False
         else:
@@ -126,6 +156,14 @@ class Streams:
         if body:
             await send({"type": "http.response.body", "body": body, "more_body": True})
         return retry, done
+
+    async def _revoked(self, scope: Scope, live: Live, connection: Connection) -> bool:
+        """Does the stream's request no longer authenticate as the conversation's principal?"""
+        connection.nudged = False
+        if self.ownership.authenticate is None:
+            return False  # nothing can change: the session cookie of a request is fixed
+        cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
+        return await self.ownership.admit(scope, cookies, live) is not None
 
     def encode_batch(
         self, batch: list[Fragment], event_id: str, retry: int | None, nonce: str | None = None
