@@ -15,7 +15,7 @@
 
 `App` wraps itself with `guard`; the console wraps its whole app (pages and /api) with it too,
 so both refuse the same hosts with the same answer. The policy's directives, and why each is
-what it is, are in docs/security.md ("Headers and hosts").
+what it is, are in docs/security.md ("The request: Host, Origin, headers").
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ _DIRECTIVES: Mapping[str, str] = MappingProxyType(
     }
 )
 """The Content-Security-Policy of a parlour page, directive by directive (why each: see
-docs/security.md, "Headers and hosts")."""
+docs/security.md, "The request: Host, Origin, headers")."""
 
 
 @dataclass(frozen=True, slots=True)
