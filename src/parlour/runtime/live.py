@@ -48,6 +48,10 @@ class Live:
     """A stream has opened in this epoch: from now on batches go to the outbox."""
     views: frozenset[str] = frozenset()
     """The shared views the page shows (as of its last render): who gets their updates."""
+    revision: int = 0
+    """The shared store's revision of `conv` (a cluster node's; `parlour.runtime.cluster`)."""
+    stale: bool = False
+    """Another node saved a newer value: reload before use (a cluster node's)."""
     principal: object = None
     """Who the conversation belongs to, as `authenticate` last said it for a request of its
     own (kept in memory only: the store keeps the owner, see `parlour.web.identity`); what

@@ -23,7 +23,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parlour.bus.protocol import EventBus
 from parlour.bus.subscription import Subscription as BusSubscription
@@ -40,7 +40,10 @@ from parlour.runtime.connection import Connection
 from parlour.runtime.live import OUTBOX_LENGTH, Live
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
-from parlour.stores.protocol import ConversationStore
+from parlour.stores.protocol import ConversationStore, RevisionedStore
+
+if TYPE_CHECKING:
+    from parlour.runtime.cluster import Cluster
 
 __all__ = ["Live", "OnEnd", "RestoreBusy", "Runtime"]
 
@@ -93,6 +96,7 @@ class Runtime:
         self.context = Context(services, self.views)
         self._viewers: dict[str, set[Live]] = {}
         self.on_end = on_end
+        self.cluster: Cluster | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -115,6 +119,13 @@ class Runtime:
         """Publish and subscribe on `bus` from now on; the bus used before (to close)."""
         old, self.bus = self.bus, bus
         return old
+
+    async def start(self) -> None:
+        """Before serving: with a store that nodes share, join the cluster (`cluster.py`)."""
+        if self.cluster is None and isinstance(self.store, RevisionedStore):
+            from parlour.runtime.cluster import Cluster  # NATS: loaded only for a shared store
+
+            self.cluster = await Cluster.start(self)
 
     def provide(self, *services: object) -> None:
         """Add services (reached with `service(Type)`) to those the runtime was built with."""
@@ -207,7 +218,7 @@ class Runtime:
     async def get(self, cid: str) -> Live | None:
         """The live conversation `cid`, loading it from the store when needed; None if unknown."""
         live = self.live.get(cid)
-        if live is not None:
+        if live is not None and not live.stale:
             return live
         pending = self._loading.get(cid)
         if pending is not None:
@@ -234,6 +245,8 @@ class Runtime:
             self.restoring -= 1
 
     async def _restore(self, cid: str) -> Live | None:
+        if self.cluster is not None:
+            return await self.cluster.restore(cid)
         try:
             data = await self.store.load(cid)
         except ValueError:
@@ -270,6 +283,8 @@ class Runtime:
         async with live.lock:
             if self.live.get(cid) is not live:
                 return False  # ended while we waited
+            if self.cluster is not None:
+                return await self.cluster.apply(live, fn, save=save, urgent=urgent)
             await self._commit(live, self._run(live, fn), save=save, urgent=urgent)
         return True
 
@@ -290,16 +305,10 @@ class Runtime:
     async def _commit(
         self, live: Live, step: kernel.Step, *, save: bool = True, urgent: bool = False
     ) -> None:
+        if self.cluster is not None:
+            return await self.cluster.commit(live, step, save=save, urgent=urgent)
         live.conv = step.conversation
-        for report in step.errors:
-            log.error(
-                "parlour: component error cid=%s iid=%s phase=%s: %r",
-                report.cid,
-                report.iid,
-                report.phase,
-                report.error,
-                exc_info=report.error,
-            )
+        self._log_errors(step)
         conv = step.conversation
         if conv.ended:
             await self._forget(conv.id)
@@ -319,7 +328,18 @@ class Runtime:
             for connection in live.connections:
                 connection.push(step.fragments, seq=live.seq, urgent=urgent)
 
-    async def _forget(self, cid: str) -> None:
+    def _log_errors(self, step: kernel.Step) -> None:
+        for report in step.errors:
+            log.error(
+                "parlour: component error cid=%s iid=%s phase=%s: %r",
+                report.cid,
+                report.iid,
+                report.phase,
+                report.error,
+                exc_info=report.error,
+            )
+
+    async def _forget(self, cid: str, *, delete: bool = True) -> None:
         live = self.live.pop(cid, None)
         if live is not None:
             self._set_views(live, frozenset())
@@ -330,7 +350,8 @@ class Runtime:
         if live is not None:
             for connection in live.connections:
                 connection.close()
-        await self.store.delete(cid)
+        if delete:
+            await self.store.delete(cid)
 
     # -- streams -----------------------------------------------------------------------------
 
@@ -341,6 +362,8 @@ class Runtime:
         it missed, in order, from the outbox; any other stream starts with a full render of the
         top frame (after `wakeup`, if the conversation was just restored from the store).
         """
+        if self.cluster is not None:
+            return await self.cluster.connect(cid, last_event_id=last_event_id)
         live = await self.get(cid)
         if live is None:
             return None
@@ -563,6 +586,8 @@ class Runtime:
         for live in self.live.values():
             for connection in live.connections:
                 connection.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.store.close()
 
 

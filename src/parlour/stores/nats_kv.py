@@ -40,7 +40,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Literal
 
 from nats.aio.client import DEFAULT_MAX_RECONNECT_ATTEMPTS, Client
@@ -76,7 +76,9 @@ _SCAN_BATCH = 1000
 _MIN_SERVER = (2, 11)  # per-message TTL on purge markers
 
 
-async def connect_client(url: str, *, name: str, timeout: float) -> Client:
+async def connect_client(
+    url: str, *, name: str, timeout: float, reconnected: Callable[[], None] | None = None
+) -> Client:
     """A NATS connection to `url` (servers separated by commas) that fails fast at first.
 
     nats-py retries a first connection like a dropped one (two minutes for a wrong URL);
@@ -91,8 +93,10 @@ async def connect_client(url: str, *, name: str, timeout: float) -> Client:
         if not client.is_closed:
             log.warning("%s: disconnected from NATS; retrying", name)
 
-    async def reconnected() -> None:
+    async def on_reconnected() -> None:
         log.warning("%s: reconnected to NATS", name)
+        if reconnected is not None:
+            reconnected()
 
     try:
         await client.connect(
@@ -101,7 +105,7 @@ async def connect_client(url: str, *, name: str, timeout: float) -> Client:
             connect_timeout=max(1, round(timeout)),
             error_cb=error,
             disconnected_cb=disconnected,
-            reconnected_cb=reconnected,
+            reconnected_cb=on_reconnected,
             max_reconnect_attempts=1,
         )
     except NoServersError as exc:
@@ -162,6 +166,7 @@ class NatsKvStore:
         self._closed = False
         self._busy = 0
         self._idle: asyncio.Event | None = None
+        self._reconnected: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"NatsKvStore({self.url!r}, bucket={self.bucket!r})"
@@ -180,6 +185,11 @@ class NatsKvStore:
     def timeout(self) -> float:
         return self._timeout
 
+    def on_reconnect(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` whenever the connection comes back after a drop (messages sent on
+        core NATS meanwhile were lost: a cluster node catches up)."""
+        self._reconnected.append(hook)
+
     async def connect(self) -> None:
         """Connect and create the bucket if missing (idempotent; operations call it too)."""
         self._check_open()
@@ -192,7 +202,10 @@ class NatsKvStore:
                 return
             if self._nc is None:
                 self._nc = await connect_client(
-                    self.url, name=f"parlour-store {self.bucket}", timeout=self._timeout
+                    self.url,
+                    name=f"parlour-store {self.bucket}",
+                    timeout=self._timeout,
+                    reconnected=self._tell_reconnected,
                 )
             js = JetStreamContext(self._nc, timeout=self._timeout)
             try:
@@ -234,10 +247,25 @@ class NatsKvStore:
         return None if entry is None else entry[0]
 
     async def delete(self, cid: str) -> None:
+        await self._purge(cid, expected=None)
+
+    async def delete_revision(self, cid: str, *, revision: int) -> None:
+        await self._purge(cid, expected=revision)
+
+    async def _purge(self, cid: str, *, expected: int | None) -> None:
         key = key_of(cid)
         headers = {_KV_OP: "PURGE", "Nats-Rollup": "sub"}
+        if expected is not None:
+            headers[_EXPECTED] = str(expected)
         async with self._operation() as js:
-            await js.publish(self._prefix + key, b"", headers=headers, msg_ttl=self._tombstone_ttl)
+            try:
+                await js.publish(
+                    self._prefix + key, b"", headers=headers, msg_ttl=self._tombstone_ttl
+                )
+            except APIError as exc:
+                if exc.err_code in _WRONG_LAST and expected is not None:
+                    raise Conflict(cid, expected=expected) from None
+                raise
 
     async def idle_since(self, before: float) -> list[str]:
         idle = [(touched, cid) for cid, touched in await self._scan() if touched < before]
@@ -300,6 +328,13 @@ class NatsKvStore:
         return int(headers["Nats-Sequence"])
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _tell_reconnected(self) -> None:
+        for hook in self._reconnected:
+            try:
+                hook()
+            except Exception:
+                log.exception("%r: a reconnect hook failed", self)
 
     async def _get(self, cid: str) -> Msg:
         """The direct-get answer for `cid`'s key: its last message, or a 404 status."""

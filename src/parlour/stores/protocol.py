@@ -117,6 +117,10 @@ class RevisionedStore(ConversationStore, Protocol):
         """Store `data` if `cid` is still at `revision`; the new revision. Else `Conflict`."""
         ...
 
+    async def delete_revision(self, cid: str, *, revision: int) -> None:
+        """Forget `cid` if it is still at `revision`, else `Conflict` (a newer value wins)."""
+        ...
+
 
 class Conflict(Exception):
     """A compare-and-set save lost: another writer changed the conversation since it was read.

@@ -293,6 +293,9 @@ class App:
                 self._bus_url = None
                 if old is not None:
                     await old.close()
+            await self.runtime.start()  # a shared store: this process joins the cluster
+            if self.runtime.cluster is not None:
+                self._owners.share(self.runtime.cluster.secret)
             if not self._datastar.available:
                 log.warning(missing_message(self._datastar))
             self.runtime.start_reaper(self.reap_interval)

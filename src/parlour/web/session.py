@@ -4,8 +4,11 @@ The cookie holds a random session id signed with itsdangerous, so it cannot be f
 guessed; it is HttpOnly (scripts cannot read it) and SameSite=Lax (other sites' POSTs do not
 carry it). A conversation records the session that minted it and refuses any other.
 
-The signing secret comes from `PARLOUR_SECRET`, else from `.parlour/secret`, generated once
-with mode 0600: sessions (and so open tabs) survive a restart without any configuration.
+The signing secret comes from `App(secret=...)` or `PARLOUR_SECRET`; else, on the nodes of a
+cluster, from the secret they share in NATS (`Owners.share`, `parlour.runtime.cluster_secret`:
+a cookie minted by one node is accepted by every other); else from `.parlour/secret`,
+generated once with mode 0600: sessions (and so open tabs) survive a restart without any
+configuration.
 """
 
 from __future__ import annotations
@@ -52,8 +55,17 @@ class Owners:
 
     def __init__(self, secret: str | None, state_dir: Path | str) -> None:
         self._secret = secret
+        self._configured = secret is not None
         self._state_dir = Path(state_dir)
         self._sessions: Sessions | None = None
+
+    def share(self, secret: str) -> None:
+        """Sign with `secret`, the one the nodes of a cluster share, before serving; unless
+        this app was given its own (`App(secret=...)`, `PARLOUR_SECRET`), which wins."""
+        if self._configured or os.environ.get("PARLOUR_SECRET"):
+            return
+        self._secret = secret
+        self._sessions = None
 
     @property
     def secret(self) -> str:
