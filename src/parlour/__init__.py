@@ -35,14 +35,21 @@ from parlour.core.effects import set_keyed_children as set_keyed_children
 from parlour.core.effects import subscribe as subscribe
 from parlour.core.effects import unsubscribe as unsubscribe
 from parlour.core.flow import flow as flow
+from parlour.core.uploads import MB as MB
+from parlour.core.uploads import Upload as Upload
+from parlour.core.uploads import UploadRefused as UploadRefused
+from parlour.core.uploads import upload as upload
 from parlour.core.visit import Visit as Visit
 
 if TYPE_CHECKING:
     from parlour.web.app import App as App
 
-__all__ = [
+__all__ = [  # noqa: RUF022  (plainly sorted, as tests/invariants/test_exports.py checks)
     "App",
     "Component",
+    "MB",
+    "Upload",
+    "UploadRefused",
     "Visit",
     "after",
     "answer",
@@ -68,6 +75,7 @@ __all__ = [
     "shared",
     "subscribe",
     "unsubscribe",
+    "upload",
 ]
 
 
