@@ -5,6 +5,8 @@
     GET  BASE/sse/CID                         the stream (`parlour.web.stream`)
     POST BASE/event/CID/IID/EVENT             one event; 204 (`parlour.web.events`)
     POST BASE/back/CID[?to=DEPTH]             step back in history; 204 (`parlour.web.events`)
+    POST BASE/upload/CID/IID/NAME             files for an `@upload` handler; 204
+                                              (`parlour.web.upload`)
     GET  BASE/static/FILE                     the stylesheet, Datastar (`parlour.web.static`)
 
 The URL shapes are `parlour.core.routes`'; BASE is `/_parlour` unless `base=` says otherwise.
@@ -33,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.core.component import Component
-from parlour.core.routes import BACK, EVENT, STATIC, STREAM, static_path
+from parlour.core.routes import BACK, EVENT, STATIC, STREAM, UPLOAD, static_path
 from parlour.runtime import RestoreBusy, Runtime
 from parlour.runtime.runtime import OnEnd
 from parlour.runtime.views import SharedViews
@@ -48,6 +50,7 @@ from parlour.web.session import COOKIE, Owners, Sessions
 from parlour.web.shell import shell_html
 from parlour.web.static import DATASTAR_FILE, StaticFiles
 from parlour.web.stream import Streams
+from parlour.web.upload import Uploads
 from parlour.web.visits import Visits, forget_tab
 
 __all__ = ["App"]
@@ -157,6 +160,15 @@ class App:
         self._events = Events(
             self.runtime, self._owners, max_body=max_body, clock=clock, ownership=self._ownership
         )
+        # Uploaded files live in STATE_DIR/uploads/CID until their conversation ends.
+        self._uploads = Uploads(
+            self.runtime,
+            self._owners,
+            folder=Path(state_dir) / "uploads",
+            clock=clock,
+            ownership=self._ownership,
+        )
+        self.runtime.on_end = self._uploads.ended(on_end)
         self._hot = self.base + "/"
         static = StaticFiles(self._datastar)
         self._app = Starlette(
@@ -164,6 +176,11 @@ class App:
                 *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
                 Route(f"{self.base}/{BACK}/{{cid}}", self._events.back, methods=["POST"]),
                 Route(f"{self.base}/{STATIC}/{{name}}", static.serve, methods=["GET"]),
+                Route(
+                    f"{self.base}/{UPLOAD}/{{cid}}/{{iid}}/{{name}}",
+                    self._uploads,
+                    methods=["POST"],
+                ),
             ],
             lifespan=self._lifespan,
             exception_handlers={RestoreBusy: self._busy},
