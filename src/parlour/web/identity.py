@@ -31,6 +31,7 @@ cookie, a middleware, a proxy) or decide what a principal may see (components do
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import inspect
 import json
@@ -87,7 +88,9 @@ def identity(principal: object) -> str | None:
         return json.dumps(str(key))
 
 
+@functools.lru_cache(maxsize=4096)
 def _digest(key: str) -> str:
+    """The owner token's part for identity `key` (remembered: every request computes it)."""
     raw = hashlib.sha256(key.encode()).digest()[:16]
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
