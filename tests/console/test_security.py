@@ -323,6 +323,19 @@ async def test_removing_a_user_or_a_new_password_ends_their_sessions(
     assert (await bob.get("/")).status == 303
 
 
+async def test_removing_the_last_user_leaves_the_pages_closed_until_a_restart(
+    make_console: MakeConsole,
+) -> None:
+    console = await make_console(users={"ada": "correct horse"})
+    client = AsgiClient(console)
+    await sign_in(client, name="ada", password="correct horse")
+    assert (await client.get("/")).status == 200
+    console.access.users.remove("ada")
+    assert console.access.protected
+    assert (await client.get("/")).status == 303
+    assert (await AsgiClient(console).get("/")).status == 303
+
+
 async def test_the_first_user_closes_the_pages_of_a_running_console(
     make_console: MakeConsole,
 ) -> None:
@@ -430,6 +443,65 @@ async def test_without_auth_a_page_answer_records_anonymous_and_shows_it(
     finally:
         await page.close()
     assert console.hub.question(question.id).answered_by == "anonymous"
+
+
+async def test_a_named_persons_answer_on_a_page_records_their_name(
+    make_console: MakeConsole,
+) -> None:
+    console = await make_console(token=TOKEN, users={"ada": "correct horse"})
+    assert console.hub is not None
+    question = await console.hub.ask("deployer", "Ship?", options=["yes", "no"], qid="Job-7")
+    client = AsgiClient(console)
+    await sign_in(client, name="ada", password="correct horse")
+    page = await open_tab(console, client)
+    try:
+        assert page.text(".console-header .console-person") == "Signed in as ada"
+        await answer_on_page(page, question.id, "yes")
+        assert page.text(".console-notice") == "Answered @deployer: yes (answered by ada)"
+        console.pages.views.flush()
+        await page.wait_for(lambda p: bool(p.all("#answered .console-answered-by")))
+        assert page.text("#answered .console-answered-by") == "answered by ada"
+    finally:
+        await page.close()
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    shown = await client.get("/api/questions/Job-7", headers=auth)
+    assert json.loads(shown.body)["answered_by"] == "ada"
+    [event] = await console.hub.journal.read(pattern="question.answered")
+    assert event.payload == {"id": "Job-7", "answer": "yes", "by": "ada"}
+
+
+async def test_a_removed_user_cannot_answer_from_a_page_left_open(
+    make_console: MakeConsole,
+) -> None:
+    console = await make_console(users={"ada": "correct horse"})
+    assert console.hub is not None
+    question = await console.hub.ask("deployer", "Ship?", options=["yes", "no"])
+    client = AsgiClient(console)
+    await sign_in(client, name="ada", password="correct horse")
+    page = await open_tab(console, client)
+    try:
+        console.access.users.remove("ada")
+        card = f'[id="{panels.dom_id("question", question.id)}"]'
+        await page.fill(f"{card} select", "yes")
+        with pytest.raises(AssertionError, match="answered 403: sign in first"):
+            await page.click(f"{card} button", text="Send")
+    finally:
+        await page.close()
+    assert console.hub.question(question.id).state == "pending"
+
+
+async def test_each_person_sees_their_own_name(make_console: MakeConsole) -> None:
+    console = await make_console(users={"ada": "correct horse", "bob": "battery staple"})
+    ada, bob = AsgiClient(console), AsgiClient(console)
+    await sign_in(ada, name="ada", password="correct horse")
+    await sign_in(bob, name="bob", password="battery staple")
+    pages = [await open_tab(console, ada, "/status"), await open_tab(console, bob, "/status")]
+    try:
+        names = [p.text(".console-person") for p in pages]
+        assert names == ["Signed in as ada", "Signed in as bob"]
+    finally:
+        for page in pages:
+            await page.close()
 
 
 async def test_an_answer_through_the_api_records_api(make_console: MakeConsole) -> None:

@@ -219,4 +219,6 @@ def test_the_cli_adds_lists_and_removes_users(
     assert main(["console", "user", "remove", "ada", "--state-dir", state]) == 0
     assert main(["console", "user", "remove", "ada", "--state-dir", state]) == 1
     assert "no user named 'ada'" in capsys.readouterr().err
+    assert main(["console", "user", "remove", "bob", "--state-dir", state]) == 0
+    assert "no users are left" in capsys.readouterr().err
     assert stat.S_IMODE(os.stat(Path(state) / USERS_FILE).st_mode) == 0o600

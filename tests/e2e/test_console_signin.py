@@ -157,9 +157,12 @@ async def test_a_named_person_signs_in_with_a_password(
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(url + "/")
     await expect(page.locator(".console-conn")).to_have_text("Connected")
+    await expect(page.locator(".console-person")).to_have_text("Signed in as ada")
     ask(url, "deploy 1.4", ["yes", "no"], TOKEN)
     await answer(page, "deploy 1.4", "no")
-    assert question(url, "deploy 1.4", TOKEN)["state"] == "answered"
+    shown = question(url, "deploy 1.4", TOKEN)
+    assert (shown["state"], shown["answer"], shown["answered_by"]) == ("answered", "no", "ada")
+    await expect(page.locator("#answered")).to_contain_text("answered by ada")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

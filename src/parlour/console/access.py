@@ -68,6 +68,7 @@ class Access:
         self.users = users
         self._secret = secret
         self._keys: tuple[URLSafeTimedSerializer, str | None] | None = None
+        self._had_users = False
 
     def _signing(self) -> tuple[URLSafeTimedSerializer, str | None]:
         """The cookie serializer and the token's key, made from the secret on first use."""
@@ -89,12 +90,17 @@ class Access:
 
     @property
     def mode(self) -> Mode:
-        """What the pages ask: a user's name and password, the token, or nothing."""
+        """What the pages ask: a user's name and password, the token, or nothing.
+
+        It fails closed: once this console has seen a user, removing the last one leaves
+        the pages asking for a name and password nobody has (or the token, if it has one)
+        until a restart, rather than opening them to anyone."""
         if self.users:
+            self._had_users = True
             return "users"
         if self.token is not None:
             return "token"
-        return "open"
+        return "users" if self._had_users else "open"
 
     @property
     def protected(self) -> bool:

@@ -13,11 +13,15 @@
 Who may use it (`parlour.console.access`): with users (`parlour console user add`) the
 pages want a name and password, with only a token (`token=` or PARLOUR_CONSOLE_TOKEN) they
 want the token; the API wants the token as a bearer. With neither the console warns once at
-start and every page says "Not protected". The whole app, pages and API alike, is wrapped in
-`parlour.web.security.guard` (the rule every parlour server follows): a request must name an
-allowed host (the local names plus `allowed_hosts`), else 400, so a DNS name pointed at a
-person's machine (DNS rebinding) cannot reach the console through their browser; every
-response carries the security headers, and no redirect echoes the Host.
+start and every page says "Not protected". The pages' `App` is given the same rule as its
+`authenticate`, so each conversation belongs to the person who opened it (checked again on
+every event and stream by the framework) and a page reads who with `principal()`.
+
+The whole app, pages and API alike, is wrapped in `parlour.web.security.guard` (the rule
+every parlour server follows): a request must name an allowed host (the local names plus
+`allowed_hosts`), else 400, so a DNS name pointed at a person's machine (DNS rebinding)
+cannot reach the console through their browser; every response carries the security
+headers, and no redirect echoes the Host.
 
 At startup it opens the journal (`.parlour/console.sqlite`, the console's event history),
 the bus (in-process by default, ids continuing after the journal's; or NATS), and the hub
@@ -47,7 +51,7 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.console import panels, status
-from parlour.console.access import Access
+from parlour.console.access import COOKIE, Access
 from parlour.console.api import api_app
 from parlour.console.demo import run_swarm
 from parlour.console.hub import Hub
@@ -205,6 +209,7 @@ class Console:
             window=hub.state.settings.window,
             services=[hub, self.access],
             allowed_hosts=self._extra_hosts,
+            authenticate=self._authenticate,
         )
         self._pages = pages
         panels.register(pages.views, lambda: hub.state)
@@ -219,6 +224,12 @@ class Console:
             self._tasks.append(
                 asyncio.ensure_future(run_swarm(hub, requests=requests, **self.swarm_options))
             )
+
+    def _authenticate(self, request: Request) -> str | None:
+        """Who a pages' request is (the App checks it on the page, every event and stream):
+        the signed-in person, `anonymous` when nobody is asked, None for a stranger (whom
+        the sign-in guard has turned away already)."""
+        return self.access.person(request.cookies.get(COOKIE))
 
     def _protection(self) -> str:
         """One line for the log: what the pages and the API ask for."""

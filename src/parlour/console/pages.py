@@ -14,8 +14,9 @@ The nav is a registry (`NAV`): each page registers its href, label, icon and ord
 header renders them sorted by order with the current page marked (R26).
 
 The header also says how the console is protected (`parlour.console.access`): a "Not
-protected" mark when nobody is asked to sign in, else a Sign out button. An answer sent from
-a page is recorded with who sent it (`answered_by`).
+protected" mark when nobody is asked to sign in, else who is signed in and a Sign out button.
+An answer sent from a page is recorded with who sent it (`answered_by`): the principal the
+framework authenticated for the request (`principal()`, from the console's `authenticate`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from htpy import (
 )
 from markupsafe import Markup
 
-from parlour import Component, event, io, patch_signals, service, shared
-from parlour.console.access import ANONYMOUS, TOKEN_PERSON, Access
+from parlour import Component, event, io, patch_signals, principal, service, shared
+from parlour.console.access import ANONYMOUS, Access
 from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
 from parlour.console.hub import Hub
 from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, answer_signal, heading
@@ -142,17 +143,15 @@ class ConsolePage(Component, name="parlour.console.Page"):
         base = self.mounted.base
         root = base.removesuffix(PAGES_BASE) if base.endswith(PAGES_BASE) else ""
         return form(".console-signout", method="post", action=root + SIGNOUT_PATH)[
-            button(".parlour-button.console-signout-button", type="submit")["Sign out"]
+            span(".console-person")[f"Signed in as {self.person()}"],
+            button(".parlour-button.console-signout-button", type="submit")["Sign out"],
         ]
 
     def person(self) -> str:
-        """Who is using this page, as the answers they send record it."""
-        mode = service(Access).mode
-        if mode == "open":
-            return ANONYMOUS
-        if mode == "token":
-            return TOKEN_PERSON
-        return "a signed-in user"
+        """Who is using this page, as the answers they send record it: the principal of the
+        request at hand (a user's name, "token", "anonymous")."""
+        who = principal()
+        return who if isinstance(who, str) and who else ANONYMOUS
 
     def answer_url(self) -> str:
         """Where this page's question cards post their answers (its `answer` event)."""

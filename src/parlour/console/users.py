@@ -356,6 +356,12 @@ def run_user_command(
                 print(f"parlour: no user named {name!r} in {users.path}", file=stderr)
                 return 1
             print(f"parlour: user {name} removed (their sessions ended)", file=stderr)
+            if not users.names():
+                print(
+                    "parlour: no users are left: a running console keeps its pages closed "
+                    "until it restarts; restarted without --token it is not protected",
+                    file=stderr,
+                )
             return 0
     except (ValueError, OSError) as exc:
         print(f"parlour: {exc}", file=stderr)
