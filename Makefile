@@ -7,10 +7,11 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 
 # The Datastar bundle lands in the package (src/parlour/web/static/datastar.js), which serves
-# it itself: nothing to export.
+# it itself: nothing to export. The examples' JavaScript (uPlot, from npm) lands in vendor/js.
 setup:
 	@sh scripts/bootstrap
 	@sh scripts/fetch-datastar
+	@sh scripts/fetch-js
 
 demo: setup
 	$(PY) -m parlour console --demo --host $(HOST) --port $(PORT)

@@ -105,4 +105,10 @@ class Fold:
                 self.instances[iid] = inst.with_rendered(False)
 
     def element_count(self) -> int:
-        return sum(1 for f in self.frags if isinstance(f, fr.Elements))
+        """How many page patches were drawn, for "did the handler draw?". What shows over the
+        page (a toast in the overlay) does not count: the handler's instance still re-renders."""
+        return sum(
+            1
+            for f in self.frags
+            if isinstance(f, fr.Elements) and f.selector != fr.OVERLAY_SELECTOR
+        )

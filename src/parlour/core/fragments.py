@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "OVERLAY_ID",
+    "OVERLAY_SELECTOR",
     "ROOT_ID",
     "ROOT_SELECTOR",
     "Close",
@@ -40,6 +42,12 @@ ROOT_ID = "root"
 ROOT_SELECTOR = "#" + ROOT_ID
 """The selector of that element: a full render is `Elements(html, ROOT_SELECTOR, "inner")`,
 keyed by it too, so a full render supersedes every queued patch."""
+
+OVERLAY_ID = "parlour-overlay"
+"""The id of the page element beside `#root` that holds what shows over the page (toasts).
+A full render replaces `#root` only, so it does not supersede a queued patch of the overlay."""
+
+OVERLAY_SELECTOR = "#" + OVERLAY_ID
 
 _BREAKS = ("\r", "\n", "\x00")
 

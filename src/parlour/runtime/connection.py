@@ -4,9 +4,12 @@ Fragments for a conversation are pushed to each of its open connections; the str
 writer takes them in batches. The queue is bounded and coalescing, so a burst of updates or a
 slow client never grows memory without limit and never holds anyone else back:
 
-  * an element patch supersedes a queued, not yet sent patch with the same `key` (the same
-    instance): only the newest survives, in the newest's place;
-  * a full render of `#root` supersedes every queued element patch before it;
+  * an element patch that replaces (modes outer, inner, replace, remove) supersedes a queued,
+    not yet sent patch with the same `key` (the same instance): only the newest survives, in
+    the newest's place; one that adds (append, prepend, before, after: an item of a list, a
+    widget's message) supersedes nothing, since every one of them counts;
+  * a full render of `#root` supersedes every queued element patch before it, except those
+    of the overlay beside it (`#parlour-overlay`: toasts), which it does not replace;
   * signals, scripts and redirects are not coalesced (they may change state);
   * past `limit` queued fragments, the queued page patches are dropped and the queue is marked
     `stale`: the writer then asks for one fresh full render instead of sending the backlog.
@@ -21,9 +24,12 @@ import asyncio
 import itertools
 from collections.abc import Callable
 
-from parlour.core.fragments import ROOT_SELECTOR, Close, Elements, Fragment
+from parlour.core.fragments import OVERLAY_SELECTOR, ROOT_SELECTOR, Close, Elements, Fragment
 
 __all__ = ["Connection"]
+
+_REPLACING = frozenset({"outer", "inner", "replace", "remove"})
+"""Patch modes after which only the newest patch of a target matters."""
 
 _ids = itertools.count(1)
 
@@ -85,7 +91,11 @@ class Connection:
         if seq is not None:
             self.seq = seq
         for fragment in fragments:
-            if isinstance(fragment, Elements) and fragment.key is not None:
+            if (
+                isinstance(fragment, Elements)
+                and fragment.key is not None
+                and fragment.mode in _REPLACING
+            ):
                 self._supersede(fragment)
             self._queue.append(fragment)
         if len(self._queue) > self.limit:
@@ -124,7 +134,10 @@ class Connection:
         kept = [
             f
             for f in self._queue
-            if not (isinstance(f, Elements) and (full or f.key == fragment.key))
+            if not (
+                isinstance(f, Elements)
+                and ((full and f.selector != OVERLAY_SELECTOR) or f.key == fragment.key)
+            )
         ]
         if len(kept) != before:
             self.coalesced += before - len(kept)

@@ -4,6 +4,7 @@
     ok = yield confirm("Delete it?")           Yes / No, answers True / False
     plan = yield choose("Plan", ["a", "b"])    one button per option, answers the option
     yield info("Saved.")                       a message and OK
+    return toast("Saved.", "success")          a notice over the page that leaves by itself
     file_input(self.received)                  in a render: files for an `@upload` handler
 
 Each is an ordinary component (usable with `call`, `call_in_slot` or in a flow) and shows a
@@ -19,6 +20,7 @@ from parlour.ui.dialogs import choose as choose
 from parlour.ui.dialogs import confirm as confirm
 from parlour.ui.dialogs import info as info
 from parlour.ui.dialogs import prompt as prompt
+from parlour.ui.toast import toast as toast
 from parlour.ui.upload import file_input as file_input
 
 __all__ = [
@@ -31,4 +33,5 @@ __all__ = [
     "file_input",
     "info",
     "prompt",
+    "toast",
 ]

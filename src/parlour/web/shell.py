@@ -5,6 +5,7 @@
           data-on:beforeunload__window="document.cookie = &#34;parlour_tab=&#34; + …">
       <div id="parlour-offline" role="alert" data-show="false">…could not go live…</div>
       <div id="root">…the first render, inlined so the page paints before the stream opens…</div>
+      <div id="parlour-overlay">…what shows over the page: toasts (`parlour.ui.toast`)…</div>
 
 `data-init` (not `data-on:load`) opens the stream. `retry: 'always'` makes Datastar reconnect
 after the server closed the stream or restarted, instead of leaving a dead page. The popstate
@@ -16,13 +17,16 @@ The notice is hidden by Datastar itself (`data-show="false"`) as soon as it runs
 bundle did not load (not fetched, blocked, offline) nothing hides it, and after a short delay
 (set in the stock stylesheet, so a normal load never flashes it) the page says it could not go
 live instead of showing buttons that silently do nothing.
+
+After Datastar the head loads `scripts` (deferred, in order): parlour's widget loader, then
+the app's own, where client-side behaviours live (`parlour.web.assets`, `parlour.core.widgets`).
 """
 
 from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from parlour.core.fragments import ROOT_ID
+from parlour.core.fragments import OVERLAY_ID, ROOT_ID
 from parlour.core.routes import back_path, stream_path
 from parlour.web.datastar import DatastarSource
 from parlour.web.visits import remember_tab
@@ -61,6 +65,7 @@ def shell_html(
     body: str,
     datastar: DatastarSource,
     stylesheets: tuple[str, ...],
+    scripts: tuple[str, ...] = (),
 ) -> str:
     """The page for conversation `cid`: its first render `body`, and what makes it live.
 
@@ -78,16 +83,18 @@ def shell_html(
         else ""
     )
     links = "".join(f'<link rel="stylesheet" href="{escape(href)}">' for href in stylesheets)
+    deferred = "".join(f'<script defer src="{escape(src)}"></script>' for src in scripts)
     return (
         "<!doctype html>"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{links}"
         '<link rel="icon" href="data:,">'
-        f'<script type="module" src="{escape(datastar.url)}"{integrity}></script>'
+        f'<script type="module" src="{escape(datastar.url)}"{integrity}></script>{deferred}'
         f'</head><body data-init="{escape(sse)}" data-on:popstate__window="{escape(popstate)}"'
         f' data-on:beforeunload__window="{escape(remember_tab(cid))}">'
         f'<div id="{OFFLINE_ID}" role="alert" data-show="false" style="{_OFFLINE_STYLE}">'
         f"{_OFFLINE_TEXT}</div>"
-        f'<div id="{ROOT_ID}">{Markup(body)}</div></body></html>'
+        f'<div id="{ROOT_ID}">{Markup(body)}</div>'
+        f'<div id="{OVERLAY_ID}" class="parlour-overlay"></div></body></html>'
     )

@@ -1,12 +1,15 @@
-"""The static route, `GET BASE/static/NAME`: the stock stylesheet and the Datastar bundle.
+"""The static route, `GET BASE/static/NAME`: the stock stylesheet and scripts, the Datastar
+bundle, and the app's own files.
 
 Only plain file names under this package's `static/` directory are served (no `/`, no dot
 files); `datastar.js` is whatever `parlour.web.datastar` chose, and answers 404 with the way
-to get it when the packaged bundle has not been fetched.
+to get it when the packaged bundle has not been fetched. An app's own files are the local
+`scripts` and `stylesheets` it was given (`parlour.web.assets`), each by its file name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.requests import Request
@@ -23,16 +26,23 @@ DATASTAR_FILE = "datastar.js"
 
 
 class StaticFiles:
-    """Answers `BASE/static/NAME` for one app (its Datastar source)."""
+    """Answers `BASE/static/NAME` for one app (its Datastar source, its own files)."""
 
-    def __init__(self, datastar: DatastarSource) -> None:
+    def __init__(self, datastar: DatastarSource, files: Mapping[str, Path] | None = None) -> None:
         self.datastar = datastar
+        self.files: Mapping[str, Path] = files if files is not None else {}
+        """The app's own files by name (`App(scripts=..., stylesheets=...)`, web/assets.py)."""
 
     async def serve(self, request: Request) -> Response:
         """The route's endpoint (a method: Starlette treats a callable object as an ASGI app)."""
         name = request.path_params["name"]
         if name == DATASTAR_FILE:
             return self._bundle()
+        own = self.files.get(name)
+        if own is not None:
+            if not own.is_file():
+                return plain(404, f"{name!r} is {own}, which is missing (a set-up step not run?)")
+            return FileResponse(own, headers={"Cache-Control": "public, max-age=3600"})
         path = STATIC_DIR / name
         try:
             found = "/" not in name and not name.startswith(".") and path.is_file()

@@ -1,0 +1,52 @@
+"""Apps the widget and toast browser tests serve (`serve("tests.e2e.widget_apps:fast_chart")`)."""
+
+from typing import Any
+
+from examples.chart import chart_app
+from htpy import Element, button, div
+
+from parlour import App, Component, event
+from parlour.ui import toast
+
+FAST_INTERVAL = 0.02
+"""Seconds between two prices of the fast chart: 50 updates take about a second."""
+
+fast_chart = chart_app(interval=FAST_INTERVAL)
+
+
+class Notices(Component):
+    """One button per kind of toast; each toast leaves after a second."""
+
+    saves: int = 0
+
+    def render(self) -> Element:
+        return div(self.root, class_="parlour-card parlour-row")[
+            (
+                button(".parlour-button", self.on("click", kind), type="button")[kind.title()]
+                for kind in ("info", "success", "warning", "error")
+            ),
+            div(".saves")[f"saves: {self.saves}"],
+        ]
+
+    def _toast(self, kind: Any) -> Any:
+        self.saves += 1
+        return toast(f"{kind.title()} notice {self.saves}", kind, seconds=1.0)
+
+    @event
+    def info(self) -> Any:
+        return self._toast("info")
+
+    @event
+    def success(self) -> Any:
+        return self._toast("success")
+
+    @event
+    def warning(self) -> Any:
+        return self._toast("warning")
+
+    @event
+    def error(self) -> Any:
+        return self._toast("error")
+
+
+notices = App(Notices, title="notices")
