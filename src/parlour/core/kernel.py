@@ -185,7 +185,7 @@ def render_top(conv: Conversation, *, wake: bool = False) -> Step:
                 _hook(fold, iid, "wakeup")
     except Exception as exc:
         # A stream that just opened shows an empty page: the error goes into #root.
-        html = error_html(conv.id, top, exc, "wakeup")
+        html = error_html(conv.id, top, exc, "wakeup", base=conv.base)
         return Step(
             conv,
             (fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR, error=True),),

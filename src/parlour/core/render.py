@@ -30,6 +30,7 @@ from htpy import fragment as htpy_fragment
 from markupsafe import Markup
 from markupsafe import escape as escape_html
 
+from . import actions, routes
 from . import fragments as fr
 from .component import Component, Mount
 from .conversation import Conversation, KeyedSlot
@@ -265,8 +266,21 @@ def render_container(fold: Fold, parent_iid: str, slot: str) -> None:
 # -- error blocks ------------------------------------------------------------------------------
 
 
-def error_html(cid: str, iid: str, error: BaseException, phase: str) -> str:
-    """The error block that stands in for instance `iid` (its id kept, so it can be patched)."""
+def error_html(
+    cid: str,
+    iid: str,
+    error: BaseException,
+    phase: str,
+    *,
+    base: str | None = None,
+    retry: bool = True,
+) -> str:
+    """The error block that stands in for instance `iid` (its id kept, so it can be patched).
+
+    With the conversation's `base`, it offers the way out: "Try again" draws the top frame
+    again (`retry`: only when there is one), "Start over" ends the conversation so the tab
+    reloads into a new one (`core.routes.retry_path`, `restart_path`).
+    """
     message = htmllib.escape(f"{type(error).__name__}: {error}")
     comment = htmllib.escape(f"parlour error: cid={cid} iid={iid} phase={phase}").replace(
         "--", "- -"
@@ -275,7 +289,29 @@ def error_html(cid: str, iid: str, error: BaseException, phase: str) -> str:
         f'<div id="{htmllib.escape(iid or "root-error")}" class="parlour-error" role="alert">'
         f"<!-- {comment} -->"
         f'<strong class="parlour-error-title">Something went wrong</strong> '
-        f'<span class="parlour-error-message">{message}</span></div>'
+        f'<span class="parlour-error-message">{message}</span>'
+        f"{_way_out(base, cid, retry)}</div>"
+    )
+
+
+def _way_out(base: str | None, cid: str, retry: bool) -> str:
+    """The block's buttons, when the page can post them (a base, and a client plugged in)."""
+    if base is None:
+        return ""
+    try:
+        client = actions.plugged()
+    except RuntimeError:  # rendering without parlour.wire (a bare kernel call): no buttons
+        return ""
+    buttons = [("Try again", routes.retry_path(base, cid))] if retry else []
+    buttons.append(("Start over", routes.restart_path(base, cid)))
+    return (
+        '<span class="parlour-error-actions">'
+        + "".join(
+            f'<button type="button" class="parlour-button" '
+            f'data-on:click="{htmllib.escape(client.event(url))}">{label}</button>'
+            for label, url in buttons
+        )
+        + "</span>"
     )
 
 
@@ -284,7 +320,7 @@ def error_block(
 ) -> fr.Elements:
     """The error block as a fragment: in place of `iid` if it is on the page, else in #root."""
     inst = conv.instances.get(iid) if iid else None
-    html = error_html(conv.id, iid or "", error, phase)
+    html = error_html(conv.id, iid or "", error, phase, base=conv.base, retry=bool(conv.stack))
     if inst is not None and inst.rendered:
         return fr.Elements(html, f"#{iid}", "outer", key=iid, error=True)
     return fr.Elements(html, ROOT_SELECTOR, "inner", key=ROOT_SELECTOR, error=True)
@@ -296,7 +332,7 @@ def error_in_page(fold: Fold, iid: str, error: BaseException, phase: str) -> Non
     inst = fold.instances.get(iid)
     on_page = inst is not None and (inst.rendered or iid == fold.top)
     if on_page:
-        html = error_html(fold.cid, iid, error, phase)
+        html = error_html(fold.cid, iid, error, phase, base=fold.conv.base)
         if inst is not None and inst.rendered:
             fold.frags.append(fr.Elements(html, f"#{iid}", "outer", key=iid, error=True))
         else:

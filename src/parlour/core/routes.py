@@ -5,11 +5,13 @@
     stream_path(base, cid)             BASE/sse/CID               the conversation's stream (GET)
     static_path(base, name)            BASE/static/NAME           a bundled file (GET)
     upload_path(base, cid, iid, name)  BASE/upload/CID/IID/NAME   files for an `@upload` (POST)
+    retry_path(base, cid)              BASE/retry/CID             draw the page again (POST)
+    restart_path(base, cid)            BASE/restart/CID           end it, start over (POST)
 
-The segment names (`EVENT`, `BACK`, `STREAM`, `STATIC`, `UPLOAD`) are what the web layer
-matches paths against. Every part of parlour that writes or matches one of these URLs (components
-rendering `on(...)`, the page shell, the web app, the test client, the console) takes it
-from here, so the shapes are spelled once and cannot drift apart.
+The segment names (`EVENT`, `BACK`, `STREAM`, `STATIC`, `UPLOAD`, `RETRY`, `RESTART`) are what
+the web layer matches paths against. Every part of parlour that writes or matches one of these
+URLs (components rendering `on(...)`, the page shell, the web app, the test client, the
+console) takes it from here, so the shapes are spelled once and cannot drift apart.
 
 What this module does not do: escape anything for HTML or JavaScript (callers put the path
 into an attribute or a script and escape for that context), or know the base (the app does).
@@ -20,11 +22,15 @@ from __future__ import annotations
 __all__ = [
     "BACK",
     "EVENT",
+    "RESTART",
+    "RETRY",
     "STATIC",
     "STREAM",
     "UPLOAD",
     "back_path",
     "event_path",
+    "restart_path",
+    "retry_path",
     "static_path",
     "stream_path",
     "upload_path",
@@ -41,6 +47,12 @@ STREAM = "sse"
 
 STATIC = "static"
 """Segment of the static files route: BASE/static/NAME."""
+
+RETRY = "retry"
+"""Segment of the route an error block's "Try again" posts to: BASE/retry/CID."""
+
+RESTART = "restart"
+"""Segment of the route an error block's "Start over" posts to: BASE/restart/CID."""
 
 UPLOAD = "upload"
 """Segment of the upload route: BASE/upload/CID/IID/NAME."""
@@ -69,3 +81,13 @@ def static_path(base: str, name: str) -> str:
 def upload_path(base: str, cid: str, iid: str, name: str) -> str:
     """The URL a file input POSTs its files to: the `@upload` handler `iid.name` of `cid`."""
     return f"{base}/{UPLOAD}/{cid}/{iid}/{name}"
+
+
+def retry_path(base: str, cid: str) -> str:
+    """The URL that draws conversation `cid`'s top frame again (an error block's retry)."""
+    return f"{base}/{RETRY}/{cid}"
+
+
+def restart_path(base: str, cid: str) -> str:
+    """The URL that ends conversation `cid`, so its tab reloads into a new one."""
+    return f"{base}/{RESTART}/{cid}"

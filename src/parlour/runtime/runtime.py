@@ -37,6 +37,7 @@ from parlour.core.errors import ParlourError
 from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.core.visit import Visit
 from parlour.runtime.connection import Connection
+from parlour.runtime.failures import OnError, log_failures, shown
 from parlour.runtime.live import OUTBOX_LENGTH, Live
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
@@ -75,6 +76,7 @@ class Runtime:
         services: Iterable[object] = (),
         views: SharedViews | None = None,
         on_end: OnEnd | None = None,
+        on_error: OnError | None = None,
     ) -> None:
         self.store: ConversationStore = store if store is not None else MemoryStore()
         self.store_is_default = store is None
@@ -96,6 +98,7 @@ class Runtime:
         self.context = Context(services, self.views)
         self._viewers: dict[str, set[Live]] = {}
         self.on_end = on_end
+        self.on_error = on_error
         self.cluster: Cluster | None = None
         self.closed = False
 
@@ -170,6 +173,7 @@ class Runtime:
                 history_limit=self.history_limit,
                 visit=visit,
             )
+            step = shown(step, self.on_error)
         live = Live(step.conversation, principal=principal)
         self.live[cid] = live
         self._watch(live, step, used)
@@ -180,7 +184,7 @@ class Runtime:
     def _run(self, live: Live, fn: Callable[[Conversation], kernel.Step]) -> kernel.Step:
         """One kernel call on `live`, in the app's context; notes which shared views it read."""
         with using(self.context, principal=live.principal) as used:
-            step = fn(live.conv)
+            step = shown(fn(live.conv), self.on_error)  # the app's error blocks, if any
         self._watch(live, step, used)
         return step
 
@@ -329,15 +333,7 @@ class Runtime:
                 connection.push(step.fragments, seq=live.seq, urgent=urgent)
 
     def _log_errors(self, step: kernel.Step) -> None:
-        for report in step.errors:
-            log.error(
-                "parlour: component error cid=%s iid=%s phase=%s: %r",
-                report.cid,
-                report.iid,
-                report.phase,
-                report.error,
-                exc_info=report.error,
-            )
+        log_failures(step)  # once per failure: where its step is committed, or shown uncommitted
 
     async def _forget(self, cid: str, *, delete: bool = True) -> None:
         live = self.live.pop(cid, None)
@@ -394,6 +390,7 @@ class Runtime:
                 connection.epoch = live.epoch
                 step = self._run(live, kernel.render_top)
                 live.conv = step.conversation
+                self._log_errors(step)
                 connection.push(step.fragments, seq=live.seq, urgent=True)
         return connection
 
@@ -408,6 +405,7 @@ class Runtime:
             else:
                 step = self._run(live, kernel.render_top)
                 live.conv = step.conversation
+                self._log_errors(step)
         return step
 
     async def refresh(self, connection: Connection) -> None:

@@ -7,7 +7,11 @@
     POST BASE/back/CID[?to=DEPTH]             step back in history; 204 (`parlour.web.events`)
     POST BASE/upload/CID/IID/NAME             files for an `@upload` handler; 204
                                               (`parlour.web.upload`)
-    GET  BASE/static/FILE                     the stylesheet, Datastar (`parlour.web.static`)
+    POST BASE/retry/CID                       an error block's "Try again"; 204
+    POST BASE/restart/CID                     an error block's "Start over"; 204
+                                              (both `parlour.web.recovery`)
+    GET  BASE/static/FILE                     the stylesheet, the scripts, Datastar, the app's
+                                              own files (`parlour.web.static`)
 
 The URL shapes are `parlour.core.routes`'; BASE is `/_parlour` unless `base=` says otherwise.
 `App` mounts inside a Starlette or FastAPI app like any ASGI app; its URLs follow the mount.
@@ -35,15 +39,18 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
 from parlour.core.component import Component
-from parlour.core.routes import BACK, EVENT, STATIC, STREAM, UPLOAD, static_path
+from parlour.core.routes import BACK, EVENT, RESTART, RETRY, STATIC, STREAM, UPLOAD, static_path
 from parlour.runtime import RestoreBusy, Runtime
+from parlour.runtime.failures import OnError
 from parlour.runtime.runtime import OnEnd
 from parlour.runtime.views import SharedViews
 from parlour.stores.protocol import ConversationStore
+from parlour.web.assets import Assets, Entry
 from parlour.web.datastar import DatastarSource, choose, missing_message
 from parlour.web.events import Events
 from parlour.web.identity import Authenticate, Ownership, identity
 from parlour.web.pages import RootFactory, pages_of
+from parlour.web.recovery import Recovery
 from parlour.web.responses import busy, plain, route_path
 from parlour.web.security import guard, page_policy
 from parlour.web.session import COOKIE, Owners, Sessions
@@ -88,6 +95,11 @@ class App:
     400; `["*"]` allows every host); `csp` overrides directives of the pages'
     Content-Security-Policy, e.g. `{"img-src": "'self' https://images.example"}`
     (`parlour.web.security`; docs/security.md).
+    `stylesheets` and `scripts` are URLs or local files (`Path`, served by the app) that pages
+    load after parlour's own: scripts are where client-side behaviours live
+    (`parlour.web.assets`, `parlour.core.widgets`). `on_error(cid, component, phase, error)`
+    may return what the user sees instead of the stock error block, or None for the stock
+    block; it is told of every failure (`parlour.runtime.failures`).
     `authenticate(request)` (sync or async) says who a request is: a principal (a name, a
     user object, claims) or None; a conversation belongs to the principal that opened it,
     every event and stream is checked again, and components read it with `principal()`
@@ -105,7 +117,8 @@ class App:
         secret: str | None = None,
         state_dir: str | Path = ".parlour",
         datastar: str | Path | None = None,
-        stylesheets: tuple[str, ...] = (),
+        stylesheets: Iterable[Entry] = (),
+        scripts: Iterable[Entry] = (),
         max_body: int = 1 << 20,
         heartbeat: float = 15.0,
         window: float = 0.05,
@@ -117,6 +130,7 @@ class App:
         services: Iterable[object] = (),
         views: SharedViews | None = None,
         on_end: OnEnd | None = None,
+        on_error: OnError | None = None,
         allowed_hosts: Iterable[str] = (),
         csp: Mapping[str, str] | None = None,
         authenticate: Authenticate | None = None,
@@ -125,7 +139,7 @@ class App:
         self.root = self.pages.get("/", next(iter(self.pages.values())))
         self.title = title
         self.base = "/" + base.strip("/")
-        self.stylesheets = stylesheets
+        self.assets = Assets(scripts, stylesheets)
         self.reap_interval = reap_interval
         self.clock = clock
         window = _check_window(window)
@@ -139,6 +153,7 @@ class App:
             services=services,
             views=views if views is not None else SharedViews(window=window),
             on_end=on_end,
+            on_error=on_error,
         )
         self._bus_url: str | None = bus if isinstance(bus, str) else None
         self._started = False
@@ -147,7 +162,7 @@ class App:
         self._ownership = Ownership(self._owners, authenticate)
         self._visits = Visits(self.runtime, self._ownership)
         self._datastar = choose(datastar)
-        self.policy = page_policy(self._datastar, csp, stylesheets)
+        self.policy = page_policy(self._datastar, csp, self.assets.remote_stylesheets)
         self._allowed_hosts = tuple(allowed_hosts)
         self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
         self._streams = Streams(
@@ -170,11 +185,14 @@ class App:
         )
         self.runtime.on_end = self._uploads.ended(on_end)
         self._hot = self.base + "/"
-        static = StaticFiles(self._datastar)
+        static = StaticFiles(self._datastar, self.assets.files)
+        recovery = Recovery(self.runtime, self._ownership)
         self._app = Starlette(
             routes=[
                 *(Route(path, self._shell, methods=["GET"]) for path in self.pages),
                 Route(f"{self.base}/{BACK}/{{cid}}", self._events.back, methods=["POST"]),
+                Route(f"{self.base}/{RETRY}/{{cid}}", recovery.retry, methods=["POST"]),
+                Route(f"{self.base}/{RESTART}/{{cid}}", recovery.restart, methods=["POST"]),
                 Route(f"{self.base}/{STATIC}/{{name}}", static.serve, methods=["GET"]),
                 Route(
                     f"{self.base}/{UPLOAD}/{{cid}}/{{iid}}/{{name}}",
@@ -413,7 +431,8 @@ class App:
             title=self.title,
             body=opened.body,
             datastar=datastar,
-            stylesheets=(static_path(base, "parlour.css"), *self.stylesheets),
+            stylesheets=self.assets.stylesheets(base),
+            scripts=self.assets.scripts(base),
         )
         # The page's own policy: its scripts carry the conversation's nonce (web/security).
         csp = self.policy.header(self._streams.nonces(live.conv.id))
