@@ -222,6 +222,8 @@ def api_routes(
             raise _Refused(400, f"unreadable JSON body: {exc}") from None
         except msgspec.DecodeError as exc:
             raise _Refused(400, f"malformed JSON body: {exc}") from None
+        except RecursionError:  # `[[[[…` deeper than the decoder's stack
+            raise _Refused(400, "malformed JSON body: nested too deeply") from None
         if not isinstance(data, dict):
             raise _Refused(400, f"expected a JSON object as the request body, got {body!r:.80}")
         return cast("dict[str, Any]", data)
