@@ -29,6 +29,7 @@ class Inbox(Component):
     """Takes up to 2 files of at most 100 bytes, text or images; lists what it got."""
 
     got: list[str] = []
+    paths: list[str] = []
     problem: str = ""
 
     def render(self) -> Element:
@@ -41,6 +42,7 @@ class Inbox(Component):
     @upload(max_size=100, max_files=2, types=["text/plain", ".csv", "image/*"])
     def take(self, files: list[Upload]) -> None:
         self.problem = ""
+        self.paths = [f.path for f in files]
         self.got = [
             f"{f.name}|{f.size}|{f.content_type}|{Path(f.path).read_bytes().decode()}"
             for f in files
@@ -160,6 +162,21 @@ async def test_a_path_in_the_file_name_is_reduced_to_its_last_segment(app: App) 
     page, url = await opened(app)
     await post(page, url, body(("C:\\Users\\me\\..\\notes.txt", b"hi", "text/plain")))
     assert inbox(app, page).got == ["notes.txt|2|text/plain|hi"]
+    await page.close()
+
+
+async def test_a_file_name_in_utf_8_arrives_as_written(app: App) -> None:
+    page, url = await opened(app)
+    await post(page, url, body(("Grüße 東京.txt", b"hi", "text/plain")))
+    assert inbox(app, page).got == ["Grüße 東京.txt|2|text/plain|hi"]
+    await page.close()
+
+
+async def test_the_path_handed_over_is_absolute(app: App) -> None:
+    page, url = await opened(app)
+    await post(page, url, body(("n.txt", b"hi", "text/plain")))
+    [path] = inbox(app, page).paths
+    assert Path(path).is_absolute()
     await page.close()
 
 

@@ -84,7 +84,7 @@ class Uploads:
         self.runtime = runtime
         self.owners = owners
         self.ownership = ownership
-        self.folder = Path(folder)
+        self.folder = Path(folder).absolute()  # Upload.path must not depend on a later cwd
         self.clock = clock
         self._swept = False
         self._tasks: set[asyncio.Future[Any]] = set()
