@@ -1,5 +1,5 @@
 # The two commands of the README's quickstart. Each does all of its own set-up.
-.PHONY: demo test setup lint typecheck unit bench clean
+.PHONY: demo demo-cluster test setup lint typecheck unit bench clean
 
 PY := .venv/bin/python
 # `make demo PORT=8080 HOST=0.0.0.0` serves on another address.
@@ -16,6 +16,13 @@ setup:
 demo: setup
 	$(PY) -m parlour console --demo --host $(HOST) --port $(PORT)
 
+# A cluster on this machine: nats-server, three counter nodes and HAProxy (round robin, no
+# stickiness) on 127.0.0.1; prints the URL to open, Ctrl-C stops them all. See
+# docs/deployment.md.
+demo-cluster: setup
+	@sh scripts/ensure-haproxy
+	$(PY) scripts/demo-cluster --port $(PORT)
+
 lint: setup
 	$(PY) -m ruff check src tests examples benchmarks
 	$(PY) -m ruff format --check src tests examples benchmarks
@@ -25,6 +32,7 @@ typecheck: setup
 
 test: setup lint typecheck
 	@sh scripts/ensure-chromium
+	@sh scripts/ensure-haproxy
 	$(PY) -m pytest -q
 
 # The "Live data" benchmarks (about 12 min on 2 cores): fan-out and idle memory against the raw

@@ -77,3 +77,7 @@ def node_clients(*nodes: App) -> list[AsgiClient]:
     for client in clients[1:]:
         client.cookies = clients[0].cookies
     return clients
+
+
+# The browser of tests/e2e (Debian's chromium through Playwright), for test_browser.py.
+from tests.e2e.conftest import chromium, page  # noqa: E402, F401

@@ -368,6 +368,7 @@ class Cluster:
     def _show(self, live: Live, step: Step, *, urgent: bool) -> None:
         """Fragments that were not saved (a fresh render): to this node's streams only."""
         live.conv = step.conversation
+        self.rt._log_errors(step)
         seq = self._track(live.conv.id).value_seq
         for connection in live.connections:
             connection.push(step.fragments, seq=max(connection.seq, seq), urgent=urgent)
@@ -515,6 +516,7 @@ class Cluster:
             else:
                 step = self.rt._run(live, kernel.render_top)
                 live.conv = step.conversation
+                self.rt._log_errors(step)
                 connection.push(step.fragments, seq=track.value_seq, urgent=True)
         return connection
 

@@ -310,7 +310,8 @@ class Runtime:
         self, live: Live, step: kernel.Step, *, save: bool = True, urgent: bool = False
     ) -> None:
         if self.cluster is not None:
-            return await self.cluster.commit(live, step, save=save, urgent=urgent)
+            await self.cluster.commit(live, step, save=save, urgent=urgent)
+            return
         live.conv = step.conversation
         self._log_errors(step)
         conv = step.conversation
