@@ -53,20 +53,19 @@ async def test_a_reload_keeps_the_conversation_and_a_copied_link_opens_a_new_one
         await expect(count).to_have_text(expected)
     await expect(page).to_have_url(re.compile(r"/\?n=3$"))
 
-    assert await reload(page) == first  # the same conversation, not a new one at n=3
+    tab, second = await open_tab(page, page.url)  # the address copied into a new tab
+    assert second != first  # a conversation of its own ...
+    await expect(tab.locator(".count")).to_have_text("3")  # ... at the link's count
+    await tab.get_by_role("button", name="+", exact=True).click()
+    await expect(tab.locator(".count")).to_have_text("4")
+    await expect(count).to_have_text("3")  # the first tab is not the second
+
+    assert await reload(page) == first  # F5: the same conversation, not a new one at n=3
     await expect(count).to_have_text("3")
     await plus.click()
     await expect(count).to_have_text("4")  # and it is live
     await expect(page).to_have_url(re.compile(r"/\?n=4$"))
 
-    copied = page.url
-    tab, second = await open_tab(page, copied)
-    assert second != first  # a new tab: a conversation of its own ...
-    await expect(tab.locator(".count")).to_have_text("4")  # ... at the link's count
-    await tab.get_by_role("button", name="+", exact=True).click()
-    await expect(tab.locator(".count")).to_have_text("5")
-    await expect(count).to_have_text("4")  # the first tab is not the second
-
-    assert await reload(page) == first  # and the first tab, reloaded again, is still its own
-    await expect(count).to_have_text("4")
+    assert await reload(tab) == second  # the second tab, reloaded, is still its own
+    await expect(tab.locator(".count")).to_have_text("4")
     await tab.close()
