@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from htpy import Element, div, li, p, ul
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parlour import Component, Upload, UploadRefused, event, upload
 from parlour.core.codec import decode
@@ -263,6 +265,50 @@ async def test_a_body_that_is_not_multipart_is_415_and_a_broken_one_400(app: App
     empty = await post(page, url, body())
     assert (empty.status, "no file" in empty.text) == (400, True)
     assert inbox(app, page).got == []
+    await page.close()
+
+
+async def test_oversized_or_too_many_part_headers_are_400(app: App, tmp_path: Path) -> None:
+    page, url = await opened(app)
+    long = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
+        f"X-Padding: {'p' * 10_000}\r\n\r\nhi\r\n--{BOUNDARY}--\r\n"
+    ).encode()
+    many = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
+        + "".join(f"X-{n}: {n}\r\n" for n in range(50))
+        + f"\r\nhi\r\n--{BOUNDARY}--\r\n"
+    ).encode()
+    for data in (long, many):
+        response = await post(page, url, data)
+        assert response.status == 400, response.text
+    assert inbox(app, page).got == []
+    assert files_on_disk(tmp_path) == []
+    await page.close()
+
+
+async def test_no_body_breaks_the_route(app: App) -> None:
+    """Cut, corrupted or arbitrary bodies are answered (204, 400, 413 or 415), never a 500."""
+    page, url = await opened(app)
+    valid = body(("a.txt", b"hello", "text/plain"), ("b.csv", b"1,2", "text/csv"))
+    data = st.one_of(
+        st.binary(max_size=400),
+        st.integers(0, len(valid)).map(lambda n: valid[:n]),
+        st.tuples(st.integers(0, len(valid) - 1), st.binary(min_size=1, max_size=8)).map(
+            lambda cut: valid[: cut[0]] + cut[1] + valid[cut[0] + len(cut[1]) :]
+        ),
+    )
+    answers: set[int] = set()
+
+    @settings(max_examples=150, deadline=None)
+    @given(data)
+    def check(raw: bytes) -> None:
+        answers.add(asyncio.run_coroutine_threadsafe(post(page, url, raw), loop).result().status)
+
+    loop = asyncio.get_running_loop()
+    await asyncio.to_thread(check)
+    assert answers <= {204, 400, 413, 415}, answers
+    assert 400 in answers
     await page.close()
 
 

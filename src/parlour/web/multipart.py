@@ -31,7 +31,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import Receive
 
@@ -44,6 +44,12 @@ FLUSH = 1 << 20
 
 MAX_NAME = 255
 """The longest file name kept (in characters); longer ones are cut."""
+
+MAX_HEADER = 8 * 1024
+"""The longest header line of a part (field and value), in bytes."""
+
+MAX_HEADERS = 16
+"""The most header lines a part may have (a browser sends two)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,16}")
@@ -96,6 +102,7 @@ class _Parts:
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._value = b""
+        self._count = 0
         self._file: str | None = None  # the name of the file part being read, if any
         self._size = 0
         self.parser = MultipartParser(
@@ -115,7 +122,7 @@ class _Parts:
     def write(self, chunk: bytes) -> None:
         try:
             self.parser.write(chunk)
-        except MultipartParseError as exc:
+        except FormParserError as exc:
             raise BadUpload(f"the multipart body is malformed: {exc}") from None
 
     def _refuse(self, refusal: UploadRefused) -> None:
@@ -126,16 +133,27 @@ class _Parts:
     def _part_begin(self) -> None:
         self._headers = {}
         self._field = self._value = b""
+        self._count = 0
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
+        self._check_header()
 
     def _header_value(self, data: bytes, start: int, end: int) -> None:
         self._value += data[start:end]
+        self._check_header()
+
+    def _check_header(self) -> None:
+        # Whatever the parser's version allows: a part's header is a line, not a payload.
+        if len(self._field) + len(self._value) > MAX_HEADER:
+            raise BadUpload(f"a part's header is longer than {MAX_HEADER} bytes")
 
     def _header_end(self) -> None:
         self._headers[self._field.lower()] = self._value
         self._field = self._value = b""
+        self._count += 1
+        if self._count > MAX_HEADERS:
+            raise BadUpload(f"a part has more than {MAX_HEADERS} headers")
 
     def _headers_finished(self) -> None:
         if self.refused is not None:
