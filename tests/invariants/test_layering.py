@@ -219,6 +219,7 @@ def test_only_parlour_web_imports_starlette() -> None:
         "parlour.wire.conformance",  # the SDK conformance test app
         "parlour.console.api",  # the console's HTTP API for agents (JSON, not pages)
         "parlour.console.app",  # the console's assembly: API + pages + stylesheet
+        "parlour.console.signin",  # the console's sign-in routes: a form and its cookie
     }
     outside = [
         m
