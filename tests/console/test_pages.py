@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import pytest
 
-from parlour.console import panels
+from parlour.console import cards, panels
 from parlour.console.app import Console
 from parlour.console.figures import ENV_NAMES
 from parlour.console.hub import Hub
@@ -427,7 +427,7 @@ async def test_panels_render_the_same_state_to_the_same_bytes(hub: Hub) -> None:
         return [
             str(panels.progress(state)),
             str(panels.agents_container([node for _, node in panels.agents_items(state)])),
-            str(panels.questions_container([node for _, node in panels.questions_items(state)])),
+            str(cards.questions_container([node for _, node in cards.questions_items(state)])),
             str(panels.results(state)),
             str(panels.log_container([node for _, node in panels.log_items(state)])),
             str(panels.services_container([node for _, node in panels.services_items(state)])),
@@ -817,7 +817,7 @@ async def test_the_send_expression_carries_no_user_text_only_the_input_signal(
     send = send_expression(page, f"question-{question.id}")
     for user_text in ("<", "script", "b:c", "agent", "Q "):
         assert user_text not in send
-    signal = panels.answer_signal(question.id)
+    signal = cards.answer_signal(question.id)
     assert f"answer: ${signal}}}" in send
     assert send.startswith("@post($_answer + '?p=' + encodeURIComponent(JSON.stringify(")
 

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from parlour.console import panels, signin
+from parlour.console import cards, panels, signin
 from parlour.console.access import COOKIE, SESSION_SECONDS
 from parlour.console.app import UNPROTECTED_WARNING, Console
 from parlour.console.users import ScryptParams
@@ -582,11 +582,11 @@ ODD_IDS = ["UPPER1", "Job-7", "a--b", "x__y", "with space", 'quote\'s "q"', "$x 
 
 
 def test_answer_signals_are_lowercase_hex_names_one_per_id() -> None:
-    names = [panels.answer_signal(qid) for qid in ODD_IDS]
+    names = [cards.answer_signal(qid) for qid in ODD_IDS]
     assert len(set(names)) == len(ODD_IDS)
     for name in names:
         assert re.fullmatch(r"answer_[0-9a-f]{16}", name), name
-    assert panels.answer_signal("UPPER1") != panels.answer_signal("upper1")
+    assert cards.answer_signal("UPPER1") != cards.answer_signal("upper1")
 
 
 @pytest.mark.parametrize("qid", ODD_IDS)

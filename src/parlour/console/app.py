@@ -50,7 +50,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
-from parlour.console import panels, status
+from parlour.console import cards, panels, status
 from parlour.console.access import COOKIE, Access
 from parlour.console.api import api_app
 from parlour.console.demo import run_swarm
@@ -213,6 +213,7 @@ class Console:
         )
         self._pages = pages
         panels.register(pages.views, lambda: hub.state)
+        cards.register(pages.views, lambda: hub.state)
         self.figures.register(pages.views)
         hub.listen(self._changed)
         self._api_app = api_app(hub, access=self.access)

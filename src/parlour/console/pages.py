@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from htpy import (
     Element,
@@ -46,11 +46,12 @@ from htpy import (
 )
 from markupsafe import Markup
 
-from parlour import Component, event, io, patch_signals, principal, service, shared
+from parlour import Component, event, io, principal, service, shared
+from parlour.console import cards
 from parlour.console.access import ANONYMOUS, Access
-from parlour.console.errors import InvalidAnswer, InvalidRun, QuestionClosed, QuestionNotFound
+from parlour.console.errors import InvalidRun
 from parlour.console.hub import Hub
-from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, answer_signal, heading
+from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, heading
 from parlour.console.signin import PAGES_BASE, SIGNOUT_PATH
 
 __all__ = [
@@ -161,29 +162,16 @@ class ConsolePage(Component, name="parlour.console.Page"):
     def body(self) -> Node:
         return None
 
-    # Question cards are shared views: their Send posts here with {id, answer}.
+    # Question cards are shared views: their Send posts here (`parlour.console.cards`).
     @event
     def answer(self, payload: Any) -> Any:
-        data = cast(dict[str, Any], payload) if isinstance(payload, dict) else {}
-        qid, text = str(data.get("id", "")), data.get("answer")
-        text = "" if text is None else str(text)
-        if not text.strip():
-            self.notice = "Type an answer (or pick an option) before sending."
-            return None
-        hub = service(Hub)
-        return io(functools.partial(hub.answer, qid, text, by=self.person()), self.answered)
+        return cards.submit(self, payload)
 
     def answered(self, question: Any) -> Any:
-        self.notice = f"Answered @{question.agent}: {question.answer}"
-        if question.answered_by:
-            self.notice += f" (answered by {question.answered_by})"
-        return patch_signals({answer_signal(question.id): ""})
+        return cards.answered_notice(self, question)
 
     def on_error_answered(self, error: BaseException) -> None:
-        if isinstance(error, InvalidAnswer | QuestionClosed | QuestionNotFound):
-            self.notice = str(error)
-        else:
-            raise error
+        cards.refused(self, error)
 
 
 KINDS = ("agent", "run", "question", "service", "config", "tool", "model")

@@ -8,12 +8,8 @@ state are byte-identical (R8), and everything a user or an agent wrote is escape
 (R19). Ids are deterministic (`agent-<name>`, `question-<id>`, `service-<id>`), so a patch
 morphs exactly the rows that changed (R2).
 
-Cards that take input (questions) are shared too, so they cannot carry one conversation's
-event URL. Their buttons post to the URL in the page-local signal `$_answer` (each page sets
-its own) with the question id and the tab's own input signal as the payload. That signal's
-name is derived from a digest of the id (`answer_signal`), never from the id's text: ids are
-chosen by producers (`Job-7`, `UPPER1`, `a__b`, quotes, spaces), while a signal name is
-lowercased by the browser and read for `__` modifiers by Datastar.
+The question cards (they take input) live in `parlour.console.cards`, which registers the
+"questions" and "answered" views itself.
 
 The launcher's recent-target chips work the same way round: a chip only sets the signal
 `$launch_target` that the page's target input is bound to (`LAUNCH_TARGET`); the page's
@@ -22,7 +18,6 @@ Start button sends it with its own event.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,14 +30,10 @@ from htpy import (
     button,
     code,
     div,
-    form,
     h2,
-    input,
     li,
-    option,
     p,
     section,
-    select,
     span,
     table,
     tbody,
@@ -53,14 +44,12 @@ from htpy import (
 )
 
 from parlour.console.model import Agent, ConsoleState, Service
-from parlour.console.questions import Question
 from parlour.runtime.views import SharedViews
 
 __all__ = [
     "LAUNCH_BUNDLE",
     "LAUNCH_TARGET",
     "PANELS",
-    "answer_signal",
     "dom_id",
     "js_string",
     "register",
@@ -68,7 +57,6 @@ __all__ = [
 
 LOG_SHOWN = 200
 RESULTS_SHOWN = 10
-ANSWERED_SHOWN = 5
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -93,17 +81,6 @@ def _stable_hash(text: str) -> int:
     for byte in text.encode():
         value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
     return value
-
-
-def answer_signal(qid: str) -> str:
-    """The tab-local signal holding the draft answer to question `qid`: `answer_` and the
-    first 16 hex digits of the id's SHA-256.
-
-    Only lowercase letters, digits and one `_`, whatever the id holds: the browser keeps
-    the name as written (attribute names are lowercased), Datastar finds no `__` modifier
-    and no `-` to camel-case in it, and it is a JavaScript identifier for `$answer_…`.
-    """
-    return "answer_" + hashlib.sha256(qid.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def js_string(text: str) -> str:
@@ -170,78 +147,6 @@ def agents_container(items: Node) -> Element:
 
 def agents_items(state: ConsoleState) -> list[tuple[str, Element]]:
     return [agent_row(a) for a in state.agent_rows()]
-
-
-def question_card(q: Question) -> tuple[str, Element]:
-    ident = dom_id("question", q.id)
-    signal = answer_signal(q.id)
-    payload = f"{{id: {js_string(q.id)}, answer: ${signal}}}"
-    send = (
-        f"@post($_answer + '?p=' + encodeURIComponent(JSON.stringify({payload})), "
-        "{requestCancellation: 'disabled'})"
-    )
-    if q.options:
-        field = select(".parlour-input", {f"data-bind:{signal}": True}, aria_label="answer")[
-            option(value="")["choose…"],
-            (option(value=o)[o] for o in q.options),
-        ]
-    else:
-        field = input(
-            ".parlour-input",
-            {f"data-bind:{signal}": True},
-            type="text",
-            placeholder="Your answer",
-            aria_label="answer",
-            autocomplete="off",
-        )
-    return ident, li(".console-question.parlour-card", id=ident, data_question=q.id)[
-        div(".console-question-head")[
-            span(".console-agent-name")[f"@{q.agent}"],
-            span(".console-question-expires", data_expires=f"{q.expires:.0f}")[
-                f"expires {_clock(q.expires)}"
-            ],
-        ],
-        p(".console-question-text")[q.question],
-        form(".parlour-row", {"data-on:submit": send})[
-            field,
-            button(".parlour-button.parlour-button--primary", type="submit")["Send"],
-        ],
-    ]
-
-
-def questions_container(items: Node) -> Element:
-    return ul("#questions.console-questions")[items]
-
-
-def questions_items(state: ConsoleState) -> list[tuple[str, Element]]:
-    return [question_card(q) for q in state.pending_questions()]
-
-
-def answered(state: ConsoleState) -> Element:
-    """The newest closed questions: what was answered, and by whom (or that it expired)."""
-    closed = state.closed_questions(ANSWERED_SHOWN)
-    return ul("#answered.console-list.console-answered")[
-        (
-            li(
-                ".console-answered-item",
-                id=dom_id("answered", q.id),
-                data_state=q.state,
-            )[
-                span(".console-time")[_clock(q.closed_at)],
-                span(".console-agent-name")[f"@{q.agent}"],
-                span(".console-answered-question")[q.question],
-                span(".console-answered-answer")[q.answer]
-                if q.state == "answered"
-                else span(".console-muted")["expired unanswered"],
-                span(".console-answered-by")[f"answered by {q.answered_by}"]
-                if q.state == "answered" and q.answered_by
-                else None,
-            ]
-            for q in closed
-        )
-        if closed
-        else li(".console-empty")["Nothing answered yet."]
-    ]
 
 
 def launcher(state: ConsoleState) -> Element:
@@ -352,12 +257,10 @@ def register(views: SharedViews, state: Callable[[], ConsoleState]) -> None:
     """Add the state panels to `views` (a `SharedViews`); `state()` gives the current state."""
     views.add("progress", lambda: progress(state()))
     views.add_list("agents", agents_container, lambda: agents_items(state()))
-    views.add_list("questions", questions_container, lambda: questions_items(state()))
     views.add("results", lambda: results(state()))
     views.add_list("log", log_container, lambda: log_items(state()))
     views.add_list("services", services_container, lambda: services_items(state()))
     views.add("launcher", lambda: launcher(state()))
-    views.add("answered", lambda: answered(state()))
 
 
 def part_views(parts: frozenset[str]) -> list[str]:
