@@ -13,7 +13,8 @@ page, an error block carrying the instance's id (`core.render.error_html`). Befo
 fragments leave for any page, the runtime hands each report to `on_error` (`shown`):
 
     cid        the conversation
-    component  a copy of the instance that failed, as it was before the failure (the
+    component  a copy of the instance that failed (or whose event set the failure off: a
+               handler that called a component whose `start` raised), as it was before (the
                conversation keeps its last good state); for a `@flow`'s own code, the flow;
                None when the conversation has no instance yet (the root's `start` raised)
     phase      "handler"  an `@event`, a resume method, or `on_error_*` raised
@@ -41,8 +42,10 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
+from types import CodeType
 from typing import Literal
 
+from parlour.core import kernel
 from parlour.core.component import Component
 from parlour.core.conversation import Conversation
 from parlour.core.errors import FlowReplayError
@@ -72,19 +75,24 @@ _PHASES: dict[str, Phase] = {
     "io": "io",
 }
 _FLOW_CODE = Flow._advance.__code__  # pyright: ignore[reportPrivateUsage]
+_HOOK_CODE = kernel._hook.__code__  # pyright: ignore[reportPrivateUsage]
 
 
-def _in_flow(error: BaseException) -> bool:
-    """Did `error` come from a flow's own code (it passed through the flow's replay)?"""
-    if isinstance(error, FlowReplayError):
-        return True
-    return any(frame.f_code is _FLOW_CODE for frame, _ in traceback.walk_tb(error.__traceback__))
+def _through(error: BaseException, code: CodeType) -> bool:
+    """Did `error` pass through `code` on its way up?"""
+    return any(frame.f_code is code for frame, _ in traceback.walk_tb(error.__traceback__))
 
 
 def phase_of(report: ErrorReport) -> Phase:
-    """The phase `on_error` is told, from the kernel's finer one (`report.phase`)."""
-    if report.phase != "render" and _in_flow(report.error):
+    """The phase `on_error` is told, from the kernel's finer one (`report.phase`) and from
+    where the error came: a flow's own code, or a hook run by a handler's effect (a called
+    component's `start`) that the kernel reports on the handler's instance."""
+    if report.phase == "render":
+        return "render"
+    if isinstance(report.error, FlowReplayError) or _through(report.error, _FLOW_CODE):
         return "flow"
+    if _through(report.error, _HOOK_CODE):
+        return "hook"
     return _PHASES.get(report.phase, "handler")
 
 
