@@ -13,6 +13,7 @@ session; `nats_url` names it. The HAProxy fixtures of the browser test are in
 from __future__ import annotations
 
 import itertools
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,12 @@ import pytest
 from parlour.stores.nats_kv import NatsKvStore
 from parlour.testing import AsgiClient
 from parlour.web.app import App
-from tests.support.nats import start_nats_server
+from tests.support.nats import (
+    free_port,
+    nats_server_binary,
+    start_nats_server,
+    wait_until_listening,
+)
 
 SECRET = "cluster-test-secret-not-for-production"
 
@@ -60,7 +66,8 @@ async def make_node(nats_url: str, bucket: str, tmp_path: Path) -> AsyncIterator
             root = Counter
         options.setdefault("secret", SECRET)
         options.setdefault("state_dir", tmp_path / f"node-{len(nodes)}")
-        store = NatsKvStore(nats_url, bucket=options.pop("bucket", bucket))
+        url = options.pop("nats", nats_url)
+        store = NatsKvStore(url, bucket=options.pop("bucket", bucket))
         node = App(root, store=store, **options)
         nodes.append(node)
         return node
@@ -69,6 +76,52 @@ async def make_node(nats_url: str, bucket: str, tmp_path: Path) -> AsyncIterator
     for node in nodes:
         if not node.runtime.closed:
             await node.close()
+
+
+class RestartableNats:
+    """A nats-server of the test's own, which it may stop and start again (same port, same
+    JetStream directory: what survives a restart of NATS)."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        log = self.where / "nats.log"
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    nats_server_binary(),
+                    "-js",
+                    "-a",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-sd",
+                    str(self.where / "js"),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_listening(self.port, self.proc, log)
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@pytest.fixture
+def restartable_nats(tmp_path: Path) -> Iterator[RestartableNats]:
+    server = RestartableNats(tmp_path)
+    yield server
+    server.stop()
 
 
 def node_clients(*nodes: App) -> list[AsgiClient]:

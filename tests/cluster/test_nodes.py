@@ -21,7 +21,7 @@ from parlour.stores.nats_kv import NatsKvStore
 from parlour.testing import AsgiClient, SseStream
 from parlour.web.app import App
 
-from .conftest import MakeNode, node_clients
+from .conftest import MakeNode, RestartableNats, node_clients
 
 COUNT = re.compile(r'class="count">(-?\d+)<')
 
@@ -253,3 +253,34 @@ async def test_a_conversation_ended_on_one_node_is_gone_on_every_node(make_node:
         assert shell.cid not in b.runtime.live
     response = await door_b.post(f"/_parlour/event/{shell.cid}/{shell.iid('inc')}/inc", json={})
     assert response.status == 404
+
+
+async def test_the_nodes_carry_on_after_nats_restarts(
+    restartable_nats: RestartableNats, make_node: MakeNode
+) -> None:
+    url = restartable_nats.start()
+    a, b = make_node(nats=url), make_node(nats=url)
+    door_a, door_b = node_clients(a, b)
+    shell = await open_shell(door_a)
+    async with door_b.stream(f"/_parlour/sse/{shell.cid}") as sse:
+        await sse.next_event()
+        for n in range(5):
+            await click(door_a if n % 2 else door_b, shell)
+        await count_on(sse, 5)
+
+        back: list[asyncio.Event] = []
+        for node in (a, b):
+            store = node.store
+            assert isinstance(store, NatsKvStore)
+            back.append(asyncio.Event())
+            store.on_reconnect(back[-1].set)
+        restartable_nats.stop()
+        restartable_nats.start()  # same port, same JetStream directory
+        async with asyncio.timeout(15):  # nats-py reconnects within a few seconds
+            for event in back:
+                await event.wait()
+
+        for n in range(5):
+            await click(door_a if n % 2 else door_b, shell)
+        await count_on(sse, 10)
+    assert (await stored(a, shell.cid)).count == 10

@@ -36,8 +36,10 @@ import contextlib
 import logging
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+
+from nats.errors import Error as NatsError
 
 from parlour.core import commands as cmd
 from parlour.core import kernel
@@ -64,7 +66,7 @@ from parlour.runtime.runtime import RestoreBusy, Runtime
 from parlour.stores.nats_kv import NatsKvStore
 from parlour.stores.protocol import Conflict
 
-__all__ = ["GAP_WAIT", "MAX_ATTEMPTS", "Cluster", "Contended"]
+__all__ = ["GAP_WAIT", "MAX_ATTEMPTS", "Cluster", "Contended", "Unavailable"]
 
 log = logging.getLogger("parlour.cluster")
 
@@ -75,6 +77,20 @@ GAP_WAIT = 1.0
 
 type Step = kernel.Step
 type Batch = tuple[tuple[Fragment, ...], bool]
+
+
+class Unavailable(RestoreBusy):
+    """NATS did not answer (it restarts, or the network is down): the request was not
+    applied, the client may retry (answered 503; streams retry by themselves)."""
+
+
+@contextlib.contextmanager
+def _reachable(cid: str) -> Generator[None]:
+    try:
+        yield
+    except (NatsError, TimeoutError, ConnectionError) as exc:
+        log.warning("parlour: conversation %s: NATS did not answer (%r); answered 503", cid, exc)
+        raise Unavailable(f"conversation {cid}: NATS did not answer ({exc!r})") from exc
 
 
 class Contended(RestoreBusy):
@@ -147,6 +163,10 @@ class Cluster:
 
     async def restore(self, cid: str) -> Live | None:
         """The conversation as stored now: a new `Live`, or the stale one brought up to date."""
+        with _reachable(cid):
+            return await self._restore(cid)
+
+    async def _restore(self, cid: str) -> Live | None:
         live = self.rt.live.get(cid)
         if live is not None:
             return live if await self._reload(live) else None
@@ -233,6 +253,18 @@ class Cluster:
         With `mark` (subscription, bus event id), an event some node already applied (the
         stored mark is as new) is skipped, and the save records the mark.
         """
+        with _reachable(live.conv.id):
+            return await self._apply(live, fn, save=save, urgent=urgent, mark=mark)
+
+    async def _apply(
+        self,
+        live: Live,
+        fn: Callable[[Conversation], Step],
+        *,
+        save: bool,
+        urgent: bool,
+        mark: tuple[str, int] | None,
+    ) -> bool:
         cid = live.conv.id
         for attempt in range(MAX_ATTEMPTS):
             if live.stale and not await self._reload(live):
@@ -476,6 +508,10 @@ class Cluster:
         after `wakeup` (the conversation comes back after a gap). A stream without an id (a
         new page) just gets a full render.
         """
+        with _reachable(cid):
+            return await self._connect(cid, last_event_id=last_event_id)
+
+    async def _connect(self, cid: str, *, last_event_id: str | None) -> Connection | None:
         live = await self.rt.get(cid)
         if live is None:
             return None
