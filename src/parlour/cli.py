@@ -7,7 +7,8 @@
 `run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
 uvicorn; a file path (`examples/counter.py:app`) or a misspelt name gets the closest names
 as a hint, not a traceback. `--store` picks where conversations live (`memory`, `file:DIR`,
-`sqlite:PATH`); an `App` that was built without an explicit store gets it. `--bus` picks the
+`sqlite:PATH`, or `nats://HOST:PORT[/BUCKET]` for a cluster of processes that any request
+may reach); an `App` that was built without an explicit store gets it. `--bus` picks the
 event bus (`memory`, or `nats://HOST:PORT` to share events between processes); it needs an
 `App`, and replaces the bus the App was built with when serving starts. Both default to the
 environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--allowed-host` names a host
@@ -137,7 +138,8 @@ def _serving_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--store",
         default=os.environ.get("PARLOUR_STORE") or None,
-        help="memory | file:DIR | sqlite:PATH "
+        help="memory | file:DIR | sqlite:PATH | nats://HOST:PORT[/BUCKET] (a cluster: any "
+        "process on the bucket serves any request; docs/deployment.md) "
         "(default: $PARLOUR_STORE, else sqlite:.parlour/state.sqlite)",
     )
     command.add_argument(
