@@ -40,6 +40,8 @@ from parlour.core.uploads import Upload as Upload
 from parlour.core.uploads import UploadRefused as UploadRefused
 from parlour.core.uploads import upload as upload
 from parlour.core.visit import Visit as Visit
+from parlour.core.widgets import widget as widget
+from parlour.core.widgets import widget_push as widget_push
 
 if TYPE_CHECKING:
     from parlour.web.app import App as App
@@ -76,6 +78,8 @@ __all__ = [  # noqa: RUF022  (plainly sorted, as tests/invariants/test_exports.p
     "subscribe",
     "unsubscribe",
     "upload",
+    "widget",
+    "widget_push",
 ]
 
 
