@@ -28,9 +28,8 @@ from typing import Any
 
 from htpy import Element, div, h1, p
 
-from parlour import App, Component, io, service, subscribe
+from parlour import App, Component, io, service, subscribe, widget, widget_push
 from parlour.bus import Event, EventBus
-from parlour.core.widgets import widget, widget_push
 
 HERE = Path(__file__).resolve().parent
 UPLOT = HERE.parent / "vendor" / "js" / "node_modules" / "uplot" / "dist"
