@@ -2,7 +2,8 @@
 
 The runtime keeps one `Live` per conversation in use. Every batch of fragments the
 conversation produces gets the next sequence number and, once a stream has opened, is kept in
-a bounded outbox, so a stream that reconnects with `Last-Event-ID` gets exactly what it missed.
+an outbox bounded in bytes, so a stream that reconnects with `Last-Event-ID` gets exactly what
+it missed, and a tab costs the server the same memory however long its person has clicked.
 
 What this module does not do: lock, save or push anything (see `parlour.runtime.runtime`).
 """
@@ -11,27 +12,98 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sys
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from parlour.core.conversation import Conversation
-from parlour.core.fragments import Fragment
+from parlour.core.fragments import Elements, Fragment, History, Redirect, Script, Signals
 from parlour.runtime.connection import Connection
 
-__all__ = ["OUTBOX_LENGTH", "Live"]
+__all__ = ["OUTBOX_BYTES", "Live", "Outbox", "batch_bytes"]
 
-OUTBOX_LENGTH = 256
-"""Batches kept per conversation for streams that reconnect with `Last-Event-ID`."""
+OUTBOX_BYTES = 64 * 1024
+"""The most a conversation's outbox holds, in bytes of its batches (`batch_bytes`).
+
+A click on a dashboard re-renders the whole page, tens of kilobytes with its panels; a count
+of batches (256 of them, for the conversation's 24 hours) let one clicking tab hold megabytes.
+64 KB keeps a reconnect after a short outage exact (a network blip, a proxy's idle cut), and
+a reconnect from further back gets a full render, as one before any stream did."""
+
+_FRAGMENT_OVERHEAD = 64
+"""What a fragment costs besides its strings: the object, its slot in a tuple."""
+
+
+def _fragment_bytes(fragment: Fragment) -> int:
+    match fragment:
+        case Elements(html, selector, _, key):
+            text = sys.getsizeof(html) + len(selector or "") + len(key or "")
+        case Signals(data):
+            text = sys.getsizeof(repr(data))
+        case Script(js):
+            text = sys.getsizeof(js)
+        case History(_, url) | Redirect(url):
+            text = len(url or "")
+        case _:
+            text = 0
+    return _FRAGMENT_OVERHEAD + text
+
+
+def batch_bytes(fragments: tuple[Fragment, ...]) -> int:
+    """The memory a batch holds, as the outbox counts it: its strings (as Python keeps them)
+    and a fixed overhead per fragment."""
+    return sum(_fragment_bytes(f) for f in fragments)
+
+
+class Outbox:
+    """The newest batches of one conversation, at most `limit` bytes of them, oldest dropped.
+
+    Iterating gives `(seq, fragments)` pairs, oldest first. A batch larger than `limit` on its
+    own empties the outbox: it cannot be kept, and a replay must be gap-free, so nothing
+    before it could be replayed either (a stream from before it gets a full render).
+    """
+
+    __slots__ = ("_batches", "bytes", "limit")
+
+    def __init__(self, limit: int = OUTBOX_BYTES) -> None:
+        if type(limit) is not int or limit < 0:
+            raise ValueError(f"Outbox(limit={limit!r}): expected a whole number of bytes >= 0")
+        self.limit = limit
+        self.bytes = 0
+        """The bytes of the batches held now (never above `limit`)."""
+        self._batches: deque[tuple[int, tuple[Fragment, ...], int]] = deque()
+
+    def __repr__(self) -> str:
+        return f"Outbox({len(self._batches)} batches, {self.bytes} of {self.limit} bytes)"
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __iter__(self) -> Iterator[tuple[int, tuple[Fragment, ...]]]:
+        return ((seq, fragments) for seq, fragments, _ in self._batches)
+
+    def append(self, seq: int, fragments: tuple[Fragment, ...]) -> None:
+        """Keep batch `seq`, dropping the oldest batches until all fit in `limit` bytes."""
+        size = batch_bytes(fragments)
+        if size > self.limit:
+            self._batches.clear()
+            self.bytes = 0
+            return
+        self._batches.append((seq, fragments, size))
+        self.bytes += size
+        while self.bytes > self.limit:
+            self.bytes -= self._batches.popleft()[2]
 
 
 @dataclass(eq=False)
 class Live:
     """A conversation in use: its current value, its lock, its open streams, its outbox.
 
-    Every batch of fragments gets the next sequence number and is kept in a bounded outbox,
-    so a stream that reconnects with `Last-Event-ID: EPOCH.SEQ` receives exactly what it
-    missed. The epoch changes whenever the conversation is loaded into a process, so ids from
-    before a restart never match (that stream gets a full render instead).
+    Every batch of fragments gets the next sequence number and is kept in an outbox bounded
+    in bytes (`Outbox`), so a stream that reconnects with `Last-Event-ID: EPOCH.SEQ` receives
+    exactly what it missed. The epoch changes whenever the conversation is loaded into a
+    process, so ids from before a restart never match (that stream gets a full render).
     """
 
     conv: Conversation
@@ -41,9 +113,10 @@ class Live:
     """Loaded from the store: the next stream runs `wakeup` before it renders."""
     epoch: str = field(default_factory=lambda: secrets.token_hex(4))
     seq: int = 0
-    outbox: deque[tuple[int, tuple[Fragment, ...]]] | None = None
-    """The newest batches (up to 256), kept from the first stream on: before any stream has
-    opened, no client can hold an id to replay from, and an idle page holds no outbox."""
+    outbox: Outbox | None = None
+    """The newest batches (up to `OUTBOX_BYTES`), kept from the first stream on: before any
+    stream has opened, no client can hold an id to replay from, and an idle page holds no
+    outbox."""
     streamed: bool = False
     """A stream has opened in this epoch: from now on batches go to the outbox."""
     views: frozenset[str] = frozenset()

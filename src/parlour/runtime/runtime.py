@@ -21,7 +21,6 @@ import inspect
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,7 @@ from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.core.visit import Visit
 from parlour.runtime.connection import Connection
 from parlour.runtime.failures import OnError, log_failures, shown
-from parlour.runtime.live import OUTBOX_LENGTH, Live
+from parlour.runtime.live import Live, Outbox
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
 from parlour.stores.protocol import ConversationStore, RevisionedStore
@@ -328,8 +327,8 @@ class Runtime:
             live.seq += 1
             if live.streamed:
                 if live.outbox is None:
-                    live.outbox = deque(maxlen=OUTBOX_LENGTH)
-                live.outbox.append((live.seq, step.fragments))
+                    live.outbox = Outbox()
+                live.outbox.append(live.seq, step.fragments)
             for connection in live.connections:
                 connection.push(step.fragments, seq=live.seq, urgent=urgent)
 
