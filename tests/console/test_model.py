@@ -347,6 +347,7 @@ def test_agent_rows_are_sorted_by_name(ev: Events) -> None:
         ("log_length", 50, 50),
         ("log_length", "1000", 1000),
         ("log_length", 300.0, 300),
+        ("stale_after", "60", 60.0),
     ],
 )
 def test_settings_accept_numbers_and_form_text(key: str, raw: Any, value: Any) -> None:
@@ -378,7 +379,12 @@ def test_settings_accept_numbers_and_form_text(key: str, raw: Any, value: Any) -
             "lots",
             "log_length: expected a whole number of entries between 50 and 1000, got 'lots'",
         ),
-        ("colour", 1, "unknown setting 'colour': expected one of window, log_length"),
+        (
+            "colour",
+            1,
+            "unknown setting 'colour': expected one of window, log_length, stale_after",
+        ),
+        ("stale_after", 5, "stale_after: expected seconds between 10 and 86400, got 5"),
     ],
 )
 def test_settings_refuse_bad_values_clearly(key: str, raw: Any, message: str) -> None:

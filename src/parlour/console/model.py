@@ -180,13 +180,16 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """What a person may change at run time (through `config.changed` events).
 
-    window      seconds a view waits to coalesce a burst of updates, 0..1 (default 0.1:
-                at most ten patches a second reach a tab, R3)
-    log_length  entries the log keeps, 50..1000 (default 200)
+    window       seconds a view waits to coalesce a burst of updates, 0..1 (default 0.1:
+                 at most ten patches a second reach a tab, R3)
+    log_length   entries the log keeps, 50..1000 (default 200)
+    stale_after  seconds an agent may stay silent before the pages show it as stale,
+                 10..86400 (default 300); silent twice that long, it leaves the list
     """
 
     window: float = 0.1
     log_length: int = 200
+    stale_after: float = 300.0
 
     @staticmethod
     def validated(key: str, raw: Any) -> float | int:
@@ -208,13 +211,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     f"got {raw!r}"
                 )
             return int(value)
-        raise ValueError(f"unknown setting {key!r}: expected one of window, log_length")
+        if key == "stale_after":
+            value = number(raw)
+            if value is None or not 10.0 <= value <= 86_400.0:
+                raise ValueError(f"stale_after: expected seconds between 10 and 86400, got {raw!r}")
+            return value
+        raise ValueError(
+            f"unknown setting {key!r}: expected one of window, log_length, stale_after"
+        )
 
     def with_value(self, key: str, raw: Any) -> Settings:
         """A copy with `key` set to `raw`, validated (raises `ValueError`)."""
         value = Settings.validated(key, raw)
         if key == "window":
             return msgspec.structs.replace(self, window=float(value))
+        if key == "stale_after":
+            return msgspec.structs.replace(self, stale_after=float(value))
         return msgspec.structs.replace(self, log_length=int(value))
 
 
