@@ -50,3 +50,27 @@ class Notices(Component):
 
 
 notices = App(Notices, title="notices")
+
+
+class Fragile(Component):
+    """A count whose Explode button raises: the stock error block, and its way out."""
+
+    n: int = 0
+
+    def render(self) -> Element:
+        return div(self.root, class_="parlour-card parlour-row")[
+            div(".n")[f"n = {self.n}"],
+            button(".parlour-button", self.on("click", "bump"), type="button")["Bump"],
+            button(".parlour-button", self.on("click", "explode"), type="button")["Explode"],
+        ]
+
+    @event
+    def bump(self) -> None:
+        self.n += 1
+
+    @event
+    def explode(self) -> None:
+        raise ValueError("the handler broke")
+
+
+fragile = App(Fragile, title="fragile")
