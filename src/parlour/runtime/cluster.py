@@ -50,6 +50,7 @@ from parlour.core.fragments import Fragment
 from parlour.runtime.cluster_bus import follow, join, mark_key
 from parlour.runtime.cluster_outbox import Outbox
 from parlour.runtime.cluster_secret import shared_secret
+from parlour.runtime.cluster_streams import open_stream
 from parlour.runtime.cluster_timers import ClusterTimers
 from parlour.runtime.cluster_wire import (
     Stored,
@@ -111,6 +112,8 @@ class _Track:
     """The revision whose subscriptions this node's bus subscriptions follow."""
     marks: dict[str, int] = field(default_factory=dict[str, int])
     """The stored value's marks: the last bus event applied, per subscription."""
+    heard: tuple[int, bytes] | None = None
+    """The newest value a notice brought (revision, stored bytes), not yet taken up."""
 
 
 class Cluster:
@@ -189,9 +192,9 @@ class Cluster:
             entry = await self.store.load_revision(cid)
         except ValueError:
             return None  # not a cid the store could hold: unknown
-        if entry is None:
-            return None
-        data, rev = entry
+        return None if entry is None else self._read(cid, *entry)
+
+    def _read(self, cid: str, data: bytes, rev: int) -> tuple[Conversation, int, Stored] | None:
         try:
             value = unpack(data)
             conv = decode(value.conversation)
@@ -200,19 +203,26 @@ class Cluster:
             return None
         return None if conv.ended else (conv, rev, value)
 
-    async def _reload(self, live: Live) -> bool:
-        """Bring `live` up to the stored value; False (forgotten here) when it is gone."""
+    async def _reload(self, live: Live, *, fresh: bool = False) -> bool:
+        """Bring `live` up to the newest value: the one a notice brought, else the stored one
+        (`fresh`: the store's, after a save found a newer one). False (and forgotten here)
+        when the conversation is gone."""
         cid = live.conv.id
+        track = self._track(cid)
         for _ in range(5):  # notices that arrive while it loads may make it stale again
             live.stale = False
-            loaded = await self._load(cid)
+            heard, track.heard = track.heard, None
+            if not fresh and heard is not None and heard[0] > live.revision:
+                loaded = self._read(cid, heard[1], heard[0])
+            else:
+                loaded = await self._load(cid)
+            fresh = False
             if loaded is None:
                 await self._drop(cid)
                 return False
             conv, rev, value = loaded
             if rev > live.revision:
                 live.conv, live.revision, live.epoch = conv, rev, value.epoch
-                track = self._track(cid)
                 track.value_seq, track.marks = value.seq, value.marks
                 if rev > track.subs_rev:
                     track.subs_rev = rev
@@ -266,8 +276,9 @@ class Cluster:
         mark: tuple[str, int] | None,
     ) -> bool:
         cid = live.conv.id
+        lost = False
         for attempt in range(MAX_ATTEMPTS):
-            if live.stale and not await self._reload(live):
+            if live.stale and not await self._reload(live, fresh=lost):
                 return False
             if self.rt.live.get(cid) is not live:
                 return False
@@ -281,7 +292,7 @@ class Cluster:
                 await self._save(live, step, urgent=urgent, mark=mark)
             except Conflict:
                 self.conflicts += 1
-                live.stale = True
+                live.stale = lost = True  # the store holds a newer value than any heard of
                 if attempt >= 2:  # three nodes on one conversation: let one through
                     await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                 continue
@@ -306,7 +317,7 @@ class Cluster:
             self.conflicts += 1
             live.stale = True
             log.info("parlour: %s changed on another node; showing that", live.conv.id)
-            if await self._reload(live):
+            if await self._reload(live, fresh=True):
                 self._show(live, self.rt._run(live, kernel.render_top), urgent=True)
 
     async def _save(
@@ -353,6 +364,7 @@ class Cluster:
             ended=False,
             subs=conv.subscriptions,
             fragments=step.fragments,
+            value=data,
         )
         await self.outbox.publish(cid, notice)
         if step.fragments:
@@ -373,6 +385,7 @@ class Cluster:
             ended=True,
             subs=(),
             fragments=(),
+            value=b"",
         )
         await self.outbox.publish(cid, notice)
         live.conv = step.conversation
@@ -456,7 +469,7 @@ class Cluster:
                 return
             self.gaps += 1
             live.stale = True
-            if not await self._reload(live):
+            if not await self._reload(live, fresh=True):
                 return
             step = self.rt._run(live, kernel.render_top)
             self._show(live, step, urgent=True)
@@ -480,9 +493,11 @@ class Cluster:
         if notice.ended:
             await self._drop(cid)
             return
+        track = self._track(cid)
         if notice.rev > live.revision:
             live.stale = True
-        track = self._track(cid)
+            if track.heard is None or notice.rev > track.heard[0]:
+                track.heard = (notice.rev, notice.value)
         if notice.rev > track.subs_rev:
             track.subs_rev = notice.rev
             follow(self, cid, {Subscription(*s) for s in notice.subs})
@@ -509,76 +524,4 @@ class Cluster:
         new page) just gets a full render.
         """
         with _reachable(cid):
-            return await self._connect(cid, last_event_id=last_event_id)
-
-    async def _connect(self, cid: str, *, last_event_id: str | None) -> Connection | None:
-        live = await self.rt.get(cid)
-        if live is None:
-            return None
-        connection = Connection(cid, limit=self.rt.queue_limit)
-        async with live.lock:
-            if live.stale and not await self._reload(live):
-                return None
-            if self.rt.live.get(cid) is not live:
-                return None
-            track = self._track(cid)
-            target = max(live.seq, track.value_seq)
-            if not live.connections:
-                live.seq = target  # nobody here waits for the batches in between
-                track.pending = {n: b for n, b in track.pending.items() if n > target}
-            live.connections.add(connection)
-            live.streamed = True
-            connection.epoch = live.epoch
-            missed = await self._missed(cid, live, last_event_id, target)
-            if missed is not None:
-                for seq, fragments in missed:
-                    connection.push(fragments, seq=seq)
-                connection.seq = target
-                connection.replayed = len(missed)
-                views = tuple(
-                    self.rt.views.fragment(n) for n in sorted(live.views) if n in self.rt.views
-                )
-                if views:
-                    connection.push(views)
-                return connection
-            connection.seq = target
-            if last_event_id:
-                await self.apply(
-                    live,
-                    lambda conv: kernel.render_top(conv, wake=True),
-                    save=True,
-                    urgent=True,
-                )
-            else:
-                step = self.rt._run(live, kernel.render_top)
-                live.conv = step.conversation
-                self.rt._log_errors(step)
-                connection.push(step.fragments, seq=track.value_seq, urgent=True)
-        return connection
-
-    async def _missed(
-        self, cid: str, live: Live, last_event_id: str | None, target: int
-    ) -> list[tuple[int, tuple[Fragment, ...]]] | None:
-        """The batches after `last_event_id` up to `target`, in order; None if any is gone."""
-        if not last_event_id:
-            return None
-        epoch, _, raw = last_event_id.partition(".")
-        if epoch != live.epoch or not raw.isdigit() or int(raw) > target:
-            return None
-        seen = int(raw)
-        if seen == target:
-            return []
-        found: dict[int, tuple[Fragment, ...]] = {}
-        for attempt in range(3):  # a notice published a moment ago may not be stored yet
-            if attempt:
-                await asyncio.sleep(0.05 * attempt)
-            for data in await self.outbox.since(cid):
-                with contextlib.suppress(WireError):
-                    notice = decode_notice(data)
-                    if seen < notice.seq <= target and notice.epoch == live.epoch:
-                        frags = decode_fragments(notice)
-                        if frags:
-                            found[notice.seq] = frags
-            if len(found) == target - seen:
-                return sorted(found.items())
-        return None
+            return await open_stream(self, cid, last_event_id=last_event_id)

@@ -17,9 +17,9 @@ what every node must agree on, so any node continues where another stopped:
 
 A batch notice is what a node publishes after each save on the conversation's subject
 (`parlour.runtime.cluster`): msgpack of `Notice`. Nodes holding the conversation learn the
-new revision (their copy is stale), its bus subscriptions, and the fragments with their
-sequence number, which they hand to the conversation's streams in order. A notice of an
-ended conversation closes them.
+new revision and get the new value (so their next event needs no read from the store), its
+bus subscriptions, and the fragments with their sequence number, which they hand to the
+conversation's streams in order. A notice of an ended conversation closes them.
 
 What this module does not do: talk to NATS, or decide anything.
 """
@@ -97,9 +97,12 @@ class Notice(msgspec.Struct, array_like=True, frozen=True):
     """The conversation's bus subscriptions now: (iid, pattern, method)."""
     frags: msgspec.Raw
     """The fragments, decoded only by a node that has streams to give them to."""
+    value: bytes
+    """The stored value itself (`pack`), so a node holding the conversation has the newest
+    copy without asking the store (empty when the conversation ended)."""
 
 
-_VERSION = 1
+_VERSION = 2
 _decode_notice = msgspec.msgpack.Decoder(Notice).decode
 _decode_stored = msgspec.msgpack.Decoder(Stored).decode
 _decode_list = msgspec.msgpack.Decoder(list[list[Any]]).decode
@@ -115,6 +118,7 @@ def encode_notice(
     ended: bool,
     subs: tuple[Subscription, ...],
     fragments: tuple[Fragment, ...],
+    value: bytes,
 ) -> bytes:
     return _encode(
         Notice(
@@ -127,6 +131,7 @@ def encode_notice(
             ended,
             [(s.iid, s.pattern, s.method) for s in subs],
             msgspec.Raw(_encode([_fragment(f) for f in fragments])),
+            value,
         )
     )
 
