@@ -1,11 +1,12 @@
 """Apps the widget and toast browser tests serve (`serve("tests.e2e.widget_apps:fast_chart")`)."""
 
+from pathlib import Path
 from typing import Any
 
 from examples.chart import chart_app
 from htpy import Element, button, div
 
-from parlour import App, Component, event
+from parlour import App, Component, event, widget, widget_push
 from parlour.ui import toast
 
 FAST_INTERVAL = 0.02
@@ -74,3 +75,42 @@ class Fragile(Component):
 
 
 fragile = App(Fragile, title="fragile")
+
+
+class Lifecycle(Component):
+    """A widget shown or hidden, re-rendered with new data, sent messages; an unrelated count."""
+
+    shown: bool = True
+    value: int = 1
+    clicks: int = 0
+
+    def render(self) -> Element:
+        return div(self.root, class_="parlour-card")[
+            div(".clicks")[f"clicks: {self.clicks}"],
+            widget("recorder", id=f"{self.iid}-w", data={"value": self.value})
+            if self.shown
+            else None,
+            (
+                button(".parlour-button", self.on("click", name), type="button")[name.title()]
+                for name in ("count", "change", "message", "toggle")
+            ),
+        ]
+
+    @event
+    def count(self) -> None:
+        self.clicks += 1
+
+    @event
+    def change(self) -> None:
+        self.value += 1
+
+    @event
+    def message(self) -> Any:
+        return widget_push(f"{self.iid}-w", {"hello": self.value})
+
+    @event
+    def toggle(self) -> None:
+        self.shown = not self.shown
+
+
+lifecycle = App(Lifecycle, title="lifecycle", scripts=[Path(__file__).parent / "lifecycle.js"])
