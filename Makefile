@@ -35,10 +35,11 @@ test: setup lint typecheck
 	@sh scripts/ensure-haproxy
 	$(PY) -m pytest -q
 
-# The "Live data" benchmarks (about 12 min on 2 cores): fan-out and idle memory against the raw
-# ASGI floor, peer-bench beside raw and Stario, profiles. BENCH_ARGS, e.g. --quick or
-# --parts fanout, is passed on. See docs/benchmarks.md.
+# The "Live data" benchmarks (about 16 min on 2 cores): fan-out and idle memory against the raw
+# ASGI floor, peer-bench beside raw and Stario, profiles, a cluster behind HAProxy. BENCH_ARGS,
+# e.g. --quick or --parts fanout, is passed on. See docs/benchmarks.md.
 bench: setup
+	@sh scripts/ensure-haproxy
 	$(PY) benchmarks/live_bench.py $(BENCH_ARGS)
 
 clean:

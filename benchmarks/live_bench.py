@@ -2,7 +2,7 @@
 """`make bench`: the benchmarks of "Live data", in one run (stdlib only).
 
     python3 benchmarks/live_bench.py                     # everything, about 12 min on 2 cores
-    python3 benchmarks/live_bench.py --parts fanout      # fanout | peer | profile, comma-separated
+    python3 benchmarks/live_bench.py --parts fanout      # fanout | peer | profile | cluster
     python3 benchmarks/live_bench.py --quick             # a small plan, to check the set-up
 
 Parts (see docs/benchmarks.md for what each measures and how to read it):
@@ -17,6 +17,9 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
            collector's share of a click run, and
            in-process cProfiles (parlour.testing.AsgiClient) of a click and of a delivery,
            and the pieces of a click timed without a profiler (`micro`).
+  cluster  benchmarks/cluster_bench.py: clicks/s and p99 through HAProxy on one node and on
+           two (NATS KV), against one SQLite node; a KV save and a click against SQLite; a
+           conversation's restore from KV (needs haproxy: scripts/ensure-haproxy).
 
 Nothing under `--shared` (default: ../shared next to this repository) is modified: peer-bench
 and bench-baseline are copied to a temporary folder, parlour's framework directory is added to
@@ -114,6 +117,7 @@ def write_summary(out: Path) -> None:
             out / "fanout" / "fanout-summary.md",
         ),
         ("peer-bench: counter clicks and memory per idle user", out / "peer-bench" / "summary.md"),
+        ("A cluster: nodes on NATS KV behind HAProxy", out / "cluster" / "cluster.md"),
     ):
         if path.exists():
             parts_md += [f"## {title}\n", path.read_text()]
@@ -147,7 +151,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--parts", default="fanout,peer,profile")
+    ap.add_argument("--parts", default="fanout,peer,profile,cluster")
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument(
         "--venvs", default=os.environ.get("PARLOUR_BENCH_VENVS", "/tmp/parlour-bench-venvs")
@@ -179,7 +183,7 @@ def main() -> None:
         args.peer_reps, args.duration, args.hold_steps = 1, 4.0, "500"
         args.profile_clicks, args.profile_viewers = 500, 1000
     parts = {p for p in args.parts.split(",") if p}
-    if unknown := parts - {"fanout", "peer", "profile"}:
+    if unknown := parts - {"fanout", "peer", "profile", "cluster"}:
         sys.exit(f"live_bench: unknown part(s) {sorted(unknown)}")
     shared = Path(args.shared).resolve()
     for need in ("peer-bench/bench.py", "bench-baseline/sse_app.py"):
@@ -354,6 +358,22 @@ def main() -> None:
                     limit=600,
                     out=prof / f"{scenario}-inprocess.txt",
                 )
+        if "cluster" in parts:
+            quick = ["--reps", "1", "--duration", "4", "--rounds", "200"] if args.quick else []
+            run(
+                [
+                    py,
+                    str(HERE / "cluster_bench.py"),
+                    "--out",
+                    str(out / "cluster"),
+                    "--peer-bench",
+                    str(peer),
+                    *quick,
+                ],
+                cwd=REPO,
+                env=env,
+                limit=1200,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
