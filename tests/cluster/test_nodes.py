@@ -284,3 +284,30 @@ async def test_the_nodes_carry_on_after_nats_restarts(
             await click(door_a if n % 2 else door_b, shell)
         await count_on(sse, 10)
     assert (await stored(a, shell.cid)).count == 10
+
+
+async def test_timers_armed_after_nats_restarts_still_fire_once(
+    restartable_nats: RestartableNats, make_node: MakeNode
+) -> None:
+    url = restartable_nats.start()
+    a, b = make_node(Alarm, nats=url), make_node(Alarm, nats=url)
+    door_a, door_b = node_clients(a, b)
+    shell = await open_shell(door_a)
+    await open_shell(door_b)  # both nodes are serving (connected) before NATS goes
+    back: list[asyncio.Event] = []
+    for node in (a, b):
+        store = node.store
+        assert isinstance(store, NatsKvStore)
+        back.append(asyncio.Event())
+        store.on_reconnect(back[-1].set)
+    restartable_nats.stop()
+    restartable_nats.start()
+    async with asyncio.timeout(15):
+        for event in back:
+            await event.wait()
+    async with door_b.stream(f"/_parlour/sse/{shell.cid}") as sse:
+        await sse.next_event()
+        await click(door_a, shell, "arm")
+        await count_on(sse, 1)
+        await asyncio.sleep(0.5)
+    assert (await stored(a, shell.cid)).rings == 1

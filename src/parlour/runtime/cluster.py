@@ -507,7 +507,9 @@ class Cluster:
                 self._deliver(live, notice.seq, frags, urgent=notice.urgent)
 
     def _reconnected(self) -> None:
-        """Notices may have been missed while NATS was away: distrust every copy, catch up."""
+        """Notices may have been missed while NATS was away: distrust every copy, catch up;
+        and follow the timers afresh."""
+        self.rt._spawn(self.timers.rewatch())
         for cid, live in list(self.rt.live.items()):
             live.stale = True
             if live.connections:

@@ -98,7 +98,17 @@ class ClusterTimers:
 
     async def start(self) -> None:
         self._kv = await ensure_bucket(self._js, self.bucket)
-        watcher = await self._kv.watchall()  # pyright: ignore[reportUnknownMemberType]
+        await self.rewatch()
+
+    async def rewatch(self) -> None:
+        """Watch the bucket from its current content again: after NATS came back (the old
+        watch's consumer may be gone with the server), every pending timer is armed anew."""
+        old, self._watch = self._watch, None
+        if old is not None:
+            old.cancel()
+            with contextlib.suppress(BaseException):
+                await old
+        watcher = await self._bucket().watchall()  # pyright: ignore[reportUnknownMemberType]
         self._watch = asyncio.ensure_future(self._follow(watcher))
 
     async def arm(self, cid: str, timer: Timer) -> None:
