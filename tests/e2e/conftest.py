@@ -1,5 +1,9 @@
 """Browser fixtures: Debian's chromium driven by async Playwright, and live example servers.
 
+The plugin's fixtures (`parlour_browser`: an app served on a thread, a fresh page) cover a
+test of one app in one process; these add what parlour's own suite needs beyond them:
+`parlour run` and `parlour console` as real processes, with their command-line options.
+
     async def test_x(visit):
         page = await visit("examples.counter:app")   # a server, a fresh page, stream open
         await page.get_by_role("button", name="+").click()
@@ -33,25 +37,15 @@ from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
-    async_playwright,
     expect,
 )
 
+from parlour.testing.pytest_plugin import DEBIAN_CHROMIUM
+from parlour.testing.pytest_plugin import chromium as launch_chromium
 from parlour.web.datastar import PACKAGED
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+CHROMIUM = DEBIAN_CHROMIUM
 DATASTAR_JS = PACKAGED  # the bundle `make setup` fetches; every app serves it by default
 SCREENSHOTS = REPO / "test-results"
 
@@ -75,17 +69,18 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    """One headless Debian chromium for the whole session."""
+async def chromium(pytestconfig: pytest.Config) -> AsyncIterator[Browser]:
+    """One headless Debian chromium for the whole session (the plugin's launcher, which
+    drives /usr/bin/chromium when no other is named)."""
     _require_chromium()
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launch_chromium(pytestconfig) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="session")
+def parlour_chromium(chromium: Browser) -> Browser:
+    """The plugin's `parlour_browser` pages open in the same session-wide chromium."""
+    return chromium
 
 
 # Console errors a test may declare expected (a server it killed on purpose cuts the stream).
@@ -330,11 +325,13 @@ def visit(page: Page, serve: Callable[[str], str]) -> Callable[[str], Awaitable[
 
 
 @pytest.fixture
-def screenshot(page: Page) -> Callable[[str], Awaitable[None]]:
-    """`await screenshot("counter")` saves the page to test-results/counter.png (gitignored)."""
+def screenshot(request: pytest.FixtureRequest) -> Callable[..., Awaitable[None]]:
+    """`await screenshot("counter")` saves the `page` fixture's page to
+    test-results/counter.png (gitignored); `await screenshot("counter", other)` saves `other`."""
 
-    async def shoot(name: str) -> None:
+    async def shoot(name: str, target: Page | None = None) -> None:
+        shown = target if target is not None else request.getfixturevalue("page")
         SCREENSHOTS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await shown.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return shoot

@@ -2,20 +2,19 @@
 an 11 MB file is refused with the limit named and nothing listed.
 
 The example's component in an app of the test's own (its files in tmp_path, not the repo's
-.parlour/), driven with `parlour.testing.Page`; the browser side is tests/e2e/test_upload.py.
+.parlour/), driven with `parlour.testing.Page` from the plugin's `parlour_page`; the browser
+side is tests/e2e/test_upload.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 from examples.upload import Uploader
 
 from parlour import MB
 from parlour.testing import Page
-from parlour.web.app import App
 
 BOUNDARY = "example-boundary"
 
@@ -36,12 +35,10 @@ def body(*files: tuple[str, int]) -> bytes:
 
 
 @pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    app = App(Uploader, secret="example-test-secret", state_dir=tmp_path)
-    async with Page(app) as page:
-        await page.open()
-        yield page
-    await app.runtime.close()
+async def page(parlour_page: Callable[..., Awaitable[Page]]) -> Page:
+    """A tab on an App of the component built for this test (the plugin's fixture keeps its
+    files under the test's tmp_path and closes it when the test ends)."""
+    return await parlour_page(Uploader)
 
 
 async def upload(page: Page, data: bytes) -> int:

@@ -7,7 +7,7 @@ test reads the page as a user would see it after the action, with no sleep.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +93,9 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
 
 
 @pytest.fixture
-async def page(app: App) -> AsyncIterator[Page]:
-    async with Page(app) as page:
-        await page.open("/")
-        yield page
+async def page(app: App, parlour_page: Callable[..., Awaitable[Page]]) -> Page:
+    """A tab on `app` opened at "/" by the plugin's fixture (closed when the test ends)."""
+    return await parlour_page(app)
 
 
 Asgi = Callable[[dict[str, Any], Any, Any], Any]
