@@ -2,7 +2,7 @@
 
     parlour --version
     parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--bus URL]
-                            [--allowed-host H ...] [--log-level info]
+                            [--allowed-host H ...] [--dev] [--log-level info]
 
 `run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
 uvicorn; a file path (`examples/counter.py:app`) or a misspelt name gets the closest names
@@ -13,7 +13,13 @@ event bus (`memory`, or `nats://HOST:PORT` to share events between processes); i
 `App`, and replaces the bus the App was built with when serving starts. Both default to the
 environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--allowed-host` names a host
 the app is reached by (repeatable; the bound address and the local names are always
-allowed): any other `Host` gets 400. `--help` shows every default.
+allowed): any other `Host` gets 400. `--dev` turns the inspector on: every page gets a panel
+on its conversation (Alt+Shift+D; `parlour.devtools`). `--help` shows every default.
+
+    parlour inspect [CID] [--store SPEC] [--json] [--app MODULE]
+
+`inspect` reads a store, its server running or not: the conversations it holds, or one of
+them as a tree with each instance's state and its history (`parlour.cli_inspect`).
 
     parlour console [--demo [--demo-pace S]] [--host] [--port] [--store SPEC] [--bus URL]
                     [--token T] [--allowed-host H ...] [--state-dir DIR] [--log-level info]
@@ -172,6 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "400 (repeatable; the bound address, localhost, 127.0.0.1 and [::1] are always "
         "allowed; '*' allows any)",
     )
+    run.add_argument(
+        "--dev",
+        action="store_true",
+        help="turn the inspector on: a panel on every page's conversation (Alt+Shift+D)",
+    )
+    from parlour import cli_inspect
+
+    cli_inspect.add_parser(commands)
     console = commands.add_parser(
         "console", help="serve the parlour console (agents, status, config, HTTP API)"
     )
@@ -212,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "console":
         return _console(args)
+    if args.command == "inspect":
+        return cli_inspect.run(args)
     return 2
 
 
@@ -317,6 +333,9 @@ def _run(args: argparse.Namespace) -> int:
             app.allow_hosts(bound, *(args.allowed_host or ()))
         except ValueError as exc:
             raise SystemExit(f"parlour: --allowed-host: {exc}") from None
+        if args.dev:
+            app.use_dev()
+            print("parlour: dev mode: the inspector is on (Alt+Shift+D on a page)", file=sys.stderr)
         if args.host in ("0.0.0.0", "::") and not args.allowed_host:
             print(
                 "parlour: only requests for localhost, 127.0.0.1 and [::1] are answered (any "
@@ -326,6 +345,8 @@ def _run(args: argparse.Namespace) -> int:
             )
     elif args.bus is not None:
         raise SystemExit(f"parlour: --bus needs a parlour App, and {args.target} is not one")
+    elif args.dev:
+        raise SystemExit(f"parlour: --dev needs a parlour App, and {args.target} is not one")
     elif args.allowed_host:
         raise SystemExit(
             f"parlour: --allowed-host needs a parlour App, and {args.target} is not one "

@@ -7,6 +7,7 @@
     upload_path(base, cid, iid, name)  BASE/upload/CID/IID/NAME   files for an `@upload` (POST)
     retry_path(base, cid)              BASE/retry/CID             draw the page again (POST)
     restart_path(base, cid)            BASE/restart/CID           end it, start over (POST)
+    dev_path(base, *parts)             BASE/dev/...               the inspector (dev mode only)
 
 The segment names (`EVENT`, `BACK`, `STREAM`, `STATIC`, `UPLOAD`, `RETRY`, `RESTART`) are what
 the web layer matches paths against. Every part of parlour that writes or matches one of these
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "BACK",
+    "DEV",
     "EVENT",
     "RESTART",
     "RETRY",
@@ -28,6 +30,7 @@ __all__ = [
     "STREAM",
     "UPLOAD",
     "back_path",
+    "dev_path",
     "event_path",
     "restart_path",
     "retry_path",
@@ -56,6 +59,9 @@ RESTART = "restart"
 
 UPLOAD = "upload"
 """Segment of the upload route: BASE/upload/CID/IID/NAME."""
+
+DEV = "dev"
+"""Segment of the inspector's routes, which exist only in dev mode: BASE/dev/..."""
 
 
 def event_path(base: str, cid: str, iid: str, name: str) -> str:
@@ -91,3 +97,8 @@ def retry_path(base: str, cid: str) -> str:
 def restart_path(base: str, cid: str) -> str:
     """The URL that ends conversation `cid`, so its tab reloads into a new one."""
     return f"{base}/{RESTART}/{cid}"
+
+
+def dev_path(base: str, *parts: str) -> str:
+    """An inspector URL (dev mode only): `dev_path(base, cid, "sse")` is BASE/dev/CID/sse."""
+    return "/".join((base, DEV, *parts))

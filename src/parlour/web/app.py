@@ -30,11 +30,12 @@ import math
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from parlour.bus import EventBus, InProcessBus, open_bus
@@ -59,6 +60,9 @@ from parlour.web.static import DATASTAR_FILE, StaticFiles
 from parlour.web.stream import Streams
 from parlour.web.upload import Uploads
 from parlour.web.visits import Visits, forget_tab
+
+if TYPE_CHECKING:
+    from parlour.devtools.routes import Inspector
 
 __all__ = ["App"]
 
@@ -104,6 +108,8 @@ class App:
     user object, claims) or None; a conversation belongs to the principal that opened it,
     every event and stream is checked again, and components read it with `principal()`
     (`parlour.web.identity`; docs/security.md).
+    `dev=True` turns the inspector on (`parlour run --dev`, or `use_dev()`): every page gets
+    a panel on its conversation (`parlour.devtools`; off by default, and then absent).
     """
 
     def __init__(
@@ -134,6 +140,7 @@ class App:
         allowed_hosts: Iterable[str] = (),
         csp: Mapping[str, str] | None = None,
         authenticate: Authenticate | None = None,
+        dev: bool = False,
     ) -> None:
         self.pages = pages_of(root)
         self.root = self.pages.get("/", next(iter(self.pages.values())))
@@ -203,6 +210,10 @@ class App:
             lifespan=self._lifespan,
             exception_handlers={RestoreBusy: self._busy},
         )
+        self.inspector: Inspector | None = None
+        """The inspector, in dev mode (`use_dev`); None otherwise."""
+        if dev:
+            self.use_dev()
 
     def __repr__(self) -> str:
         return f"App({getattr(self.root, '__qualname__', self.root)!r}, base={self.base!r})"
@@ -273,6 +284,18 @@ class App:
         else:
             self._bus_url = None
             self.runtime.use_bus(bus)
+
+    def use_dev(self) -> None:
+        """Turn the inspector on (the CLI's `--dev`), before serving: every page gets a toggle
+        that opens a panel on its conversation, served under `BASE/dev` (`parlour.devtools`)."""
+        if self._started:
+            raise RuntimeError("use_dev() must be called before the app serves requests")
+        if self.inspector is None:
+            from parlour.core.routes import dev_path
+            from parlour.devtools.routes import Inspector
+
+            self.inspector = Inspector(self.runtime, self._ownership, clock=self.clock)
+            self._app.router.routes.insert(0, Mount(dev_path(self.base), app=self.inspector))
 
     def allow_hosts(self, *hosts: str) -> None:
         """Also answer requests for `hosts` (the CLI's `--allowed-host`), before serving.
@@ -433,6 +456,7 @@ class App:
             datastar=datastar,
             stylesheets=self.assets.stylesheets(base),
             scripts=self.assets.scripts(base),
+            tail="" if self.inspector is None else self.inspector.tail(base, live.conv.id),
         )
         # The page's own policy: its scripts carry the conversation's nonce (web/security).
         csp = self.policy.header(self._streams.nonces(live.conv.id))

@@ -66,11 +66,13 @@ def shell_html(
     datastar: DatastarSource,
     stylesheets: tuple[str, ...],
     scripts: tuple[str, ...] = (),
+    tail: str = "",
 ) -> str:
     """The page for conversation `cid`: its first render `body`, and what makes it live.
 
     `datastar.url` is where the page loads Datastar from (the app has already turned a local
-    file into its static URL).
+    file into its static URL). `tail` is HTML that ends the body: the inspector's, in dev
+    mode only (`parlour.devtools`).
     """
     sse = f"@get({js_literal(stream_path(base, cid))}, {STREAM_OPTIONS})"
     popstate = (
@@ -96,5 +98,5 @@ def shell_html(
         f'<div id="{OFFLINE_ID}" role="alert" data-show="false" style="{_OFFLINE_STYLE}">'
         f"{_OFFLINE_TEXT}</div>"
         f'<div id="{ROOT_ID}">{Markup(body)}</div>'
-        f'<div id="{OVERLAY_ID}" class="parlour-overlay"></div></body></html>'
+        f'<div id="{OVERLAY_ID}" class="parlour-overlay"></div>{tail}</body></html>'
     )
