@@ -240,6 +240,13 @@ def _user_commands(console: argparse.ArgumentParser) -> None:
         "add", help="add a user, or give one a new password (asked twice, or one stdin line)"
     )
     add.add_argument("name", metavar="NAME")
+    add.add_argument(
+        "--group",
+        action="append",
+        metavar="GROUP",
+        help="put the user in GROUP (repeatable; replaces their groups): questions assigned "
+        "to group:GROUP are theirs to answer, and members of 'admin' may answer any",
+    )
     listing = actions.add_parser("list", help="list the users' names")
     remove = actions.add_parser("remove", help="remove a user (their sessions end)")
     remove.add_argument("name", metavar="NAME")
@@ -253,7 +260,12 @@ def _console(args: argparse.Namespace) -> int:
     if getattr(args, "console_command", None) == "user":
         from parlour.console.users import run_user_command
 
-        return run_user_command(args.user_action, getattr(args, "name", None), args.state_dir)
+        return run_user_command(
+            args.user_action,
+            getattr(args, "name", None),
+            args.state_dir,
+            groups=getattr(args, "group", None),
+        )
 
     import uvicorn
 
@@ -335,7 +347,11 @@ def _run(args: argparse.Namespace) -> int:
             raise SystemExit(f"parlour: --allowed-host: {exc}") from None
         if args.dev:
             app.use_dev()
-            print("parlour: dev mode: the inspector is on (Alt+Shift+D on a page)", file=sys.stderr)
+            print(
+                "parlour: dev mode: the inspector is on (Alt+Shift+D on a page); it shows each "
+                "page's state and history to its user: for development only",
+                file=sys.stderr,
+            )
         if args.host in ("0.0.0.0", "::") and not args.allowed_host:
             print(
                 "parlour: only requests for localhost, 127.0.0.1 and [::1] are answered (any "

@@ -216,6 +216,8 @@ async def test_looking_at_a_past_step_shows_it_read_only_and_changes_nothing(
     assert page.text("#parlour-inspector-travel .pi-past .count") == "1"
     assert past.query("[id]") is None  # the live page's ids stay the live page's
     assert page.text("#root .count") == "3"
+    assert "State of Counter p1 at step 1" in page.text("#parlour-inspector-panel")
+    assert page.field("count") == "1"  # the panel shows the step looked at, too
     assert await app.store.load(cid) == stored
     assert encode(app.runtime.live[cid].conv) == value
 

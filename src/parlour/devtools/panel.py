@@ -149,8 +149,11 @@ class PanelView:
 
 
 def panel_html(view: PanelView) -> str:
+    """The panel. While a past step is looked at, its tree and state are that step's."""
     conv = view.conv
-    selected = view.selected if view.selected in conv.instances else conv.top
+    shown = conv if view.viewing is None else model.at_step(conv, view.viewing)
+    at = "" if view.viewing is None else f" at step {view.viewing}"
+    selected = view.selected if view.selected in shown.instances else shown.top
     return str(
         div(f"#{PANEL_ID}", class_="pi")[
             header(".pi-head")[
@@ -159,8 +162,8 @@ def panel_html(view: PanelView) -> str:
                 code(title="conversation id")[conv.id],
                 small(".pi-keys")[f" {SHORTCUT}"],
             ],
-            _section("Components", _tree(view, selected)),
-            _section(_state_title(conv, selected), _state(conv, selected)),
+            _section("Components" + at, _tree(view, shown, selected)),
+            _section(_state_title(shown, selected) + at, _state(shown, selected)),
             _section("History", _history(view)),
             _section("Signals", _signals(view)),
             _section("Streams", _streams(view)),
@@ -174,8 +177,8 @@ def _section(title: str, body: Node) -> Element:
     return section(".pi-section")[h2[title], body]
 
 
-def _tree(view: PanelView, selected: str | None) -> Node:
-    nodes = model.tree(view.conv)
+def _tree(view: PanelView, shown: Conversation, selected: str | None) -> Node:
+    nodes = model.tree(shown)
     if not nodes:
         return p(".pi-empty")["No component yet."]
     return ul(".pi-tree")[(_tree_item(view, n, selected) for n in nodes)]
