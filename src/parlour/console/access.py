@@ -33,6 +33,7 @@ from typing import Final, Literal
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from parlour.console.questions import ADMIN_GROUP, Answerer
 from parlour.console.users import Users
 
 __all__ = ["ANONYMOUS", "API_CALLER", "COOKIE", "SESSION_SECONDS", "TOKEN_PERSON", "Access"]
@@ -47,6 +48,8 @@ API_CALLER: Final = "api"
 """Who gave an answer through the API (with the token, or with no auth configured)."""
 TOKEN_PERSON: Final = "token"
 """Who gave an answer in a page signed in with the token (no users configured)."""
+CONSOLE_PERSON: Final = "console"
+"""Who answers from code holding the hub (the console's own)."""
 
 Mode = Literal["users", "token", "open"]
 
@@ -119,6 +122,24 @@ class Access:
         if hmac.compare_digest(value.strip().encode(), self.token.encode()):
             return API_CALLER
         return None
+
+    # -- who may answer what ---------------------------------------------------------------
+
+    def answerer(self, person: str) -> Answerer:
+        """`person` (as `person()` or `api_caller()` names them) as an answerer of assigned
+        questions. Admins may answer any question: the token's holder (`api`, `token`),
+        everyone when nothing is protected (`anonymous`), the console's own code
+        (`console`), and the users in the group `admin`. Anyone else answers the questions
+        assigned to them or to a group they are in (`parlour console user add NAME --group
+        G`), and those assigned to nobody."""
+        if person in (API_CALLER, TOKEN_PERSON, ANONYMOUS, CONSOLE_PERSON):
+            return Answerer(name=person, admin=True)
+        try:
+            user = self.users.get(person)
+        except ValueError:  # an unreadable users file: no groups, no admin
+            user = None
+        groups = frozenset(user.groups) if user is not None else frozenset[str]()
+        return Answerer(name=person, groups=groups, admin=ADMIN_GROUP in groups)
 
     # -- the pages: sign-in cookies ---------------------------------------------------------
 

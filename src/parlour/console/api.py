@@ -5,11 +5,16 @@
     GET  /events                  SSE: `initial-state` (the snapshot), then every event
     GET  /replay?after_id=N[&topic=PATTERN][&limit=L]   -> {"events": [...], "last_id"}
     GET  /replay?after_id=N&follow=1                    SSE: stored events after N, then live
-    POST /questions               {"agent", "question", "options"?, "timeout"?, "id"?}
-                                                                          -> 201 {"id", "expires"}
+    POST /questions               {"agent", "question", "options"?, "multiple"?, "kind"?,
+                                   "schema"?, "timeout"?, "default"?, "assignee"?, "id"?}
+                                  (header `Idempotency-Key`: the question asked with it
+                                  again, 200)                             -> 201 {"id", "expires"}
+    GET  /questions[?state=S]     {"questions": [...]}: pending, answered, expired, cancelled
     GET  /questions/ID[?wait=S]   the question (held up to S <= 60 s until it closes), with
                                   `answered_by`: who answered it
-    POST /questions/ID/answer     {"answer"}                              -> 200 the question
+    POST /questions/ID/answer     {"answer", "on_behalf_of"?}             -> 200 the question
+    DELETE /questions/ID          cancel it                               -> 200 the question
+    GET  /openapi.json, /docs     the API described (OpenAPI 3.1), and as a page (no token)
     POST /settings                {"key", "value"}                        -> 200 {"key", "value"}
     POST /runs                    {"target", "bundle"?}  -> 201 {"graph_id", "status": "started",
                                                                       "node_count"}
@@ -17,7 +22,13 @@
 
 With a token every route wants `Authorization: Bearer TOKEN` (else 401 with
 `WWW-Authenticate: Bearer`); with users but no token every route answers 401 (see
-`parlour.console.access`). An answer is recorded as given by the caller: "api".
+`parlour.console.access`), but for the two that describe the API. An answer is recorded as
+given by the caller, "api", who holds the token and so is an admin: it may answer any
+question, whoever it is assigned to. With `on_behalf_of` it answers for a user instead:
+their name is recorded and the question's assignee is checked against them (403).
+
+Bodies are checked against `parlour.console.bodies` (unknown fields are a 400 naming them),
+the same Structs `/openapi.json` is generated from (`parlour.console.openapi`).
 
 Only the console's own pages and programs may call it: a browser request from another
 site (`Origin` not the console's, or `Sec-Fetch-Site` cross-site or same-site) gets 403,
@@ -25,9 +36,10 @@ and a POST body must be `application/json` (415 otherwise), which a page of anot
 cannot send without a CORS preflight the API never grants (`parlour.console.origin`).
 
 Every error is JSON `{"error": "..."}` naming the field that is wrong and what was
-expected: 400 bad input or malformed JSON, 404 unknown question or route, 405 a wrong
-method, 409 a question expired or answered differently (or an id taken), 413 a body over
-64 KiB, 503 while the hub is closed. Nothing a client sends makes it answer 500.
+expected: 400 bad input or malformed JSON, 403 a question assigned to someone else, 404
+unknown question or route, 405 a wrong method, 409 a question expired, cancelled or
+answered differently (or an id taken), 413 a body over 64 KiB, 503 while the hub is
+closed. Nothing a client sends makes it answer 500.
 An event on an SSE stream reads
 
     event: agent.started
@@ -56,17 +68,29 @@ from starlette.routing import BaseRoute, Route
 
 from parlour.bus.event import Event
 from parlour.bus.patterns import validate_pattern, validate_topic
+from parlour.console import openapi
 from parlour.console.access import API_CALLER, Access
+from parlour.console.bodies import (
+    AnswerBody,
+    AskBody,
+    BadBody,
+    EventBody,
+    RunBody,
+    SettingBody,
+    parse,
+)
 from parlour.console.errors import (
     DuplicateQuestion,
     InvalidAnswer,
     InvalidRun,
+    NotAssignee,
     QuestionClosed,
     QuestionNotFound,
 )
 from parlour.console.hub import Hub
 from parlour.console.model import kind_of
 from parlour.console.origin import from_elsewhere
+from parlour.console.questions import QUESTION_STATES, Answerer, QuestionState
 
 __all__ = ["MAX_BODY", "MAX_WAIT", "api_app", "api_routes", "event_json"]
 
@@ -76,6 +100,8 @@ MAX_LIMIT: Final = 10_000
 MAX_EVENT_ID: Final = 2**63 - 1
 """The largest event id (a signed 64-bit integer, as the journal stores it)."""
 QUESTION_KIND: Final = "question"
+_NOTHING: Final = object()
+"""Stands for an absent `answer` while checking it, so the 400 says "got nothing"."""
 SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 _encode = msgspec.json.Encoder()
@@ -183,8 +209,10 @@ def api_routes(
                 )
         return None
 
-    def guard(endpoint: Endpoint) -> Endpoint:
+    def guard(endpoint: Endpoint, *, open_to_all: bool = False) -> Endpoint:
         async def guarded(request: Request) -> Response:
+            if open_to_all and not from_elsewhere(request.headers):
+                return await endpoint(request)
             refused = refusal(request)
             if refused is not None:
                 return refused
@@ -192,6 +220,8 @@ def api_routes(
                 return await endpoint(request)
             except _Refused as exc:
                 return _error(exc.status, exc.message)
+            except BadBody as exc:
+                return _error(400, str(exc))
             except RuntimeError as exc:
                 if hub.running:
                     raise
@@ -229,12 +259,8 @@ def api_routes(
         return cast("dict[str, Any]", data)
 
     async def post_event(request: Request) -> Response:
-        data = await read_object(request)
-        topic = data.get("topic")
-        if not isinstance(topic, str):
-            raise _Refused(
-                400, f"topic: expected a string such as 'agent.started', got {topic!r:.80}"
-            )
+        body = parse(EventBody, await read_object(request))
+        topic = body.topic
         try:
             validate_topic(topic)
         except ValueError as exc:
@@ -246,15 +272,8 @@ def api_routes(
                 "publish: ask with POST /api/questions, answer with POST "
                 "/api/questions/ID/answer",
             )
-        source = data.get("source")
-        if source is None:
-            source = ""
-        if not isinstance(source, str):
-            raise _Refused(
-                400, f"source: expected a string naming the reporter, got {source!r:.80}"
-            )
         try:
-            event = await hub.publish(topic, source, data.get("payload"))
+            event = await hub.publish(topic, body.source or "", body.payload)
         except (ValueError, TypeError) as exc:
             raise _Refused(400, f"payload: {exc}") from None
         return _json({"id": event.id}, 202)
@@ -303,17 +322,51 @@ def api_routes(
         return _json({"events": [event_json(e) for e in events], "last_id": last})
 
     async def post_question(request: Request) -> Response:
-        data = await read_object(request)
+        body = parse(AskBody, await read_object(request))
+        key = request.headers.get("idempotency-key")
+        known = hub.state.question_by_key(key) if key else None
         try:
-            agent: Any = data.get("agent")
-            text: Any = data.get("question")
-            qid: Any = data.get("id")
-            question = await hub.ask(agent, text, data.get("options"), data.get("timeout"), qid=qid)
+            question = await hub.ask(
+                body.agent,
+                body.question,
+                body.options,
+                body.timeout,
+                qid=body.id,
+                kind=body.kind,
+                multiple=body.multiple,
+                schema=body.schema,
+                default=body.default,
+                assignee=body.assignee,
+                key=key,
+            )
         except ValueError as exc:
             raise _Refused(400, str(exc)) from None
         except DuplicateQuestion as exc:
             raise _Refused(409, str(exc)) from None
-        return _json({"id": question.id, "expires": question.expires}, 201)
+        status = 200 if known is not None and known.id == question.id else 201
+        return _json({"id": question.id, "expires": question.expires}, status)
+
+    async def list_questions(request: Request) -> Response:
+        raw = request.query_params.get("state")
+        states: tuple[QuestionState, ...] = QUESTION_STATES
+        if raw:
+            if raw not in QUESTION_STATES:
+                raise _Refused(
+                    400, f"state: expected one of {', '.join(QUESTION_STATES)}, got {raw!r:.40}"
+                )
+            states = (raw,)
+        found = [q.public() for state in states for q in hub.state.questions_in(state)]
+        return _json({"questions": found})
+
+    async def delete_question(request: Request) -> Response:
+        qid = request.path_params["qid"]
+        try:
+            question = await hub.cancel(qid, by=request.state.caller)
+        except QuestionNotFound as exc:
+            raise _Refused(404, str(exc)) from None
+        except QuestionClosed as exc:
+            raise _Refused(409, str(exc)) from None
+        return _json(question.public())
 
     async def get_question(request: Request) -> Response:
         qid = request.path_params["qid"]
@@ -337,35 +390,47 @@ def api_routes(
     async def post_answer(request: Request) -> Response:
         qid = request.path_params["qid"]
         data = await read_object(request)
-        if "answer" not in data:
-            raise _Refused(400, "answer: expected a non-empty string, got nothing")
         try:
-            question = await hub.answer(qid, data["answer"], by=request.state.caller)
+            if "answer" not in data:  # said first: what is missing matters more than extras
+                hub.question(qid).check_answer(_NOTHING)
+            body = parse(AnswerBody, data)
+            question = await hub.answer(qid, body.answer, by=answerer(request, body))
         except QuestionNotFound as exc:
             raise _Refused(404, str(exc)) from None
         except InvalidAnswer as exc:
-            raise _Refused(400, str(exc)) from None
+            raise _Refused(400, str(exc).replace(repr(_NOTHING), "nothing")) from None
+        except NotAssignee as exc:
+            raise _Refused(403, str(exc)) from None
         except QuestionClosed as exc:
             raise _Refused(409, str(exc)) from None
         return _json(question.public())
 
+    def answerer(request: Request, body: AnswerBody) -> Answerer:
+        """Who answers: the caller (the token's holder, an admin), or the user it answers
+        for (`on_behalf_of`), whose name and groups the assignee is checked against."""
+        person = body.on_behalf_of
+        if person is None:
+            caller: str = request.state.caller
+            return Answerer(name=caller, admin=True)
+        if access is None:
+            return Answerer(name=person)
+        if access.users.get(person) is None:
+            raise _Refused(400, f"on_behalf_of: no user named {person!r:.80} (see `user list`)")
+        return access.answerer(person)
+
     async def post_setting(request: Request) -> Response:
-        data = await read_object(request)
-        key = data.get("key")
-        if not isinstance(key, str):
-            raise _Refused(400, f"key: expected 'window' or 'log_length', got {key!r:.40}")
+        body = parse(SettingBody, await read_object(request))
+        key = body.key
         try:
-            value = await hub.set_setting(key, data.get("value"))
+            value = await hub.set_setting(key, body.value)
         except ValueError as exc:
             raise _Refused(400, str(exc)) from None
         return _json({"key": key, "value": value})
 
     async def post_run(request: Request) -> Response:
-        data = await read_object(request)
-        target: Any = data.get("target")
-        bundle: Any = data.get("bundle")
+        body = parse(RunBody, await read_object(request))
         try:
-            started = await hub.launch(target, bundle)
+            started = await hub.launch(body.target, body.bundle)
         except InvalidRun as exc:
             raise _Refused(400, str(exc)) from None
         return _json(started, 201)
@@ -373,14 +438,24 @@ def api_routes(
     async def snapshot(request: Request) -> Response:
         return _json(hub.state.snapshot())
 
+    async def openapi_json(request: Request) -> Response:
+        return Response(openapi.document_bytes(), media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return Response(openapi.docs_page(), media_type="text/html; charset=utf-8")
+
     return [
         Route("/events", guard(post_event), methods=["POST"]),
         Route("/events", guard(get_events), methods=["GET"]),
         Route("/replay", guard(replay), methods=["GET"]),
         Route("/questions", guard(post_question), methods=["POST"]),
+        Route("/questions", guard(list_questions), methods=["GET"]),
         # `path`: a producer's id may hold a `/` (sent as %2F, which servers decode)
         Route("/questions/{qid:path}/answer", guard(post_answer), methods=["POST"]),
         Route("/questions/{qid:path}", guard(get_question), methods=["GET"]),
+        Route("/questions/{qid:path}", guard(delete_question), methods=["DELETE"]),
+        Route("/openapi.json", guard(openapi_json, open_to_all=True), methods=["GET"]),
+        Route("/docs", guard(docs, open_to_all=True), methods=["GET"]),
         Route("/settings", guard(post_setting), methods=["POST"]),
         Route("/runs", guard(post_run), methods=["POST"]),
         Route("/snapshot", guard(snapshot), methods=["GET"]),

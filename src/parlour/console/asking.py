@@ -3,7 +3,11 @@
     asking = Asking(hub.publish, hub.state, clock=time.time, default_timeout=300)
     q = await asking.ask("deployer", "Ship 1.4 to prod?", options=["yes", "no"])
     await asking.ask("deployer", "Roll back?", qid="Job-7")    # an id the producer chose
+    await asking.ask("deployer", "Ship?", kind="approve", default={"approved": False,
+                     "reason": "nobody answered"}, assignee="group:ops", key="job-7-ship")
     await asking.answer(q.id, "yes", by="ada")   # a person, through the API or a page
+    await asking.answer(q.id, "yes", by=Answerer(name="bob", groups=frozenset({"ops"})))
+    await asking.cancel(q.id, by="api")      # the card leaves every tab; the asker is told
     await asking.wait(q.id, timeout=25)      # the asker's long poll
     await asking.expire_due()                # what the expiry task does at each deadline
 
@@ -12,20 +16,29 @@ question event it folds. `Asking` never changes a question itself: the console s
 fold is the only writer (`parlour.console.questions` has its rules), so the journal alone
 rebuilds every question. What `Asking` decides is which closing to publish:
 
+    ask      a question with an Idempotency-Key (`key`) that a known question was asked with
+             returns that question (one card per key, for as long as the question is known;
+             `DuplicateQuestion` if that question is another agent's or text); two asks with
+             one key at once publish one question.
     answer   the question as it stands, or as a closing already published for it makes it
              (a *claim*, held from the publish until the fold closes the question), must be
              pending; the answer must suit it (400 `InvalidAnswer`; 409 `QuestionClosed` if
-             it expired or was answered differently; 404 `QuestionNotFound`). Then the claim
+             it expired, was cancelled or answered differently; 404 `QuestionNotFound`), and
+             its answerer must be its assignee or an admin (403 `NotAssignee`). Then the claim
              is taken and `question.answered` published, with no await between the check and
              the claim, so two concurrent answers cannot both be published: the second sees
              the claim. The same answer again publishes nothing and returns the question
              once it is folded. After the fold, the answer stands if the fold applied it;
              if another closing came first (another console on the same bus, an event
              published by hand), the fold kept that one and the answer is refused with 409.
+    cancel   like an answer, claimed then published (`question.cancelled`); cancelling a
+             cancelled question again returns it, an answered or expired one is a 409.
     expiry   one task sleeps until the earliest deadline (re-armed by every new question)
              and publishes `question.expired` for each unclaimed pending question past its
-             deadline. After a restart the fold restores pending questions with their
-             absolute deadlines, and those already past due expire at once.
+             deadline (with `"defaulted": true` and the answer for a question that has a
+             default: the fold answers it with its default). After a restart the fold
+             restores pending questions with their absolute deadlines, and those already
+             past due expire at once.
 
 Waiters (long polls) are woken when the fold closes their question, whoever closed it.
 The clock is injectable; with a fake clock, move it and call `expire_due()`.
@@ -43,17 +56,31 @@ from typing import Any, Literal
 import msgspec
 
 from parlour.bus.event import Event
-from parlour.console.errors import DuplicateQuestion, QuestionClosed, QuestionNotFound
+from parlour.console.answers import kind_of_request, parse_schema
+from parlour.console.errors import (
+    DuplicateQuestion,
+    NotAssignee,
+    QuestionClosed,
+    QuestionNotFound,
+)
 from parlour.console.model import CONSOLE_SOURCE, ConsoleState
 from parlour.console.payloads import as_dict
-from parlour.console.questions import Question, check_question, check_question_id
+from parlour.console.questions import (
+    Answerer,
+    Question,
+    check_assignee,
+    check_question,
+    check_question_id,
+)
 
 __all__ = ["Asking"]
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, str, Any], Awaitable[Event]]
-Claim = tuple[Literal["answered", "expired"], str | None]
+Claim = tuple[Literal["answered", "expired", "cancelled"], Any]
+MAX_KEY_CHARS = 200
+"""The longest Idempotency-Key an asker may send."""
 
 
 class Asking:
@@ -77,6 +104,7 @@ class Asking:
         self._settle = settle
         self._claims: dict[str, Claim] = {}
         self._asking: set[str] = set()
+        self._keyed: dict[str, asyncio.Future[Question]] = {}
         self._waiters: dict[str, list[asyncio.Future[Question]]] = {}
         self._rearm = asyncio.Event()
         self._closed = False
@@ -101,17 +129,78 @@ class Asking:
         timeout: float | None = None,
         *,
         qid: str | None = None,
+        kind: str | None = None,
+        multiple: bool | None = None,
+        schema: dict[str, Any] | None = None,
+        default: Any = None,
+        assignee: str | None = None,
+        key: str | None = None,
     ) -> Question:
         """Publish a new pending question (absolute deadline) with the id `qid`, or a fresh
-        one; `ValueError` for bad input, `DuplicateQuestion` if a question has that id
-        (or is being asked with it). Returns it as folded."""
+        one; `ValueError` for bad input (naming the field), `DuplicateQuestion` if a question
+        has that id (or is being asked with it). With `key`, the question already asked with
+        that key if there is one. Returns it as folded."""
         agent, question, choices, seconds = check_question(
             agent, question, options, timeout, default_timeout=self.default_timeout
         )
+        chosen = kind_of_request(kind, choices, multiple, schema)
+        fields = parse_schema(schema) if chosen == "form" else None
+        assignee = check_assignee(assignee)
+        if default is not None:
+            probe = Question(id="", agent=agent, question=question, options=choices, kind=chosen)
+            default = msgspec.structs.replace(probe, fields=fields).check_answer(default, "default")
+        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValueError(
+                f"Idempotency-Key: expected 1 to {MAX_KEY_CHARS} characters, got {key!r:.80}"
+            )
         if qid is None:
             qid = secrets.token_hex(6)
         else:
             check_question_id(qid)
+        payload: dict[str, Any] = {
+            "id": qid,
+            "agent": agent,
+            "question": question,
+            "options": list(choices) if choices is not None else None,
+        }
+        if chosen not in ("text", "choice"):
+            payload["kind"] = chosen
+        if schema is not None:
+            payload["schema"] = schema
+        if default is not None:
+            payload["default"] = default
+        if assignee is not None:
+            payload["assignee"] = assignee
+        if key is None:
+            return await self._claim_id(qid, payload, seconds)
+        # From here to the registration nothing awaits: one publish per key.
+        known = self._state.question_by_key(key)
+        pending = self._keyed.get(key)
+        if known is None and pending is not None:
+            known = await asyncio.shield(pending)
+        if known is not None:
+            if (known.agent, known.question) != (agent, question):
+                raise DuplicateQuestion(
+                    f"Idempotency-Key: {key!r} was sent with another question "
+                    f"({known.agent!r}: {known.question!r:.80}); send a new key for a new "
+                    "question"
+                )
+            return known
+        future: asyncio.Future[Question] = asyncio.get_running_loop().create_future()
+        self._keyed[key] = future
+        try:
+            asked = await self._claim_id(qid, payload | {"key": key}, seconds)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a lone caller leaves no "never retrieved" warning
+            raise
+        else:
+            future.set_result(asked)
+            return asked
+        finally:
+            del self._keyed[key]
+
+    async def _claim_id(self, qid: str, payload: dict[str, Any], seconds: float) -> Question:
         # From here to the claim nothing awaits: two asks with one id cannot both publish.
         if qid in self._state.questions or qid in self._asking:
             raise DuplicateQuestion(
@@ -120,69 +209,94 @@ class Asking:
             )
         self._asking.add(qid)
         try:
-            return await self._ask(qid, agent, question, choices, seconds)
+            return await self._ask(qid, payload, seconds)
         finally:
             self._asking.discard(qid)
 
-    async def _ask(
-        self,
-        qid: str,
-        agent: str,
-        question: str,
-        choices: tuple[str, ...] | None,
-        seconds: float,
-    ) -> Question:
+    async def _ask(self, qid: str, payload: dict[str, Any], seconds: float) -> Question:
         expires = self._clock() + seconds
-        payload = {
-            "id": qid,
-            "agent": agent,
-            "question": question,
-            "options": list(choices) if choices is not None else None,
-            "timeout": seconds,
-            "expires": expires,
-        }
+        payload = payload | {"timeout": seconds, "expires": expires}
+        agent = str(payload["agent"])
         event = await self._publish("question.asked", agent, payload)
         folded = self._state.questions.get(qid)
         if folded is not None:
             return folded
         log.warning("parlour console: question %s was not folded in time", qid)
+        choices = payload.get("options")
         return Question(
             id=qid,
             agent=agent,
-            question=question,
-            options=choices,
+            question=str(payload["question"]),
+            options=tuple(choices) if choices is not None else None,
             asked=event.time,
             expires=expires,
         )
 
-    async def answer(self, qid: str, answer: str, *, by: str) -> Question:
-        """Answer a pending question as `by` (who answers: a user's name, "api", ...; the
-        event and so the journal carry it); the same answer again returns it and publishes
-        nothing.
+    async def answer(self, qid: str, answer: Any, *, by: str | Answerer) -> Question:
+        """Answer a pending question as `by` (who answers: a user's name, "api", ... or an
+        `Answerer` with their groups; a bare name may answer any question, as code holding
+        the hub does); the event and so the journal carry the name. The same answer again
+        returns it and publishes nothing.
 
-        Raises `QuestionNotFound`, `InvalidAnswer` (empty, or not one of the options), or
-        `QuestionClosed` (expired, or answered differently).
+        Raises `QuestionNotFound`, `InvalidAnswer` (not an answer of the question's kind,
+        naming the field), `NotAssignee` (assigned to someone else), or `QuestionClosed`
+        (expired, cancelled, or answered differently).
         """
+        who = by if isinstance(by, Answerer) else Answerer(name=by, admin=True)
         # From here to the claim nothing awaits: the check and the claim are atomic.
         question = self.question(qid)
+        if not question.may_answer(who):
+            raise NotAssignee(
+                f"question {qid!r} is assigned to {question.assignee}: only "
+                f"{_assignee_words(question.assignee)} or an admin may answer it, not "
+                f"{who.name!r}"
+            )
         state, settled = self._claims.get(qid) or (question.state, question.answer)
-        if state == "answered" and settled == answer:
+        try:
+            normal = question.check_answer(answer)
+        except ValueError:
+            normal = answer
+            if not (state == "answered" and settled == answer):
+                raise
+        if state == "answered" and settled == normal:
             if not question.closed:  # published by a concurrent call: await its fold
                 question = await self.wait(qid, self._settle)
-            return self._outcome(question, answer)
-        question.check_answer(answer)
+            return self._outcome(question, normal)
         if state != "pending":
             raise _refusal(qid, state, settled)
-        self._claims[qid] = ("answered", answer)
+        self._claims[qid] = ("answered", normal)
         try:
-            payload = {"id": qid, "answer": answer, "by": by}
+            payload = {"id": qid, "answer": normal, "by": who.name}
             await self._publish("question.answered", CONSOLE_SOURCE, payload)
         except BaseException:
             self._release(qid)
             raise
-        return self._outcome(self._state.questions.get(qid, question), answer, by)
+        return self._outcome(self._state.questions.get(qid, question), normal, who.name)
 
-    def _outcome(self, question: Question, answer: str, by: str | None = None) -> Question:
+    async def cancel(self, qid: str, *, by: str) -> Question:
+        """Cancel a pending question (its card leaves every tab; its asker is told); the
+        question as folded. Cancelling it again returns it; `QuestionClosed` if it was
+        answered or expired, `QuestionNotFound` if unknown."""
+        question = self.question(qid)
+        state, settled = self._claims.get(qid) or (question.state, question.answer)
+        if state == "cancelled":
+            if not question.closed:
+                question = await self.wait(qid, self._settle)
+            return question
+        if state != "pending":
+            raise _refusal(qid, state, settled)
+        self._claims[qid] = ("cancelled", None)
+        try:
+            await self._publish("question.cancelled", CONSOLE_SOURCE, {"id": qid, "by": by})
+        except BaseException:
+            self._release(qid)
+            raise
+        folded = self._state.questions.get(qid, question)
+        if folded.closed and folded.state != "cancelled":
+            raise _refusal(qid, folded.state, folded.answer)
+        return folded
+
+    def _outcome(self, question: Question, answer: Any, by: str | None = None) -> Question:
         """What an answer came to, once published: the question as folded."""
         if question.state == "answered" and question.answer == answer:
             return question
@@ -221,18 +335,23 @@ class Asking:
             for q in self._state.pending_questions()
             if q.expires <= now and q.id not in self._claims
         ]
+        defaults = {q.id: q.default for q in self._state.pending_questions() if q.id in due}
         for qid in due:  # all claimed before the first await: an answer now gets a 409
-            self._claims[qid] = ("expired", None)
+            default = defaults.get(qid)
+            self._claims[qid] = ("expired", None) if default is None else ("answered", default)
         expired: list[Question] = []
         for qid in due:
+            payload: dict[str, Any] = {"id": qid}
+            if defaults.get(qid) is not None:
+                payload |= {"defaulted": True, "answer": defaults[qid]}
             try:
-                await self._publish("question.expired", CONSOLE_SOURCE, {"id": qid})
+                await self._publish("question.expired", CONSOLE_SOURCE, payload)
             except Exception:
                 self._release(qid)
                 log.exception("parlour console: could not publish question.expired")
                 continue
             question = self._state.questions.get(qid)
-            if question is not None and question.state == "expired":
+            if question is not None and (question.state == "expired" or question.defaulted):
                 expired.append(question)
         return expired
 
@@ -286,9 +405,17 @@ class Asking:
                 future.set_result(question)
 
 
-def _refusal(qid: str, state: str, answer: str | None) -> QuestionClosed:
+def _refusal(qid: str, state: str, answer: Any) -> QuestionClosed:
     if state == "expired":
         return QuestionClosed(f"question {qid!r} expired; it can no longer be answered")
+    if state == "cancelled":
+        return QuestionClosed(f"question {qid!r} was cancelled; it can no longer be answered")
     return QuestionClosed(
         f"question {qid!r} was already answered {answer!r}; an answer cannot be changed"
     )
+
+
+def _assignee_words(assignee: str | None) -> str:
+    if assignee is not None and assignee.startswith("group:"):
+        return f"members of the group {assignee.removeprefix('group:')!r}"
+    return repr(assignee)

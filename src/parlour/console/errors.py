@@ -11,6 +11,7 @@ __all__ = [
     "DuplicateQuestion",
     "InvalidAnswer",
     "InvalidRun",
+    "NotAssignee",
     "QuestionClosed",
     "QuestionNotFound",
 ]
@@ -33,7 +34,13 @@ class InvalidAnswer(ConsoleError, ValueError):
 
 
 class QuestionClosed(ConsoleError):
-    """The question expired, or was answered differently (the API answers 409)."""
+    """The question expired, was cancelled, or was answered differently (the API answers
+    409)."""
+
+
+class NotAssignee(ConsoleError, PermissionError):
+    """The question is assigned to someone else: only they (a person, or a group's members)
+    or an admin may answer it (the API answers 403, a page says so)."""
 
 
 class InvalidRun(ConsoleError, ValueError):

@@ -54,7 +54,7 @@ from parlour.console.asking import Asking
 from parlour.console.journal import Journal
 from parlour.console.launcher import Launcher, LaunchListener
 from parlour.console.model import CLEAR_LOG_TOPIC, CONSOLE_SOURCE, ConsoleState, Settings
-from parlour.console.questions import DEFAULT_TIMEOUT, MAX_TIMEOUT, Question
+from parlour.console.questions import DEFAULT_TIMEOUT, MAX_TIMEOUT, Answerer, Question
 
 __all__ = ["Hub"]
 
@@ -273,22 +273,31 @@ class Hub:
         timeout: float | None = None,
         *,
         qid: str | None = None,
+        **typed: Any,
     ) -> Question:
-        """Publish a new pending question, with the id `qid` or a fresh one (see
+        """Publish a new pending question, with the id `qid` or a fresh one, and the typed
+        question's `kind`, `multiple`, `schema`, `default`, `assignee`, `key` (see
         `Asking.ask`); `ValueError` for bad input, `DuplicateQuestion` for a taken id."""
         self._check_running("ask")
-        return await self.asking.ask(agent, question, options, timeout, qid=qid)
+        return await self.asking.ask(agent, question, options, timeout, qid=qid, **typed)
 
     def question(self, qid: str) -> Question:
         """The question `qid` as it is now; `QuestionNotFound` if unknown."""
         return self.asking.question(qid)
 
-    async def answer(self, qid: str, answer: str, *, by: str = CONSOLE_SOURCE) -> Question:
+    async def answer(
+        self, qid: str, answer: Any, *, by: str | Answerer = CONSOLE_SOURCE
+    ) -> Question:
         """Answer a question at most once, as `by` (who answers; the page and the API say
         who, code holding the hub is "console"), see `Asking.answer`: `QuestionNotFound`,
-        `InvalidAnswer` or `QuestionClosed` say why not."""
+        `InvalidAnswer`, `NotAssignee` or `QuestionClosed` say why not."""
         self._check_running("answer")
         return await self.asking.answer(qid, answer, by=by)
+
+    async def cancel(self, qid: str, *, by: str = CONSOLE_SOURCE) -> Question:
+        """Cancel a pending question (see `Asking.cancel`)."""
+        self._check_running("cancel")
+        return await self.asking.cancel(qid, by=by)
 
     async def wait(self, qid: str, timeout: float) -> Question:
         """The question once closed, or as it is after `timeout` seconds (`Asking.wait`)."""

@@ -28,8 +28,8 @@ The vocabulary (topic -> effect; `source` names the agent or service):
     question.asked {"id", "agent", "question", "options", "timeout", "expires"}
                                        a pending question (`parlour.console.questions`
                                        has the rules); its agent is blocked
-    question.answered {"id", "answer", "by"} / question.expired {"id"}
-                                       the first valid closing wins; its agent runs again
+    question.answered {"id", "answer", "by"} / question.expired {"id"} /
+    question.cancelled {"id", "by"}    the first valid closing wins; its agent runs again
                                        once it has no other pending question
     service.status {"id", "name", "port"?, "status", "description"?, "action"?, "message"?}
                                        a service row (fields not given keep their value)
@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 
 from parlour.console.payloads import as_dict, field, number, text
-from parlour.console.questions import Question, QuestionBook
+from parlour.console.questions import Question, QuestionBook, QuestionState
 
 if TYPE_CHECKING:
     from parlour.bus.event import Event
@@ -275,6 +275,14 @@ class ConsoleState:
 
     def pending_questions(self) -> list[Question]:
         return self._questions.pending()
+
+    def questions_in(self, state: QuestionState) -> list[Question]:
+        """The known questions in `state` (pending oldest first, closed newest first)."""
+        return self._questions.in_state(state)
+
+    def question_by_key(self, key: str) -> Question | None:
+        """The known question asked with the Idempotency-Key `key`, if any."""
+        return self._questions.by_key(key)
 
     def closed_questions(self, count: int) -> list[Question]:
         """The newest `count` answered or expired questions, the last closed first."""

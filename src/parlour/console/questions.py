@@ -10,17 +10,27 @@ The book is the only place a question changes state, and it changes only by fold
 event, so the journal alone rebuilds every question (pending, answered with its answer,
 expired) and two consoles folding the same journal agree:
 
-    question.asked {"id", "agent", "question", "options", "timeout", "expires"}
-                        a pending question; a re-announced id changes nothing
+    question.asked {"id", "agent", "question", "options", "timeout", "expires",
+                    "kind"?, "schema"?, "default"?, "assignee"?, "key"?}
+                        a pending question; a re-announced id changes nothing. `kind` is
+                        one of `parlour.console.answers.KINDS` (without it: choice with
+                        options, else text); a form's `schema` is parsed into its fields
+                        (a schema that does not parse makes it a text question); `key`
+                        is the asker's Idempotency-Key
     question.answered {"id", "answer", "by"}
-                        closes a pending question if the answer is valid for it (a
-                        non-empty string, one of its options if it has any); otherwise,
-                        or if the question is closed already, nothing changes. `by` is
-                        who answered (a user's name, "token", "api" or "anonymous"; see
-                        `parlour.console.access`); events written before it was recorded
-                        have none
-    question.expired {"id"}
-                        closes a pending question; nothing changes if it is closed
+                        closes a pending question if the answer is valid for its kind
+                        (`parlour.console.answers.check_answer`; kept as that normalises
+                        it); otherwise, or if the question is closed already, nothing
+                        changes. `by` is who answered (a user's name, "token", "api" or
+                        "anonymous"; see `parlour.console.access`); events written before
+                        it was recorded have none
+    question.expired {"id", "defaulted"?, "answer"?}
+                        closes a pending question: expired, or, if it was asked with a
+                        `default`, answered with that default and marked `defaulted` (the
+                        asked event decides; the payload's copy is for readers of the
+                        journal); nothing changes if it is closed
+    question.cancelled {"id", "by"}
+                        closes a pending question as cancelled (its asker is told)
 
 So the first valid closing in id order wins, whoever published it. The hub (see
 `parlour.console.asking`) decides when to publish a closing and checks the same rules
@@ -32,12 +42,22 @@ What this module does not do: keep time, publish, or touch the agents a question
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from parlour.console.answers import (
+    FormField,
+    Kind,
+    check_answer,
+    describe_answer,
+    kind_of_request,
+    parse_schema,
+)
 from parlour.console.errors import InvalidAnswer
 from parlour.console.payloads import number, options, text
 
@@ -45,12 +65,15 @@ if TYPE_CHECKING:
     from parlour.bus.event import Event
 
 __all__ = [
+    "ADMIN_GROUP",
     "DEFAULT_TIMEOUT",
     "MAX_CLOSED_QUESTIONS",
     "MAX_TIMEOUT",
+    "Answerer",
     "Question",
     "QuestionBook",
     "QuestionState",
+    "check_assignee",
     "check_question",
     "check_question_id",
 ]
@@ -64,7 +87,21 @@ MAX_ID_CHARS: Final = 200
 MAX_CLOSED_QUESTIONS: Final = 500
 """How many closed questions are kept (for late long polls and repeated answers)."""
 
-QuestionState = Literal["pending", "answered", "expired"]
+QuestionState = Literal["pending", "answered", "expired", "cancelled"]
+QUESTION_STATES: Final[tuple[QuestionState, ...]] = ("pending", "answered", "expired", "cancelled")
+ADMIN_GROUP: Final = "admin"
+"""Members of this group may answer any question, whoever it is assigned to."""
+GROUP_PREFIX: Final = "group:"
+_ASSIGNEE = re.compile(r"(group:)?[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+class Answerer(msgspec.Struct, frozen=True, kw_only=True):
+    """Who is answering: the name an answer records, the groups they are in, and whether
+    they may answer whatever the assignee (see `parlour.console.access` for who is)."""
+
+    name: str
+    groups: frozenset[str] = frozenset()
+    admin: bool = False
 
 
 class Question(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,33 +109,56 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     agent: str
     question: str
     options: tuple[str, ...] | None = None
+    kind: Kind = "text"
+    schema: dict[str, Any] | None = None
+    """A form's JSON Schema as it was asked (`fields` is what it parsed to)."""
+    fields: tuple[FormField, ...] | None = None
+    default: Any = None
+    """The answer it takes if nobody answers before it expires (None: it expires)."""
+    assignee: str | None = None
+    """Who may answer: a user's name or `group:NAME` (None: anyone; admins always)."""
+    key: str | None = None
+    """The asker's Idempotency-Key, if it sent one."""
     asked: float = 0.0
     expires: float = 0.0
     state: QuestionState = "pending"
-    answer: str | None = None
+    answer: Any = None
     answered_by: str | None = None
-    """Who answered it (None while pending, once expired, or in a journal from before)."""
+    """Who answered it, or cancelled it (None while pending, once expired or answered by
+    its default, or in a journal from before)."""
+    defaulted: bool = False
+    """Answered by its `default` when it expired."""
     closed_at: float = 0.0
-    """When it was answered or expired (the closing event's time)."""
+    """When it was answered, expired or cancelled (the closing event's time)."""
 
     @property
     def closed(self) -> bool:
         return self.state != "pending"
 
-    def check_answer(self, answer: Any) -> str:
-        """`answer` if it may answer this question (whatever its state); else
-        `InvalidAnswer` saying what was expected."""
-        if not isinstance(answer, str) or not answer.strip():
-            raise InvalidAnswer(f"answer: expected a non-empty string, got {answer!r:.80}")
-        if self.options is not None and answer not in self.options:
-            raise InvalidAnswer(
-                f"answer: expected one of {list(self.options)!r}, got {answer!r:.80}"
-            )
-        return answer
+    @property
+    def answer_text(self) -> str:
+        """The answer as one line for people."""
+        return describe_answer(self.kind, self.answer)
+
+    def check_answer(self, answer: Any, where: str = "answer") -> Any:
+        """`answer` as it is recorded, if it may answer this question (whatever its state);
+        else `InvalidAnswer` naming the field and saying what was expected."""
+        return check_answer(self.kind, self.options, self.fields, answer, where)
+
+    def may_answer(self, who: Answerer) -> bool:
+        """Whether `who` may answer: anyone if it is not assigned, else its assignee (the
+        person, or a member of the group) or an admin."""
+        if self.assignee is None or who.admin:
+            return True
+        if self.assignee.startswith(GROUP_PREFIX):
+            return self.assignee.removeprefix(GROUP_PREFIX) in who.groups
+        return self.assignee == who.name
 
     def public(self) -> dict[str, Any]:
-        """The question as the HTTP API shows it."""
-        return {
+        """The question as the HTTP API shows it. The fields of typed questions appear when
+        they say something: `kind` unless the options say it (null: text, a list: choice),
+        `schema`, `default`, `assignee`, and `defaulted` once true."""
+        shown: dict[str, Any] = {
             "id": self.id,
             "agent": self.agent,
             "question": self.question,
@@ -108,6 +168,16 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
             "answered_by": self.answered_by,
             "expires": self.expires,
         }
+        if self.kind not in ("text", "choice"):
+            shown["kind"] = self.kind
+        extra = {
+            "schema": self.schema,
+            "default": self.default,
+            "assignee": self.assignee,
+            "defaulted": self.defaulted or None,
+        }
+        shown.update({k: v for k, v in extra.items() if v is not None})
+        return shown
 
 
 def check_question(
@@ -151,6 +221,19 @@ def check_question(
     return agent, question, choices, seconds
 
 
+def check_assignee(assignee: Any) -> str | None:
+    """Who may answer: None (anyone), a user's name, or `group:NAME`; else `ValueError`."""
+    if assignee is None:
+        return None
+    if not isinstance(assignee, str) or not _ASSIGNEE.fullmatch(assignee):
+        raise ValueError(
+            "assignee: expected a user's name (letters, digits and . _ @ -, up to 64) or "
+            f"'group:NAME' (a group of users: `parlour console user add NAME --group NAME`), "
+            f"got {assignee!r:.80}"
+        )
+    return assignee
+
+
 def check_question_id(qid: Any) -> str:
     """A producer-chosen question id: any printable text of 1 to `MAX_ID_CHARS` characters
     (spaces, quotes, `__`, capitals: the pages never use it as a name); else `ValueError`."""
@@ -169,6 +252,18 @@ class QuestionBook:
     def __init__(self) -> None:
         self.questions: dict[str, Question] = {}
         self._closed_order: deque[str] = deque()
+        self._keys: dict[str, str] = {}
+
+    def by_key(self, key: str) -> Question | None:
+        """The known question asked with the Idempotency-Key `key`, if any."""
+        qid = self._keys.get(key)
+        return self.questions.get(qid) if qid is not None else None
+
+    def in_state(self, state: QuestionState) -> list[Question]:
+        """The known questions in `state`: pending ones oldest first, closed newest first."""
+        if state == "pending":
+            return self.pending()
+        return [q for q in self.recently_closed(len(self._closed_order)) if q.state == state]
 
     def recently_closed(self, count: int) -> list[Question]:
         """The newest `count` closed questions, the last closed first."""
@@ -210,7 +305,14 @@ class QuestionBook:
             by = text(payload.get("by")) or None
             return self._close(question, "answered", answer, by, event.time)
         if action == "expired":
+            if question.default is not None:
+                return self._close(
+                    question, "answered", question.default, None, event.time, defaulted=True
+                )
             return self._close(question, "expired", None, None, event.time)
+        if action == "cancelled":
+            by = text(payload.get("by")) or None
+            return self._close(question, "cancelled", None, by, event.time)
         return None
 
     def _asked(self, event: Event, qid: str, payload: dict[str, Any]) -> Question | None:
@@ -220,27 +322,40 @@ class QuestionBook:
         if expires is None:
             timeout = number(payload.get("timeout"))
             expires = event.time + (timeout if timeout is not None else DEFAULT_TIMEOUT)
-        question = Question(
-            id=qid,
-            agent=text(payload.get("agent")) or event.source,
-            question=text(payload.get("question")),
-            options=options(payload.get("options")),
-            asked=event.time,
-            expires=expires,
+        question = _typed(
+            Question(
+                id=qid,
+                agent=text(payload.get("agent")) or event.source,
+                question=text(payload.get("question")),
+                options=options(payload.get("options")),
+                kind="choice" if payload.get("options") else "text",
+                asked=event.time,
+                expires=expires,
+            ),
+            payload,
         )
         self.questions[qid] = question
+        if question.key is not None:
+            self._keys[question.key] = qid
         return question
 
     def _close(
         self,
         question: Question,
-        state: Literal["answered", "expired"],
-        answer: str | None,
+        state: Literal["answered", "expired", "cancelled"],
+        answer: Any,
         by: str | None,
         when: float,
+        *,
+        defaulted: bool = False,
     ) -> Question:
         closed = msgspec.structs.replace(
-            question, state=state, answer=answer, answered_by=by, closed_at=when
+            question,
+            state=state,
+            answer=answer,
+            answered_by=by,
+            defaulted=defaulted,
+            closed_at=when,
         )
         self.questions[question.id] = closed
         self._closed_order.append(question.id)
@@ -248,4 +363,40 @@ class QuestionBook:
             old = self._closed_order.popleft()
             if (kept := self.questions.get(old)) is not None and kept.closed:
                 del self.questions[old]
+                if kept.key is not None and self._keys.get(kept.key) == old:
+                    del self._keys[kept.key]
         return closed
+
+
+def _typed(question: Question, payload: dict[str, Any]) -> Question:
+    """`question` with what the asked event says of its kind, form, default, assignee and
+    key. Leniently: a field that does not check out is left at its plain default (the API
+    checked it before publishing; an event published by hand may hold anything)."""
+    changes: dict[str, Any] = {}
+    try:
+        kind = kind_of_request(
+            payload.get("kind"), question.options, payload.get("multiple"), payload.get("schema")
+        )
+    except ValueError:
+        kind = question.kind
+    if kind == "multiple" and question.options is None:
+        kind = "text"
+    if kind == "form":
+        try:
+            changes["fields"] = parse_schema(payload.get("schema"))
+            changes["schema"] = payload.get("schema")
+        except ValueError:
+            kind = "text"
+    changes["kind"] = kind
+    with contextlib.suppress(ValueError):
+        changes["assignee"] = check_assignee(payload.get("assignee"))
+    key = payload.get("key")
+    if isinstance(key, str) and key:
+        changes["key"] = key
+    typed = msgspec.structs.replace(question, **changes)
+    if payload.get("default") is not None:
+        with contextlib.suppress(InvalidAnswer):
+            typed = msgspec.structs.replace(
+                typed, default=typed.check_answer(payload["default"], "default")
+            )
+    return typed

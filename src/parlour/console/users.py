@@ -42,7 +42,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
@@ -55,6 +55,7 @@ __all__ = [
     "User",
     "Users",
     "UsersFileError",
+    "check_group",
     "check_name",
     "hash_password",
     "run_user_command",
@@ -99,6 +100,9 @@ class User:
     key: str
     """Renewed with every password: the sign-in cookie carries it (see the module's doc)."""
     added: float = 0.0
+    groups: tuple[str, ...] = ()
+    """The groups the user is in (`--group`): a question assigned to `group:NAME` may be
+    answered by its members; members of `admin` may answer any question."""
 
 
 def _b64(data: bytes) -> str:
@@ -158,6 +162,17 @@ def check_name(name: str) -> str:
             "console records them for answers no named person gave); choose another name"
         )
     return name
+
+
+def check_group(group: str) -> str:
+    """A group's name: like a user's (letters, digits and `. _ @ -`, up to 64); else
+    `ValueError`."""
+    if not isinstance(group, str) or not _NAME.fullmatch(group):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValueError(
+            f"group {group!r:.80}: expected 1 to 64 letters, digits and . _ @ - "
+            "(starting with a letter or digit)"
+        )
+    return group
 
 
 def check_password(password: str) -> str:
@@ -222,8 +237,15 @@ class Users:
             if not isinstance(name, str) or not isinstance(password, str) or not key:
                 raise UsersFileError(f"{self.path}: user {name!r}: expected password and key")
             added = record.get("added")
+            groups: Any = record.get("groups", [])
             users[name] = User(
-                name, password, str(key), float(added) if isinstance(added, int | float) else 0.0
+                name,
+                password,
+                str(key),
+                float(added) if isinstance(added, int | float) else 0.0,
+                tuple(str(g) for g in cast("list[Any]", groups))
+                if isinstance(groups, list)
+                else (),
             )
         return users
 
@@ -259,16 +281,21 @@ class Users:
 
     # -- writing --------------------------------------------------------------------------
 
-    def add(self, name: str, password: str) -> bool:
+    def add(self, name: str, password: str, groups: Sequence[str] | None = None) -> bool:
         """Add `name` with `password`, or give an existing user a new password (and so a new
-        key: their sessions end). True if the user is new. `ValueError` for a bad name or a
-        short password."""
+        key: their sessions end); `groups` replaces their groups (None keeps them). True if
+        the user is new. `ValueError` for a bad name, a bad group or a short password."""
         check_name(name)
         check_password(password)
         users = dict(self._current())
         new = name not in users
+        kept = users[name].groups if name in users else ()
         users[name] = User(
-            name, hash_password(password, self.params), secrets.token_hex(16), time.time()
+            name,
+            hash_password(password, self.params),
+            secrets.token_hex(16),
+            time.time(),
+            tuple(sorted({check_group(g) for g in groups})) if groups is not None else kept,
         )
         self._write(users)
         return new
@@ -288,6 +315,7 @@ class Users:
             "version": 1,
             "users": {
                 u.name: {"password": u.password, "key": u.key, "added": u.added}
+                | ({"groups": list(u.groups)} if u.groups else {})
                 for u in sorted(users.values(), key=lambda u: u.name)
             },
         }
@@ -332,8 +360,9 @@ def run_user_command(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    groups: Sequence[str] | None = None,
 ) -> int:
-    """`parlour console user add NAME | list | remove NAME`; the exit code."""
+    """`parlour console user add NAME [--group G ...] | list | remove NAME`; the exit code."""
     source: TextIO = stdin if stdin is not None else sys.stdin
     stdout = stdout if stdout is not None else sys.stdout
     stderr = stderr if stderr is not None else sys.stderr
@@ -341,13 +370,17 @@ def run_user_command(
     try:
         if action == "list":
             for user_name in users.names():
-                print(user_name, file=stdout)
+                user = users.get(user_name)
+                in_groups = f"  (groups: {', '.join(user.groups)})" if user and user.groups else ""
+                print(user_name + in_groups, file=stdout)
             return 0
         if name is None:
             raise ValueError(f"`user {action}` needs a NAME")
         if action == "add":
             check_name(name)
-            new = users.add(name, read_password(source))
+            for group in groups or ():
+                check_group(group)
+            new = users.add(name, read_password(source), groups)
             what = "added" if new else "has a new password (their sessions ended)"
             print(f"parlour: user {name} {what}, in {users.path}", file=stderr)
             return 0
