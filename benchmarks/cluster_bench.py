@@ -2,7 +2,7 @@
 """What a cluster costs and gives: clicks through HAProxy on one node and on two, the price of
 a KV save against SQLite, and how long a conversation takes to come back from KV.
 
-    .venv/bin/python benchmarks/cluster_bench.py                 # everything, about 4 min
+    .venv/bin/python benchmarks/cluster_bench.py                 # everything, about 5 min
     .venv/bin/python benchmarks/cluster_bench.py --parts save,restore --rounds 500
     .venv/bin/python benchmarks/live_bench.py --parts cluster    # the same, from `make bench`
 
@@ -15,6 +15,8 @@ Parts:
              kv-1     one node on NATS KV behind HAProxy
              kv-2     two nodes on one NATS KV bucket behind HAProxy, round robin, no
                       stickiness (a click and its tab's stream are usually on different nodes)
+             kv-2-affinity  the same two nodes, HAProxy hashing the conversation id in the
+                      path (`haproxy_config(affinity=True)`): each conversation on one node
            Nothing is pinned: on a 2-core machine the nodes, nats-server, HAProxy and the load
            client share both cores, so "kv-2 / kv-1" says what a second node gives when it
            brings no core of its own.
@@ -56,7 +58,7 @@ sys.path.insert(0, str(REPO))
 from tests.cluster.balancer import HAPROXY, haproxy_config  # noqa: E402  (the tests' config)
 
 BIN = Path(sys.executable).parent
-SETUPS = ("sqlite", "kv-1", "kv-2")
+SETUPS = ("sqlite", "kv-1", "kv-2", "kv-2-affinity")
 
 
 def log(msg: str) -> None:
@@ -145,7 +147,7 @@ def setup(name: str, where: Path, nats: str, run: int) -> Iterator[tuple[int, li
     env = {k: v for k, v in os.environ.items() if k not in ("PARLOUR_DATASTAR_JS",)}
     env["PYTHONPATH"] = str(REPO)
     env["PARLOUR_SECRET"] = "cluster-bench-only-not-a-secret"
-    nodes = 2 if name == "kv-2" else 1
+    nodes = 2 if name.startswith("kv-2") else 1
     ports = [free_port() for _ in range(nodes)]
     try:
         for index, port in enumerate(ports):
@@ -183,7 +185,7 @@ def setup(name: str, where: Path, nats: str, run: int) -> Iterator[tuple[int, li
             return
         port = free_port()
         config = where / f"haproxy-{run}.cfg"
-        config.write_text(haproxy_config(port, ports))
+        config.write_text(haproxy_config(port, ports, affinity=name.endswith("affinity")))
         with (where / f"haproxy-{run}.log").open("ab") as out:
             procs.append(
                 subprocess.Popen(
@@ -288,9 +290,10 @@ def nodes_table(results: dict[str, list[dict[str, Any]]]) -> str:
             f"{med(name, 'p99_ms'):.1f} | {med(name, 'server_cpu_us_per_click'):.0f} |"
         )
     ratio = med("kv-2", "clicks_per_s") / med("kv-1", "clicks_per_s")
+    affine = med("kv-2-affinity", "clicks_per_s") / med("kv-1", "clicks_per_s")
     rows.append("")
     rows.append(
-        f"kv-2 / kv-1 clicks/s: **{ratio:.2f}**; "
+        f"kv-2 / kv-1 clicks/s: **{ratio:.2f}**; kv-2-affinity / kv-1: {affine:.2f}; "
         f"kv-1 / sqlite: {med('kv-1', 'clicks_per_s') / med('sqlite', 'clicks_per_s'):.2f}"
     )
     fails = {n: sum(r["failures"] for r in results[n]) for n in SETUPS}

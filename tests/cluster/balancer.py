@@ -33,8 +33,22 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 
 
-def haproxy_config(port: int, nodes: list[int], *, host: str = "127.0.0.1") -> str:
-    """The balancer: round robin over `nodes`, no stickiness, long-lived SSE streams."""
+def haproxy_config(
+    port: int, nodes: list[int], *, host: str = "127.0.0.1", affinity: bool = False
+) -> str:
+    """The balancer: round robin over `nodes`, no stickiness, long-lived SSE streams.
+
+    With `affinity`, requests of one conversation go to one node while it is up (a hash of
+    the conversation id in the path): an optimisation that spares the nodes each other's
+    work, not something parlour needs.
+    """
+    balance = (
+        "    # A conversation's requests to one node (hash of the CID in /_parlour/KIND/CID/...).\n"
+        "    balance hash path,field(4,/)\n    hash-type consistent"
+        if affinity
+        else "    # Every request on its own, to the next node: no cookie, no stickiness.\n"
+        "    balance roundrobin"
+    )
     servers = "\n".join(
         f"    server node{i} {host}:{p} check inter 300ms fall 1 rise 2"
         for i, p in enumerate(nodes)
@@ -65,8 +79,7 @@ frontend parlour
     default_backend nodes
 
 backend nodes
-    # Every request on its own, to the next node: no cookie, no stickiness.
-    balance roundrobin
+{balance}
     http-response set-header X-Parlour-Node %s
 {servers}
 """

@@ -212,9 +212,10 @@ class Cluster:
         for _ in range(5):  # notices that arrive while it loads may make it stale again
             live.stale = False
             heard, track.heard = track.heard, None
+            loaded = None
             if not fresh and heard is not None and heard[0] > live.revision:
                 loaded = self._read(cid, heard[1], heard[0])
-            else:
+            if loaded is None:
                 loaded = await self._load(cid)
             fresh = False
             if loaded is None:
@@ -292,15 +293,27 @@ class Cluster:
                 await self._save(live, step, urgent=urgent, mark=mark)
             except Conflict:
                 self.conflicts += 1
-                live.stale = lost = True  # the store holds a newer value than any heard of
+                live.stale = True
                 if attempt >= 2:  # three nodes on one conversation: let one through
                     await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                lost = not await self._winner_heard(live)
                 continue
             return True
         raise Contended(
             f"conversation {cid} lost {MAX_ATTEMPTS} compare-and-set rounds in a row; the "
             "request was not applied (the client may retry)"
         )
+
+    async def _winner_heard(self, live: Live) -> bool:
+        """After a lost save: wait a moment for the winner's notice (it was published as soon
+        as the winner saved, so it is usually arriving): True when a newer value came, which
+        spares reading the store."""
+        track = self._track(live.conv.id)
+        for _ in range(5):  # about a millisecond at most
+            if track.heard is not None and track.heard[0] > live.revision:
+                return True
+            await asyncio.sleep(0.0002)
+        return False
 
     async def commit(self, live: Live, step: Step, *, save: bool, urgent: bool) -> None:
         """Save a step computed outside `apply` (a new conversation, a reload of its tab).

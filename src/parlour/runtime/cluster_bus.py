@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from parlour.bus.subscription import Subscription as BusSubscription
 from parlour.core import kernel
 from parlour.core.conversation import Conversation, Subscription
+from parlour.runtime.runtime import RestoreBusy
 
 if TYPE_CHECKING:
     from parlour.runtime.cluster import Cluster
@@ -75,20 +76,23 @@ async def _listen(
 
     try:
         async for event in subscription:
-            live = await cluster.rt.get(cid)
-            if live is None:
-                return
-            now = cluster.rt.clock()
-            async with live.lock:
-                if cluster.rt.live.get(cid) is not live:
+            try:
+                live = await cluster.rt.get(cid)
+                if live is None:
                     return
-                await cluster.apply(
-                    live,
-                    lambda c, e=event, t=now: deliver(c, e, t),
-                    save=True,
-                    urgent=False,
-                    mark=(key, event.id) if shared else None,
-                )
+                now = cluster.rt.clock()
+                async with live.lock:
+                    if cluster.rt.live.get(cid) is not live:
+                        return
+                    await cluster.apply(
+                        live,
+                        lambda c, e=event, t=now: deliver(c, e, t),
+                        save=True,
+                        urgent=False,
+                        mark=(key, event.id) if shared else None,
+                    )
+            except RestoreBusy as exc:  # NATS away, or a long race: another node may have it
+                log.warning("parlour: bus event %s not applied to %s: %s", event.id, cid, exc)
     finally:
         subscription.close()
 
