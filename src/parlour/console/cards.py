@@ -19,14 +19,33 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from htpy import Element, Node, button, div, form, input, li, option, p, select, span, ul
+from htpy import (
+    Element,
+    Node,
+    VoidElement,
+    button,
+    div,
+    form,
+    input,
+    label,
+    li,
+    option,
+    p,
+    select,
+    span,
+    textarea,
+    ul,
+)
 
 from parlour import io, patch_signals, service
-from parlour.console.errors import InvalidAnswer, QuestionClosed, QuestionNotFound
+from parlour.console.access import Access
+from parlour.console.answers import FormField, from_page
+from parlour.console.errors import InvalidAnswer, NotAssignee, QuestionClosed, QuestionNotFound
 from parlour.console.hub import Hub
 from parlour.console.model import ConsoleState
 from parlour.console.panels import dom_id, js_string
@@ -66,40 +85,198 @@ def _clock(t: float) -> str:
 
 
 def question_card(q: Question) -> tuple[str, Element]:
+    """A pending question's card: who asks (and who may answer), the text, and the input of
+    its kind, whose Send posts `{id, answer}` with the card's signals (see the module)."""
     ident = dom_id("question", q.id)
     signal = answer_signal(q.id)
-    payload = f"{{id: {js_string(q.id)}, answer: ${signal}}}"
     send = (
-        f"@post($_answer + '?p=' + encodeURIComponent(JSON.stringify({payload})), "
+        f"@post($_answer + '?p=' + encodeURIComponent(JSON.stringify("
+        f"{{id: {js_string(q.id)}, answer: {_answer_expression(q, signal)}}})), "
         "{requestCancellation: 'disabled'})"
     )
-    if q.options:
-        field = select(".parlour-input", {f"data-bind:{signal}": True}, aria_label="answer")[
-            option(value="")["choose…"],
-            (option(value=o)[o] for o in q.options),
+    return ident, li(
+        ".console-question.parlour-card", id=ident, data_question=q.id, data_kind=q.kind
+    )[
+        div(".console-question-head")[
+            span(".console-agent-name")[f"@{q.agent}"],
+            _assignee(q),
+            span(".console-question-expires", data_expires=f"{q.expires:.0f}")[
+                f"expires {_clock(q.expires)}"
+            ],
+        ],
+        p(".console-question-text")[q.question],
+        p(".console-question-default")[f"If nobody answers: {q.default_text}"]
+        if q.default is not None
+        else None,
+        form(
+            f".console-answer.console-answer--{q.kind}",
+            _form_signals(q, signal),
+            {"data-on:submit": send},
+        )[_inputs(q, signal)],
+    ]
+
+
+def _assignee(q: Question) -> Node:
+    if q.assignee is None:
+        return None
+    who = (
+        f"group {q.assignee.removeprefix('group:')}"
+        if q.assignee.startswith("group:")
+        else f"@{q.assignee}"
+    )
+    return span(".console-question-assignee", title="Only they, or an admin, may answer")[
+        f"for {who}"
+    ]
+
+
+def _answer_expression(q: Question, signal: str) -> str:
+    """What Send posts as the answer: only signal names, never text a producer wrote."""
+    if q.kind == "multiple":
+        return "[" + ", ".join(f"${signal}_{n}" for n in range(len(q.options or ()))) + "]"
+    if q.kind == "approve":
+        return f"{{approved: ${signal}_ok, reason: ${signal}_reason}}"
+    if q.kind == "form":
+        return "[" + ", ".join(f"${signal}_{n}" for n in range(len(q.fields or ()))) + "]"
+    return f"${signal}"
+
+
+def _form_signals(q: Question, signal: str) -> dict[str, str]:
+    """A form's number fields start as text (empty is then "no value", not 0)."""
+    if q.kind != "form":
+        return {}
+    texts = {
+        f"{signal}_{n}": "" if f.default is None else str(f.default)
+        for n, f in enumerate(q.fields or ())
+        if f.type in ("number", "integer") and f.enum is None
+    }
+    if not texts:
+        return {}
+    return {"data-signals__ifmissing": json.dumps(texts)}
+
+
+def _send() -> Element:
+    return button(".parlour-button.parlour-button--primary", type="submit")["Send"]
+
+
+def _inputs(q: Question, signal: str) -> Node:
+    if q.kind == "choice":
+        return div(".console-choices")[
+            (
+                button(
+                    ".parlour-button.console-choice",
+                    {"data-on:click": f"${signal} = {js_string(o)}"},
+                    type="submit",
+                    value=o,
+                )[o]
+                for o in q.options or ()
+            )
         ]
-    else:
-        field = input(
+    if q.kind == "multiple":
+        return [
+            div(".console-checks", role="group", aria_label="answer")[
+                (
+                    label(".console-check")[
+                        input({f"data-bind:{signal}_{n}": True}, type="checkbox", name=f"o{n}"),
+                        o,
+                    ]
+                    for n, o in enumerate(q.options or ())
+                )
+            ],
+            _send(),
+        ]
+    if q.kind == "approve":
+        return [
+            textarea(
+                ".parlour-input.console-reason",
+                {f"data-bind:{signal}_reason": True},
+                aria_label="reason",
+                placeholder="Reason (required to reject)",
+                required=True,
+                rows="2",
+            ),
+            div(".console-choices")[
+                button(
+                    ".parlour-button.parlour-button--primary.console-approve",
+                    {"data-on:click": f"${signal}_ok = true"},
+                    type="submit",
+                    formnovalidate=True,
+                )["Approve"],
+                button(
+                    ".parlour-button.console-reject",
+                    {"data-on:click": f"${signal}_ok = false"},
+                    type="submit",
+                )["Reject"],
+            ],
+        ]
+    if q.kind == "form":
+        return [
+            div(".console-fields")[
+                (_field(f, f"{signal}_{n}") for n, f in enumerate(q.fields or ()))
+            ],
+            _send(),
+        ]
+    return div(".parlour-row")[
+        input(
             ".parlour-input",
             {f"data-bind:{signal}": True},
             type="text",
             placeholder="Your answer",
             aria_label="answer",
             autocomplete="off",
-        )
-    return ident, li(".console-question.parlour-card", id=ident, data_question=q.id)[
-        div(".console-question-head")[
-            span(".console-agent-name")[f"@{q.agent}"],
-            span(".console-question-expires", data_expires=f"{q.expires:.0f}")[
-                f"expires {_clock(q.expires)}"
-            ],
-        ],
-        p(".console-question-text")[q.question],
-        form(".parlour-row", {"data-on:submit": send})[
-            field,
-            button(".parlour-button.parlour-button--primary", type="submit")["Send"],
-        ],
+        ),
+        _send(),
     ]
+
+
+def _field(f: FormField, signal: str) -> Element:
+    """One form field with its label and the native input of its type and limits."""
+    bind = {f"data-bind:{signal}": True}
+    control: Element | VoidElement
+    if f.type == "boolean":
+        control = input(bind, type="checkbox", name=f.name, checked=f.default is True)
+        return label(".console-field.console-field--check")[
+            control, span(".console-field-label")[f.label], _hint(f)
+        ]
+    if f.enum is not None:
+        control = select(".parlour-input", bind, name=f.name, required=f.required)[
+            option(value="")["choose…"],
+            (option(value=str(v), selected=v == f.default)[str(v)] for v in f.enum),
+        ]
+    elif f.type == "string":
+        control = input(
+            ".parlour-input",
+            bind,
+            type="text",
+            name=f.name,
+            required=f.required,
+            value=f.default if isinstance(f.default, str) else None,
+            minlength=str(f.min_length) if f.min_length is not None else None,
+            maxlength=str(f.max_length) if f.max_length is not None else None,
+            autocomplete="off",
+        )
+    else:
+        control = input(
+            ".parlour-input",
+            bind,
+            type="number",
+            name=f.name,
+            required=f.required,
+            step="1" if f.type == "integer" else "any",
+            min=f"{f.minimum:g}" if f.minimum is not None else None,
+            max=f"{f.maximum:g}" if f.maximum is not None else None,
+            value=str(f.default) if f.default is not None else None,
+        )
+    return label(".console-field")[
+        span(".console-field-label")[
+            f.label, span(".console-required")[" *"] if f.required else None
+        ],
+        control,
+        _hint(f),
+    ]
+
+
+def _hint(f: FormField) -> Node:
+    return span(".console-field-hint")[f.description] if f.description else None
 
 
 def questions_container(items: Node) -> Element:
@@ -123,11 +300,19 @@ def answered(state: ConsoleState) -> Element:
                 span(".console-time")[_clock(q.closed_at)],
                 span(".console-agent-name")[f"@{q.agent}"],
                 span(".console-answered-question")[q.question],
-                span(".console-answered-answer")[q.answer]
+                span(".console-answered-answer")[q.answer_text]
                 if q.state == "answered"
-                else span(".console-muted")["expired unanswered"],
+                else span(".console-muted")[
+                    "cancelled" if q.state == "cancelled" else "expired unanswered"
+                ],
                 span(".console-answered-by")[f"answered by {q.answered_by}"]
                 if q.state == "answered" and q.answered_by
+                else None,
+                span(".console-answered-by.console-defaulted")["defaulted: nobody answered"]
+                if q.defaulted
+                else None,
+                span(".console-answered-by")[f"by {q.answered_by}"]
+                if q.state == "cancelled" and q.answered_by
                 else None,
             ]
             for q in closed
@@ -147,21 +332,37 @@ def register(views: SharedViews, state: Callable[[], ConsoleState]) -> None:
 
 
 def submit(page: ConsolePage, payload: Any) -> Any:
-    """A card's Send, as the page's `answer` event receives it ({id, answer}): publish the
-    answer as the page's person, or say on the page why not."""
+    """A card's Send, as the page's `answer` event receives it ({id, answer}): the raw
+    values made the answer the API would take (`parlour.console.answers.from_page`), then
+    published as the page's person, or the page says why not. An answerer the question is
+    not assigned to is refused here (Forbidden), and again by the hub."""
     data = cast(dict[str, Any], payload) if isinstance(payload, dict) else {}
-    qid, text = str(data.get("id", "")), data.get("answer")
-    text = "" if text is None else str(text)
-    if not text.strip():
-        page.notice = "Type an answer (or pick an option) before sending."
-        return None
+    qid, raw = str(data.get("id", "")), data.get("answer")
     hub = service(Hub)
-    return io(functools.partial(hub.answer, qid, text, by=page.person()), page.answered)
+    question = hub.state.questions.get(qid)
+    if question is None or question.kind in ("text", "choice"):
+        answer: Any = "" if raw is None else str(raw)
+        if not answer.strip():
+            page.notice = "Type an answer (or pick an option) before sending."
+            return None
+    else:
+        answer = from_page(question.kind, question.options, question.fields, raw)
+    who = service(Access).answerer(page.person())
+    if question is not None and not question.may_answer(who):
+        page.notice = f"Forbidden (403): {_not_yours(question, who.name)}"
+        return None
+    return io(functools.partial(hub.answer, qid, answer, by=who), page.answered)
+
+
+def _not_yours(question: Question, name: str) -> str:
+    return (
+        f"this question is for {question.assignee}; only they or an admin may answer it, not {name}"
+    )
 
 
 def answered_notice(page: ConsolePage, question: Question) -> Any:
     """After an answer stood: say so on the page and clear the card's draft."""
-    page.notice = f"Answered @{question.agent}: {question.answer}"
+    page.notice = f"Answered @{question.agent}: {question.answer_text}"
     if question.answered_by:
         page.notice += f" (answered by {question.answered_by})"
     return patch_signals({answer_signal(question.id): ""})
@@ -169,7 +370,9 @@ def answered_notice(page: ConsolePage, question: Question) -> Any:
 
 def refused(page: ConsolePage, error: BaseException) -> None:
     """An answer that did not stand: its reason on the page (anything else is a failure)."""
-    if isinstance(error, InvalidAnswer | QuestionClosed | QuestionNotFound):
+    if isinstance(error, NotAssignee):
+        page.notice = f"Forbidden (403): {error}"
+    elif isinstance(error, InvalidAnswer | QuestionClosed | QuestionNotFound):
         page.notice = str(error)
     else:
         raise error

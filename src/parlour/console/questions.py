@@ -140,6 +140,11 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
         """The answer as one line for people."""
         return describe_answer(self.kind, self.answer)
 
+    @property
+    def default_text(self) -> str:
+        """The default answer as one line for people."""
+        return describe_answer(self.kind, self.default)
+
     def check_answer(self, answer: Any, where: str = "answer") -> Any:
         """`answer` as it is recorded, if it may answer this question (whatever its state);
         else `InvalidAnswer` naming the field and saying what was expected."""
