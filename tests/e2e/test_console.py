@@ -112,7 +112,7 @@ async def test_a_question_from_another_process_is_answered_in_the_browser(
     for page in (alice, bob):
         await expect(page.locator(".console-question")).to_have_count(0, timeout=DELIVERY_MS)
     await expect(alice.locator(".console-notice")).to_contain_text("Answered @deployer: yes")
-    await expect(bob.locator("#log")).to_contain_text("question:answered")
+    await expect(bob.locator("#log")).to_contain_text("question.answered")
 
 
 async def test_a_free_text_question_needs_an_answer_before_sending(
@@ -151,7 +151,7 @@ async def test_agents_progress_results_and_the_log_follow_events(
     await expect(page.locator("#progress")).to_contain_text("1/2 agents completed (0 failed)")
     await expect(page.locator("#agent-linter")).to_contain_text("completed")
     await expect(page.locator("#results")).to_contain_text("0 issues")
-    await expect(page.locator("#log").get_by_text("agent:completed")).to_be_visible()
+    await expect(page.locator("#log").get_by_text("agent.completed")).to_be_visible()
 
     # tool and model events are noise: in the log, but hidden until asked for.
     tool_rows = page.locator('#log [data-kind="tool"]')

@@ -206,6 +206,7 @@ class Console:
             secret=self.secret,
             state_dir=self.state_dir,
             stylesheets=("/_console/console.css",),
+            scripts=(STATIC / "console.js",),  # the title count, notifications, the chart
             window=hub.state.settings.window,
             services=[hub, self.access],
             allowed_hosts=self._extra_hosts,

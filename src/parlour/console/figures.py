@@ -53,6 +53,7 @@ __all__ = [
     "Figures",
     "GcWatch",
     "LoopLag",
+    "bad",
     "binaries",
     "build_info",
     "env_counter",
@@ -371,6 +372,11 @@ def memory_level(percent: float) -> str:
     if math.isnan(percent) or percent < MEMORY_WARN:
         return "ok"
     return "warn" if percent < MEMORY_CRITICAL else "critical"
+
+
+def bad(level: str) -> bool:
+    """Is `level` (a service status or a level) not good, as `health` counts it?"""
+    return level.strip().lower() not in _GOOD
 
 
 def health(levels: Iterable[str]) -> tuple[str, str]:

@@ -1,43 +1,38 @@
 """The console's pages: parlour components around the shared panels.
 
-    /         Agents   progress, agents, pending questions, results, the event log
-    /status   Status   health banner, process figures, services
-    /config   Config   effective settings (some editable live), environment, build, paths
+    /                Agents    who is waiting for you first, then progress, agents, the
+                               launcher, results; beside them the activity chart and the log
+    /status          Status    health banner, process figures, services
+    /config          Config    effective settings (some editable live), environment, build
+    /questions       History   every question; /questions/ID one question's story
+    /agents/NAME     History   one agent's events as a timeline, with durations
+    /projector, /mobile        read-only large type; a phone's view
 
 Every page is its own conversation (links between pages are plain links): the first render
 comes with the page, then the stream sends patches of what changed. What all tabs see alike
 is embedded with `shared(name)` and rendered once per update; what belongs to one tab lives
-in the page's state: which event kinds its log hides, the notice after its last answer, the
-drafts of its settings form.
+in the page's state: which event kinds its log hides, its message, the drafts of its forms,
+a launch waiting for confirmation. The frame around every page (header, nav, what is waiting,
+messages) is `parlour.console.frame`; the history pages are `parlour.console.history_pages`.
 
-The nav is a registry (`NAV`): each page registers its href, label, icon and order, and the
-header renders them sorted by order with the current page marked (R26).
-
-The header also says how the console is protected (`parlour.console.access`): a "Not
-protected" mark when nobody is asked to sign in, else who is signed in and a Sign out button.
-An answer sent from a page is recorded with who sent it (`answered_by`): the principal the
-framework authenticated for the request (`principal()`, from the console's `authenticate`).
+The launcher asks before replacing a live run: Start, while a run is in progress, shows what
+is running and asks "Replace it?" (Replace / Keep it); only Replace starts the new run.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from htpy import (
     Element,
     Node,
     a,
+    b,
     button,
     div,
-    form,
-    h1,
-    header,
     input,
     label,
-    nav,
     option,
     p,
     select,
@@ -46,13 +41,12 @@ from htpy import (
 )
 from markupsafe import Markup
 
-from parlour import Component, event, io, principal, service, shared
-from parlour.console import cards
-from parlour.console.access import ANONYMOUS, Access
+from parlour import event, io, service, shared
 from parlour.console.errors import InvalidRun
+from parlour.console.frame import NAV, ConsolePage, NavItem, register_page
+from parlour.console.history_pages import HISTORY_PAGES
 from parlour.console.hub import Hub
 from parlour.console.panels import LAUNCH_BUNDLE, LAUNCH_TARGET, heading
-from parlour.console.signin import PAGES_BASE, SIGNOUT_PATH
 
 __all__ = [
     "NAV",
@@ -67,118 +61,18 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class NavItem:
-    """One entry of the nav: where it goes, what it says, its icon and colour, its place."""
-
-    href: str
-    label: str
-    icon: str
-    order: int
-    colour: str = "#3b5bdb"
-
-
-NAV: list[NavItem] = []
-
-
-def register_page(item: NavItem) -> None:
-    """Add a page to the nav (idempotent by href)."""
-    NAV[:] = sorted([n for n in NAV if n.href != item.href] + [item], key=lambda n: n.order)
-
-
-# Every page's header shows the stream's state: Connecting until the first event arrives,
-# Connected while events come, Disconnected while Datastar retries (R4). Datastar reports the
-# stream's life as `datastar-fetch` events whose element is the body (the shell's `data-init`).
-_CONNECTION_JS = (
-    "evt.detail.el === document.body && ($_conn = "
-    "['error', 'retrying', 'retries-failed', 'finished'].includes(evt.detail.type) "
-    "? 'Disconnected' : 'Connected')"
-)
-
-
-class ConsolePage(Component, name="parlour.console.Page"):
-    """The frame every console page shares: title, nav, connection state, a notice line."""
-
-    href: ClassVar[str] = "/"
-    notice: str = ""
-
-    def render(self) -> Element:
-        return div(
-            self.root,
-            {
-                "data-signals": json.dumps({"_conn": "Connecting", "_answer": self.answer_url()}),
-                "data-on:datastar-fetch": _CONNECTION_JS,
-            },
-            class_="console",
-        )[
-            header(".console-header")[
-                h1(".console-title")["parlour console"],
-                nav(".console-nav")[
-                    (
-                        a(
-                            ".console-nav-item",
-                            href=item.href,
-                            style=f"--nav-colour: {item.colour}",
-                            aria_current="page" if item.href == self.href else None,
-                        )[span(".console-nav-icon")[item.icon], item.label]
-                        for item in NAV
-                    )
-                ],
-                span(".console-conn", {"data-text": "$_conn", "data-attr:data-conn": "$_conn"})[
-                    "Connecting"
-                ],
-                self.access_mark(),
-            ],
-            div(".console-notice", role="status")[self.notice] if self.notice else None,
-            self.body(),
-        ]
-
-    def access_mark(self) -> Element:
-        """ "Not protected" when the console asks nobody to sign in; else Sign out."""
-        if not service(Access).protected:
-            return span(
-                ".console-unprotected",
-                title="Anyone who can reach this console can answer its questions: "
-                "start it with --token, or add users with `parlour console user add`",
-            )["Not protected"]
-        base = self.mounted.base
-        root = base.removesuffix(PAGES_BASE) if base.endswith(PAGES_BASE) else ""
-        return form(".console-signout", method="post", action=root + SIGNOUT_PATH)[
-            span(".console-person")[f"Signed in as {self.person()}"],
-            button(".parlour-button.console-signout-button", type="submit")["Sign out"],
-        ]
-
-    def person(self) -> str:
-        """Who is using this page, as the answers they send record it: the principal of the
-        request at hand (a user's name, "token", "anonymous")."""
-        who = principal()
-        return who if isinstance(who, str) and who else ANONYMOUS
-
-    def answer_url(self) -> str:
-        """Where this page's question cards post their answers (its `answer` event)."""
-        mount = self.mounted
-        return f"{mount.base}/event/{mount.cid}/{mount.iid}/answer"
-
-    def body(self) -> Node:
-        return None
-
-    # Question cards are shared views: their Send posts here (`parlour.console.cards`).
-    @event
-    def answer(self, payload: Any) -> Any:
-        return cards.submit(self, payload)
-
-    def answered(self, question: Any) -> Any:
-        return cards.answered_notice(self, question)
-
-    def on_error_answered(self, error: BaseException) -> None:
-        cards.refused(self, error)
+def _check_run(hub: Hub, target: str, bundle: str | None) -> None:
+    """What `Hub.launch` would refuse, refused now (`InvalidRun`), without starting a run."""
+    hub.launcher.check_target(target)
+    hub.launcher.check_bundle(bundle)
 
 
 KINDS = ("agent", "run", "question", "service", "config", "tool", "model")
 
 
 class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
-    """Start a run (R20), then watch it: progress, questions, agents, results, the log.
+    """Who is waiting for you first; then the run: progress, agents, the launcher (R20),
+    results; beside them the activity of the last hour and the event log.
 
     The launcher's inputs are bound to the page-global signals `launch_target` and
     `launch_bundle` (not instance-local: the shared recent-target chips set
@@ -186,9 +80,12 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
     """
 
     href: ClassVar[str] = "/"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"target", "bundle"})
     hidden: list[str] = ["tool", "model"]
     launch_target: str = ""
     launch_bundle: str = ""
+    confirming: bool = False
+    """Start was pressed while a run is in progress: the page asks before replacing it."""
     keep: ClassVar[tuple[str, ...]] = ("launch_target", "launch_bundle")
 
     def body(self) -> Node:
@@ -200,18 +97,24 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
         )
         return div(".console-grid")[
             div(".console-main")[
-                self.launcher(),
-                shared("progress"),
                 heading("Waiting for you"),
                 shared("questions"),
-                heading("Recently answered"),
+                div(".console-h2-row")[
+                    heading("Recently answered"),
+                    a(".console-more", href="/questions")["All questions"],
+                ],
                 shared("answered"),
+                heading("Progress"),
+                shared("progress"),
                 heading("Agents"),
                 shared("agents"),
+                self.launcher(),
                 heading("Results"),
                 shared("results"),
             ],
             div(".console-side")[
+                heading("Last hour"),
+                shared("activity"),
                 div(".console-log-head")[
                     heading("Event log"),
                     div(".console-filters")[
@@ -237,6 +140,8 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                     a(href="/projector")["projector"],
                     " · ",
                     a(href="/mobile")["mobile"],
+                    " · ",
+                    a(href="/questions")["question history"],
                 ],
             ],
         ]
@@ -249,7 +154,7 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
             div(".parlour-row.console-launcher-row")[
                 input(
                     ".parlour-input.console-launcher-target",
-                    {f"data-bind:{LAUNCH_TARGET}": True},
+                    {f"data-bind:{LAUNCH_TARGET}": True, **self.invalid("target")},
                     type="text",
                     name="target",
                     value=self.launch_target,
@@ -259,7 +164,7 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                 ),
                 select(
                     ".parlour-input.console-launcher-bundle",
-                    {f"data-bind:{LAUNCH_BUNDLE}": True},
+                    {f"data-bind:{LAUNCH_BUNDLE}": True, **self.invalid("bundle")},
                     name="bundle",
                     aria_label="bundle",
                 )[
@@ -276,23 +181,80 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                     type="button",
                 )["Start"],
             ],
+            self.message("target"),
+            self.message("bundle"),
+            self.confirmation() if self.confirming else None,
             shared("launcher"),
+        ]
+
+    def confirmation(self) -> Element:
+        """The confirm step: what is running now, and the choice."""
+        progress = service(Hub).state.progress
+        running = f"{progress.name} · " if progress.name else ""
+        return div(".console-confirm", role="alertdialog", aria_label="Replace the run?")[
+            p[
+                b["A run is in progress"],
+                f" ({running}{progress.text}). ",
+                f"Start {self.launch_target.strip() or 'the new run'} instead? ",
+                "The run in progress is replaced.",
+            ],
+            div(".parlour-row")[
+                button(
+                    ".parlour-button.console-replace",
+                    self.on("click", "replace"),
+                    type="button",
+                )["Replace it"],
+                button(
+                    ".parlour-button.console-keep",
+                    self.on("click", "keep_run"),
+                    type="button",
+                )["Keep it"],
+            ],
         ]
 
     @event
     def launch(self) -> Any:
+        """Start: check the target and bundle first (errors next to them), then start, or
+        ask first when a run is in progress."""
+        self.hush()
+        self.confirming = False
         hub = service(Hub)
-        target = self.launch_target
-        bundle = self.launch_bundle or None
+        check = functools.partial(_check_run, hub, self.launch_target, self.launch_bundle or None)
+        return io(check, self.checked)
+
+    def checked(self, _: None) -> Any:
+        if service(Hub).state.progress.state == "running":
+            self.confirming = True
+            return None
+        return self.start_run()
+
+    def on_error_checked(self, error: BaseException) -> None:
+        self.on_error_launched(error)
+
+    @event
+    def replace(self) -> Any:
+        """Replace the run in progress with the one asked for (the confirm step's yes)."""
+        self.hush()
+        self.confirming = False
+        return self.start_run()
+
+    @event
+    def keep_run(self) -> None:
+        self.confirming = False
+        self.say("The run in progress goes on.")
+
+    def start_run(self) -> Any:
+        hub = service(Hub)
+        target, bundle = self.launch_target, self.launch_bundle or None
         return io(functools.partial(hub.launch, target, bundle), self.launched)
 
     def launched(self, started: dict[str, Any]) -> None:
         count = started.get("node_count", 0)
-        self.notice = f"Started {self.launch_target.strip()} ({count} agents)"
+        self.say(f"Started {self.launch_target.strip()} ({count} agents)")
 
     def on_error_launched(self, error: BaseException) -> None:
         if isinstance(error, InvalidRun):
-            self.notice = str(error)
+            self.fail(str(error))
         else:
             raise error
 
@@ -310,7 +272,7 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
         return io(service(Hub).clear_log, self.cleared)
 
     def cleared(self, _: object) -> None:
-        self.notice = "Event log cleared."
+        self.say("Event log cleared.")
 
 
 class StatusPage(ConsolePage, name="parlour.console.StatusPage"):
@@ -325,65 +287,78 @@ class StatusPage(ConsolePage, name="parlour.console.StatusPage"):
         ]
 
 
+LIVE_SETTINGS: dict[str, str] = {
+    "window": "Coalescing window (seconds, 0 to 1)",
+    "log_length": "Event log length (50 to 1000)",
+    "stale_after": "An agent is stale after (seconds of silence, 10 to 86400)",
+}
+"""The settings the Config page edits, with their labels (`parlour.console.model.Settings`)."""
+
+
 class ConfigPage(ConsolePage, name="parlour.console.ConfigPage"):
     href: ClassVar[str] = "/config"
+    FIELDS: ClassVar[frozenset[str]] = frozenset(LIVE_SETTINGS)
     window: str = ""
     log_length: str = ""
-    keep: ClassVar[tuple[str, ...]] = ("window", "log_length")
+    stale_after: str = ""
+    keep: ClassVar[tuple[str, ...]] = ("window", "log_length", "stale_after")
 
     def body(self) -> Node:
         settings = service(Hub).state.settings
+        current = {
+            "window": f"{settings.window:g}",
+            "log_length": str(settings.log_length),
+            "stale_after": f"{settings.stale_after:g}",
+        }
         return div(".console-config")[
             shared("readiness"),
             div(".parlour-card.console-settings")[
                 heading("Live settings"),
-                label(".console-setting")[
-                    span["Coalescing window (seconds, 0 to 1)"],
-                    input(
-                        ".parlour-input",
-                        self.bind_local("window"),
-                        name="window",
-                        value=self.window or f"{settings.window:g}",
-                    ),
-                    button(
-                        ".parlour-button.parlour-button--primary",
-                        self.on("click", "save", payload="window"),
-                    )["Save"],
-                ],
-                label(".console-setting")[
-                    span["Event log length (50 to 1000)"],
-                    input(
-                        ".parlour-input",
-                        self.bind_local("log_length"),
-                        name="log_length",
-                        value=self.log_length or str(settings.log_length),
-                    ),
-                    button(
-                        ".parlour-button.parlour-button--primary",
-                        self.on("click", "save", payload="log_length"),
-                    )["Save"],
-                ],
+                (
+                    (
+                        label(".console-setting")[
+                            span[text],
+                            input(
+                                ".parlour-input",
+                                {**self.bind_local(key), **self.invalid(key)},
+                                name=key,
+                                value=self.draft(key) or current[key],
+                            ),
+                            button(
+                                ".parlour-button.parlour-button--primary",
+                                self.on("click", "save", payload=key),
+                            )["Save"],
+                        ],
+                        self.message(key),
+                    )
+                    for key, text in LIVE_SETTINGS.items()
+                ),
                 shared("settings"),
             ],
             shared("config"),
         ]
 
+    def draft(self, key: str) -> str:
+        return str(getattr(self, key, ""))
+
     @event
     def save(self, key: str) -> Any:
-        if key not in ("window", "log_length"):
-            self.notice = f"{key!r} is not a live setting"
+        self.hush()
+        if key not in LIVE_SETTINGS:
+            self.fail(f"{key!r} is not a live setting")
             return None
-        raw = self.window if key == "window" else self.log_length
+        raw = self.draft(key)
         return io(functools.partial(service(Hub).set_setting, key, raw), self.saved)
 
     def saved(self, value: Any) -> None:
-        self.notice = f"Saved: {value}"
+        self.say(f"Saved: {value}")
         self.window = ""
         self.log_length = ""
+        self.stale_after = ""
 
     def on_error_saved(self, error: BaseException) -> None:
         if isinstance(error, ValueError):
-            self.notice = str(error)
+            self.fail(str(error))
         else:
             raise error
 
@@ -421,7 +396,8 @@ class MobilePage(ConsolePage, name="parlour.console.MobilePage"):
 
 
 PAGES: dict[str, type[ConsolePage]] = {
-    page.href: page for page in (AgentsPage, StatusPage, ConfigPage, ProjectorPage, MobilePage)
+    **{page.href: page for page in (AgentsPage, StatusPage, ConfigPage, ProjectorPage, MobilePage)},
+    **HISTORY_PAGES,
 }
 """Every route the console serves a page at (the nav lists the main three)."""
 

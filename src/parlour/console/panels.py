@@ -26,6 +26,7 @@ from typing import Any
 from htpy import (
     Element,
     Node,
+    a,
     b,
     button,
     code,
@@ -43,13 +44,17 @@ from htpy import (
     ul,
 )
 
+from parlour.console.history import agent_href, question_href
 from parlour.console.model import Agent, ConsoleState, Service
+from parlour.console.times import AGE, length
+from parlour.core.widgets import widget_attrs
 from parlour.runtime.views import SharedViews
 
 __all__ = [
     "LAUNCH_BUNDLE",
     "LAUNCH_TARGET",
     "PANELS",
+    "agent_state",
     "dom_id",
     "js_string",
     "register",
@@ -57,6 +62,13 @@ __all__ = [
 
 LOG_SHOWN = 200
 RESULTS_SHOWN = 10
+QUESTIONS_LISTED = 100
+"""How many questions the question history lists (the newest asked)."""
+WAITING_IDS = 50
+"""How many pending question ids the `waiting` view hands its behaviour (to notice new ones)."""
+ACTIVE = frozenset({"pending", "running"})
+"""Agent states that go stale when the agent stays silent (blocked ones wait for a person,
+finished ones are done)."""
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -131,12 +143,32 @@ def progress(state: ConsoleState) -> Element:
     ]
 
 
-def agent_row(agent: Agent) -> tuple[str, Element]:
+def now() -> float:
+    """The time the agents view judges silence by (tests replace it)."""
+    return time.time()
+
+
+def agent_state(agent: Agent, stale_after: float, at: float) -> str | None:
+    """How `agent` shows at time `at`: its state; "stale" when it is pending or running and
+    has been silent for `stale_after` seconds; None (not listed) after twice that, unless
+    it is blocked (it waits for a person, however long)."""
+    silent = at - agent.updated
+    if agent.state != "blocked" and silent >= 2 * stale_after:
+        return None
+    if agent.state in ACTIVE and silent >= stale_after:
+        return "stale"
+    return agent.state
+
+
+def agent_row(agent: Agent, shown: str | None = None) -> tuple[str, Element]:
     ident = dom_id("agent", agent.name)
+    state = shown or agent.state
     detail = agent.detail or agent.task
-    return ident, li(".console-agent", id=ident, data_state=agent.state)[
-        span(".console-agent-name")[agent.name],
-        span(f".console-badge.console-badge--{agent.state}")[agent.state],
+    if state == "stale":
+        detail = f"silent since {_clock(agent.updated)} (was {agent.state})"
+    return ident, li(".console-agent", id=ident, data_state=state)[
+        a(".console-agent-name", href=agent_href(agent.name))[agent.name],
+        span(f".console-badge.console-badge--{state}")[state],
         span(".console-agent-detail")[detail],
     ]
 
@@ -145,8 +177,72 @@ def agents_container(items: Node) -> Element:
     return ul("#agents.console-list")[items]
 
 
-def agents_items(state: ConsoleState) -> list[tuple[str, Element]]:
-    return [agent_row(a) for a in state.agent_rows()]
+def agents_items(state: ConsoleState, at: float | None = None) -> list[tuple[str, Element]]:
+    """The rows of the agents that still show at `at` (default: `now()`), by name."""
+    at = now() if at is None else at
+    stale_after = state.settings.stale_after
+    rows: list[tuple[str, Element]] = []
+    for agent in state.agent_rows():
+        shown = agent_state(agent, stale_after, at)
+        if shown is not None:
+            rows.append(agent_row(agent, shown))
+    return rows
+
+
+# -- who is waiting, and every question ---------------------------------------------------------
+
+
+def waiting(state: ConsoleState) -> Element:
+    """How many questions wait for an answer, on every page: a link to them, and the data
+    of the `console-waiting` behaviour (static/console.js), which puts the count in the
+    tab's title and notifies of new questions when the person asked for it."""
+    pending = state.pending_questions()
+    newest = pending[-1] if pending else None
+    data = {
+        "count": len(pending),
+        "ids": [q.id for q in pending[-WAITING_IDS:]],
+        "newest": {"id": newest.id, "agent": newest.agent, "question": newest.question[:200]}
+        if newest is not None
+        else None,
+    }
+    count = len(pending)
+    return a(
+        "#waiting.console-waiting",
+        widget_attrs("console-waiting", data),
+        href="/#questions",
+        data_count=str(count),
+        title="Questions waiting for an answer",
+    )[
+        span(".console-waiting-count")[str(count)],
+        " waiting for you" if count else " waiting",
+    ]
+
+
+def question_list(state: ConsoleState) -> Element:
+    """Every question the state remembers (pending, and the newest closed), newest asked
+    first, each a link to its story."""
+    questions = sorted(state.questions.values(), key=lambda q: (q.asked, q.id), reverse=True)
+    shown = questions[:QUESTIONS_LISTED]
+    return ul("#question_list.console-list.console-question-list")[
+        (
+            li(id=dom_id("asked", q.id), data_state=q.state)[
+                span({AGE: f"{q.asked:.0f}"}, class_="console-time")[_clock(q.asked)],
+                a(".console-agent-name", href=agent_href(q.agent))[f"@{q.agent}"],
+                a(".console-question-link", href=question_href(q.id))[q.question],
+                span(f".console-badge.console-badge--{q.state}")[q.state],
+                span(".console-answered-answer")[q.answer] if q.answer is not None else None,
+                span(".console-answered-by")[
+                    f"by {q.answered_by}" if q.answered_by else "",
+                    f" after {length(q.closed_at - q.asked)}" if q.closed_at else "",
+                ]
+                if q.closed
+                else None,
+            ]
+            for q in shown
+        )
+        if shown
+        else li(".console-empty")["No question asked yet."]
+    ]
 
 
 def launcher(state: ConsoleState) -> Element:
@@ -187,13 +283,17 @@ def log_container(items: Node) -> Element:
 
 
 def log_items(state: ConsoleState) -> list[tuple[str, Element]]:
+    """The newest entries; topics as the API spells them (`agent.completed`), each source
+    a link to its timeline."""
     return [
         (
             f"log-{e.id}",
             li(".console-log-entry", id=f"log-{e.id}", data_kind=e.kind)[
                 span(".console-time")[_clock(e.time)],
-                span(".console-topic")[e.topic.replace(".", ":", 1)],
-                span(".console-source")[f"@{e.source}" if e.source else ""],
+                span(".console-topic")[e.topic],
+                a(".console-source", href=agent_href(e.source))[f"@{e.source}"]
+                if e.source
+                else span(".console-source"),
                 span(".console-summary")[e.summary],
             ],
         )
@@ -261,14 +361,19 @@ def register(views: SharedViews, state: Callable[[], ConsoleState]) -> None:
     views.add_list("log", log_container, lambda: log_items(state()))
     views.add_list("services", services_container, lambda: services_items(state()))
     views.add("launcher", lambda: launcher(state()))
+    views.add("waiting", lambda: waiting(state()))
+    views.add("question_list", lambda: question_list(state()))
 
 
 def part_views(parts: frozenset[str]) -> list[str]:
-    """The panels to re-render after a fold that changed `parts` (the questions part
-    feeds two: the pending cards and the recently answered)."""
+    """The panels to re-render after a fold that changed `parts`: the questions part feeds
+    the pending cards, the recently answered, the waiting count and the question history;
+    the settings part the agents (how long silence may last)."""
     names = [name for name in PANELS if name in parts]
     if "questions" in parts:
-        names.append("answered")
+        names.extend(("answered", "waiting", "question_list"))
+    if "settings" in parts and "agents" not in names:
+        names.append("agents")
     return names
 
 

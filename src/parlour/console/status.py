@@ -5,7 +5,11 @@ conversations, bus rate), keeps the newest sample, and re-renders the views that
 so "Last updated" moves even when nothing else happens (R23, R25). Rendering reads only the
 sample: two renders of one sample are identical.
 
-    health     the banner: services' levels and the memory level, as one word (R23)
+    health     the banner: services' levels and the memory level, naming what is wrong
+               (R23); "No services reporting" when none has reported, never "All systems
+               operational" about nothing
+    activity   the Agents page's chart: events per second and questions waiting over the
+               last hour (`parlour.console.activity`), one point per 10 s bucket
     figures    process, runtime and memory figures, with a memory bar (65/85 % thresholds)
     readiness  the Config banner: "X of Y set" for the environment variables (R25)
     settings   the effective live settings (the form to change them is on the page)
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from htpy import Element, code, div, li, section, span, ul
 
 from parlour.console import figures as fig
+from parlour.console.activity import Activity, chart
 from parlour.console.panels import figure_table, heading, meter
 from parlour.runtime.views import SharedViews
 
@@ -63,6 +68,7 @@ class Figures:
         self.gc = fig.GcWatch()
         self.sample: dict[str, Any] = {}
         self.updated = 0.0
+        self.activity = Activity()
 
     def register(self, views: SharedViews) -> None:
         self.take(stored=None)
@@ -71,6 +77,7 @@ class Figures:
         views.add("readiness", self.readiness)
         views.add("settings", self.settings)
         views.add("config", self.config)
+        views.add("activity", lambda: chart(self.activity))
 
     async def run(self, tick: float) -> None:
         """Sample every `tick` seconds and re-render the views that show the sample."""
@@ -84,7 +91,11 @@ class Figures:
                 except Exception:  # a store that cannot count still lets the page live
                     stored = None
                 self.take(stored=stored)
-                self.console.pages.views.invalidate("health", "figures", "readiness", "config")
+                views = self.console.pages.views
+                # The agents view judges silence by the clock: a tick may make one stale.
+                views.invalidate("health", "figures", "readiness", "config", "agents")
+                if self.record(time.time()):
+                    views.invalidate("activity")
         finally:
             self.lag.stop()
             self.gc.uninstall()
@@ -106,6 +117,16 @@ class Figures:
         }
         self.updated = time.time()
 
+    def record(self, now: float) -> bool:
+        """Sample the activity chart at `now`; True when a point was added."""
+        hub = self.console.hub
+        if hub is None:
+            return False
+        state = hub.state
+        return self.activity.sample(
+            now, events_seen=state.events_seen, waiting=len(state.pending_questions())
+        )
+
     # -- views -------------------------------------------------------------------------------
 
     def _services_levels(self) -> list[str]:
@@ -115,14 +136,26 @@ class Figures:
         return [s.status for s in hub.state.service_rows()]
 
     def health(self) -> Element:
+        """The banner: what is wrong, by name; or that nothing reports at all."""
         proc = self.sample["process"]
-        levels = self._services_levels()
+        hub = self.console.hub
+        services = hub.state.service_rows() if hub is not None else []
         memory = fig.memory_level(proc.memory_percent)
-        tone, text = fig.health([*levels, memory])
+        tone, text = fig.health([*(s.status for s in services), memory])
+        wrong = [f"{s.name} ({s.status or 'no status'})" for s in services if fig.bad(s.status)]
+        if memory != "ok":
+            wrong.append(f"memory at {proc.memory_percent:.0f} %")
+        if not services:
+            tone = "unknown" if memory == "ok" else tone
+            text = "No services reporting"
+            if memory != "ok":
+                text += f"; memory at {proc.memory_percent:.0f} %"
+        elif wrong:
+            text = f"{text}: {', '.join(wrong)}"
         detail = (
-            f"{len(levels)} services · memory {proc.memory_percent:.0f} %"
-            if levels
-            else f"no services reported yet · memory {proc.memory_percent:.0f} %"
+            f"{len(services)} services · memory {proc.memory_percent:.0f} %"
+            if services
+            else f"no service has sent service.status yet · memory {proc.memory_percent:.0f} %"
         )
         return div("#health", class_=f"console-health console-health--{tone}")[
             span[text], " ", span(".console-muted")[f"({detail})"]
@@ -200,6 +233,7 @@ class Figures:
             rows = [
                 ("Coalescing window", f"{settings.window:g} s"),
                 ("Event log length", str(settings.log_length)),
+                ("Agents stale after", f"{settings.stale_after:g} s silent"),
             ]
         return div("#settings")[figure_table(rows)]
 
