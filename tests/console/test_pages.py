@@ -455,7 +455,7 @@ async def test_the_log_lists_newest_first_with_its_kind(
         f"log-{first.id}",
     ]
     assert [e.get("data-kind") for e in entries] == ["run", "tool", "agent"]
-    assert "agent:started" in page.text(f"#log-{first.id}")
+    assert "agent.started" in page.text(f"#log-{first.id}")
     assert "@alpha" in page.text(f"#log-{first.id}")
 
 
@@ -755,7 +755,7 @@ async def test_an_expired_question_leaves_the_page_and_is_logged(
         page,
         lambda evs: (
             card not in items(page, "questions")
-            and any(e.selector == "#log" and "question:expired" in e.elements for e in evs)
+            and any(e.selector == "#log" and "question.expired" in e.elements for e in evs)
         ),
     )
     (expiry,) = [
@@ -763,7 +763,7 @@ async def test_an_expired_question_leaves_the_page_and_is_logged(
         for e in events
         if e.selector == "#log"
         for i in ids_in(e.elements)
-        if "question:expired" in part(e.elements, i).text
+        if "question.expired" in part(e.elements, i).text
     ]
     assert expiry in items(page, "log")
     assert items(page, "log") == items(console.pages.views.html("log"), "log")
