@@ -2,7 +2,8 @@
 
     subject   parlour-conv.<bucket>.<key>       one per conversation (key: its KV key)
     stream    OUTBOX_<bucket>                   keeps the newest `length` notices per
-                                                conversation, for up to `max_age` seconds
+                                                conversation, for up to `max_age` seconds,
+                                                `max_bytes` in all (the oldest go first)
 
 A node that saves a conversation publishes one notice on the conversation's subject (core
 NATS, no round trip: `publish` returns once the message is queued). Every node listens on
@@ -48,6 +49,7 @@ class Outbox:
         *,
         length: int = 64,
         max_age: float = 900.0,
+        max_bytes: int = 1 << 30,
         timeout: float = 5.0,
     ) -> None:
         self._nc = client
@@ -56,6 +58,7 @@ class Outbox:
         self.prefix = f"parlour-conv.{bucket}."
         self.length = length
         self.max_age = max_age
+        self.max_bytes = max_bytes
         self._timeout = timeout
         self._sub: NatsSubscription | None = None
 
@@ -66,6 +69,7 @@ class Outbox:
             subjects=[self.prefix + ">"],
             max_msgs_per_subject=self.length,
             max_age=self.max_age,
+            max_bytes=self.max_bytes,
             discard=DiscardPolicy.OLD,
             storage=StorageType.FILE,
             allow_direct=True,
