@@ -16,10 +16,12 @@ import pytest
 
 from parlour.cli import main
 from parlour.core import component as registry
-from parlour.stores import FileStore, SqliteStore
+from parlour.core.codec import encode
+from parlour.stores import FileStore, SqliteStore, open_store
 from parlour.stores.protocol import ConversationStore
-from parlour.testing import AsgiClient
+from parlour.testing import AsgiClient, Harness
 from parlour.web.app import App
+from tests.support.nats import start_nats_server
 
 COMPONENTS = """
 from htpy import div, span, button
@@ -147,6 +149,26 @@ def test_reads_a_file_store(components: str, capsys: pytest.CaptureFixture[str])
 
     assert cid in inspect(capsys, "--store", "file:convs")
     assert "count = 2" in inspect(capsys, cid, "--store", "file:convs")
+
+
+async def save_to(spec: str, cid: str, data: bytes) -> None:
+    store = open_store(spec)
+    try:
+        await store.save(cid, data, touched=1.0)
+    finally:
+        await store.close()
+
+
+def test_reads_a_nats_kv_store(
+    components: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    conversation = Harness(counter_class(components)(), cid="kv1").conversation
+    for server in start_nats_server(tmp_path):
+        spec = f"{server.url}/inspect-test"
+        asyncio.run(save_to(spec, "kv1", encode(conversation)))
+
+        assert "kv1" in inspect(capsys, "--store", spec)
+        assert "count = 0" in inspect(capsys, "kv1", "--store", spec)
 
 
 def test_without_the_components_it_shows_the_stored_state(

@@ -7,6 +7,8 @@ import json
 import re
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from parlour.core.codec import encode
 from parlour.testing import AsgiClient
@@ -281,3 +283,18 @@ async def test_the_panels_own_requests_tell_it_the_pages_signals(
 
     await page.post(f"/_parlour/dev/{page.cid}/now")
     await page.panel(lambda p: "'draft': 'typed'" in p.text("#parlour-inspector-panel"))
+
+
+async def test_an_app_mounted_below_a_path_serves_its_inspector_there(make_app: MakeApp) -> None:
+    host = Starlette(routes=[Mount("/app", app=make_app(Counter, dev=True))])
+    client = AsgiClient(host)
+    shell = await client.get("/app/")
+    found = re.search(r"/app/_parlour/sse/([A-Za-z0-9_-]+)", shell.text)
+    assert found is not None
+    cid = found.group(1)
+
+    assert f"@get(&#34;/app/_parlour/dev/{cid}/sse&#34;" in shell.text
+    assert (await client.get(f"/app/_parlour/dev/{cid}")).status == 200
+    async with client.stream(f"/app/_parlour/dev/{cid}/sse") as stream:
+        panel = await stream.next_event()
+    assert f"@post(&#39;/app/_parlour/dev/{cid}/select/p1&#39;" in panel.elements
