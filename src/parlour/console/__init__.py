@@ -15,6 +15,12 @@ Modules, one concept each:
     launcher    the run launcher (part of the hub)
     api         the HTTP API, Starlette
     client      a synchronous client, standard library only
+    async_client  the same for asyncio (asyncio streams), standard library only
+    answers     the kinds of question, their forms, and the answers each takes
+    bodies      the API's request and response bodies (msgspec Structs)
+    openapi     /api/openapi.json and /api/docs, generated from `bodies`
+    cards       the question cards and a page's answer
+    mcp         the Model Context Protocol at /mcp: ask_human and report
     access      who may use it: the token, the users, the signed sign-in cookie
     users       the named people: scrypt-hashed passwords in a 0600 file, `console user`
     signin      the sign-in page, sign-out, the guard in front of the pages
@@ -33,8 +39,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from parlour.console.async_client import AsyncClient as AsyncClient
+    from parlour.console.client import Answer as Answer
     from parlour.console.client import Client as Client
     from parlour.console.client import ClientError as ClientError
+    from parlour.console.client import QuestionCancelled as QuestionCancelled
     from parlour.console.errors import ConsoleError as ConsoleError
     from parlour.console.errors import InvalidAnswer as InvalidAnswer
     from parlour.console.errors import QuestionClosed as QuestionClosed
@@ -49,6 +58,8 @@ if TYPE_CHECKING:
     from parlour.console.questions import Question as Question
 
 __all__ = [
+    "Answer",
+    "AsyncClient",
     "Client",
     "ClientError",
     "ConsoleError",
@@ -58,6 +69,7 @@ __all__ = [
     "Journal",
     "MemoryJournal",
     "Question",
+    "QuestionCancelled",
     "QuestionClosed",
     "QuestionNotFound",
     "Settings",
@@ -66,6 +78,9 @@ __all__ = [
 ]
 
 _HOMES = {
+    "Answer": "client",
+    "AsyncClient": "async_client",
+    "QuestionCancelled": "client",
     "Client": "client",
     "ClientError": "client",
     "Hub": "hub",

@@ -9,6 +9,7 @@
     /projector        read-only, large type        /mobile   questions first, for a phone
     /_parlour/...     the pages' streams and events (parlour.web.App)
     /_console/signin, /_console/signout   signing in to the pages (parlour.console.signin)
+    /mcp              the Model Context Protocol: ask_human, report (parlour.console.mcp)
 
 Who may use it (`parlour.console.access`): with users (`parlour console user add`) the
 pages want a name and password, with only a token (`token=` or PARLOUR_CONSOLE_TOKEN) they
@@ -56,6 +57,7 @@ from parlour.console.api import api_app
 from parlour.console.demo import run_swarm
 from parlour.console.hub import Hub
 from parlour.console.journal import open_journal
+from parlour.console.mcp import McpEndpoint
 from parlour.console.pages import PAGES
 from parlour.console.signin import SignIn
 from parlour.console.users import USERS_FILE, Users
@@ -122,10 +124,13 @@ class Console:
         self._pages: App | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_app: Starlette | None = None
+        self.mcp = McpEndpoint(lambda: self.hub, self.access)
+        """The Model Context Protocol at /mcp (`parlour.console.mcp`)."""
         routes = Starlette(
             routes=[
                 Route("/_console/console.css", self._css, methods=["GET"]),
                 Mount("/api", app=self._api),
+                Route("/mcp", self.mcp, methods=["GET", "POST", "DELETE"]),
                 Mount("/", app=self._serve_pages),
             ],
             lifespan=self._lifespan,
@@ -218,6 +223,10 @@ class Console:
         self.figures.register(pages.views)
         hub.listen(self._changed)
         self._api_app = api_app(hub, access=self.access)
+        try:
+            await self.mcp.start()
+        except ImportError as exc:  # the SDK is a dependency; a broken install says so
+            log.warning("parlour console: /mcp is off: the mcp package cannot load (%s)", exc)
         self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
         if self.demo:
             # Runs started from the launcher are the swarm's next runs.
@@ -266,5 +275,6 @@ class Console:
         self._tasks.clear()
         if self._pages is not None:
             await self._pages.close()  # the runtime first, so no page calls a closed hub
+        await self.mcp.close()
         if self.hub is not None:
             await self.hub.close()

@@ -7,7 +7,8 @@
                                              401 "Wrong name or password", 429 after 10 misses
     POST /_console/signout                   clears the cookie; 303 to the sign-in page
 
-Everything else that is not `/api` (the API checks its own bearer token) passes only with a
+Everything else that is not `/api` or `/mcp` (they check the bearer token themselves:
+`parlour.console.api`, `parlour.console.mcp`) passes only with a
 valid sign-in cookie (`parlour.console.access`): a page GET without one is redirected to
 the sign-in page with a relative `Location` (never built from the Host header); any other
 request (the pages' event, back and stream routes) gets 403. The stylesheets and Datastar
@@ -129,7 +130,7 @@ class SignIn:
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        if path == "/api" or path.startswith("/api/") or _public(path):
+        if path in ("/api", "/mcp") or path.startswith("/api/") or _public(path):
             await self.app(scope, receive, send)
             return
         if path in (SIGNIN_PATH, SIGNOUT_PATH):
