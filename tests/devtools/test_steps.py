@@ -9,13 +9,36 @@ from typing import Any
 import pytest
 from htpy import Element, div
 
-from parlour import Component, after, event, io
+from parlour import Component, after, dispatch_to, event, io
 from parlour.bus import InProcessBus
 from parlour.core import kernel
 from parlour.devtools.steps import QUIET, StepLog
 from parlour.runtime import Runtime
+from parlour.stores import MemoryStore
 
 from .components import Board, Counter
+
+
+class Child(Component, name="devtools_tests.Child"):
+    def render(self) -> Element:
+        return div(self.root)["child"]
+
+    @event
+    def tell(self) -> Any:
+        return dispatch_to(self.parent.heard, "hello")
+
+
+class Parent(Component, name="devtools_tests.Parent"):
+    heard_from_child: str = ""
+
+    def children(self) -> dict[str, Component]:
+        return {"child": Child()}
+
+    def render(self) -> Element:
+        return div(self.root)[self.slot("child"), self.heard_from_child]
+
+    def heard(self, message: str) -> None:
+        self.heard_from_child = message
 
 
 class Waiter(Component, name="devtools_tests.Waiter"):
@@ -39,6 +62,17 @@ class Waiter(Component, name="devtools_tests.Waiter"):
 
     def finished(self, value: str) -> None:
         self.result = value
+
+    @event
+    def fail(self) -> Any:
+        return io(_broken, self.finished)
+
+    def on_error_finished(self, error: Exception) -> None:
+        self.result = f"failed: {error}"
+
+
+def _broken() -> str:
+    raise RuntimeError("the service is down")
 
 
 @pytest.fixture
@@ -95,6 +129,8 @@ async def test_timers_and_io_results_are_recorded_as_such(runtime: Runtime) -> N
     await until(lambda: any(r.kind == "timer" for r in log.records(cid)))
     await runtime.dispatch(cid, kernel.Event("p1", "work"))
     await until(lambda: any(r.kind == "io" for r in log.records(cid)))
+    await runtime.dispatch(cid, kernel.Event("p1", "fail"))
+    await until(lambda: any(r.kind == "io error" for r in log.records(cid)))
 
     kinds = [(r.kind, r.what) for r in log.records(cid)]
     assert kinds == [
@@ -102,8 +138,14 @@ async def test_timers_and_io_results_are_recorded_as_such(runtime: Runtime) -> N
         ("timer", "p1.ring"),
         ("event", "p1.work"),
         ("io", "p1.finished"),
+        ("event", "p1.fail"),
+        ("io error", "p1.finished"),
     ]
-    soon, timer, work, done = log.records(cid)
+    soon, timer, work, done, _, failed = log.records(cid)
+    assert failed.payload == "RuntimeError('the service is down')"
+    assert [str(c) for c in failed.changes] == [
+        "p1.result: 'computed' -> 'failed: the service is down'"
+    ]
     assert any(c.startswith("schedule timer") for c in soon.commands)
     assert timer.depth == soon.depth  # internal events take no history step
     assert work.commands == ("io -> p1.finished",)
@@ -180,3 +222,30 @@ async def test_a_step_wakes_whoever_listens_to_its_conversation(runtime: Runtime
 
     assert waiter.is_set()
     log.unlisten(live.conv.id, waiter)
+
+
+async def test_dispatch_to_the_end_and_a_restore_are_recorded_as_such() -> None:
+    store = MemoryStore()
+    first = Runtime(store=store)
+    live, _ = await first.mint(Parent(), owner=None, base="/_parlour")
+    cid = live.conv.id
+    second = Runtime(store=store)  # another process: the conversation comes from the store
+    log = StepLog()
+    log.attach(second)
+    try:
+        assert await second.connect(cid) is not None  # its first stream wakes it up
+        await second.dispatch(cid, kernel.Event("p2", "tell"))
+        await until(lambda: any(r.kind == "dispatch_to" for r in log.records(cid)))
+        await second.end(cid)
+
+        assert [(r.kind, r.what) for r in log.records(cid)] == [
+            ("wakeup", "restored from the store: wakeup"),
+            ("event", "p2.tell"),
+            ("dispatch_to", "p1.heard"),
+            ("end", "the conversation ended"),
+        ]
+        assert log.records(cid)[2].payload == "'hello'"
+        assert log.records(cid)[-1].title == "the conversation ended"
+    finally:
+        await second.close()
+        await first.close()

@@ -287,8 +287,11 @@ def _cause(fn: Callable[..., Any]) -> _Cause | None:
         case "finish":
             return _Cause("end", "the conversation ended")
         case "render_top":
-            woke = code is not None and any(
-                isinstance(c, tuple) and "wake" in c for c in code.co_consts
+            # `lambda conv: kernel.render_top(conv, wake=True)`: the keyword is in its constants.
+            woke = (
+                fn is not kernel.render_top
+                and code is not None
+                and any(isinstance(c, tuple) and "wake" in c for c in code.co_consts)
             )
             return _Cause("wakeup", "restored from the store: wakeup") if woke else None
         case _:
