@@ -84,6 +84,8 @@ class Unavailable(RestoreBusy):
     """NATS did not answer (it restarts, or the network is down): the request was not
     applied, the client may retry (answered 503; streams retry by themselves)."""
 
+    reason = "the conversation store (NATS) did not answer; retry shortly"
+
 
 @contextlib.contextmanager
 def _reachable(cid: str) -> Generator[None]:
@@ -97,6 +99,8 @@ def _reachable(cid: str) -> Generator[None]:
 class Contended(RestoreBusy):
     """An event lost the compare-and-set race `MAX_ATTEMPTS` times in a row (answered 503:
     the request was not applied, the client may retry)."""
+
+    reason = "the conversation was changed by other nodes at the same moment; retry"
 
 
 @dataclass(eq=False)

@@ -56,7 +56,12 @@ type OnEnd = Callable[[str, Any], object]
 
 
 class RestoreBusy(Exception):
-    """Too many conversations are being restored at once; the client should retry shortly."""
+    """Too many conversations are being restored at once; the client should retry shortly.
+
+    Subclasses name other reasons to answer 503; `reason` is what the client is told.
+    """
+
+    reason = "too many conversations are being restored; retry shortly"
 
 
 class Runtime:

@@ -374,8 +374,8 @@ class App:
             if hot is not None:
                 try:
                     await hot[0](scope, receive, send, *hot[1])
-                except RestoreBusy:
-                    await busy()(scope, receive, send)
+                except RestoreBusy as exc:
+                    await busy(exc.reason)(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
@@ -415,7 +415,7 @@ class App:
         await self.close()
 
     async def _busy(self, request: Request, exc: Exception) -> Response:
-        return busy()
+        return busy(exc.reason if isinstance(exc, RestoreBusy) else RestoreBusy.reason)
 
     # -- the page and its files -------------------------------------------------------------
 

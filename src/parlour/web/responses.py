@@ -25,9 +25,10 @@ def plain(status: int, message: str) -> Response:
     )
 
 
-def busy() -> Response:
-    """A reconnect storm: shed load; the shell's `retry: 'always'` brings the client back."""
-    response = plain(503, "too many conversations are being restored; retry shortly")
+def busy(reason: str = "too many conversations are being restored; retry shortly") -> Response:
+    """Shed load (a reconnect storm, a store that did not answer): a 503 saying why; the
+    shell's `retry: 'always'` brings the client back."""
+    response = plain(503, reason)
     response.headers["Retry-After"] = "1"
     return response
 
