@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-
 from examples.counter import Counter
+
 from parlour import App
 from parlour.runtime import RestoreBusy
 from parlour.runtime.cluster import Contended, Unavailable
