@@ -24,7 +24,7 @@ Steps that fell off the front of a bounded history are gone; the first one kept 
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,12 +343,3 @@ def _change(c: Change) -> dict[str, Any]:
 def kept(inst: Instance) -> tuple[str, ...]:
     """The state fields the page's signals write to (`keep`), for the state view."""
     return tuple(type(inst.component).keep)
-
-
-def counts(conv: Conversation) -> Mapping[str, int]:
-    """How many instances of each type (a one-line summary)."""
-    out: dict[str, int] = {}
-    for inst in conv.instances.values():
-        label = type_label(inst)
-        out[label] = out.get(label, 0) + 1
-    return out
