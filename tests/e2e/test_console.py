@@ -165,7 +165,9 @@ async def test_status_and_config_pages(launch: Launch, open_page: OpenPage) -> N
     url = launch("console")
     status = await open_page(url + "/status")
     await expect(status.locator('.console-nav-item[aria-current="page"]')).to_have_text("⚡Status")
-    await expect(status.locator("#health")).to_contain_text("All systems operational")
+    # Nothing reports yet: the banner says so (issue 16), not "All systems operational".
+    await expect(status.locator("#health")).to_contain_text("No services reporting")
+    await expect(status.locator("#health")).not_to_contain_text("All systems operational")
     await expect(status.locator("#figures")).to_contain_text("Open streams")
     post(
         url,
@@ -259,6 +261,8 @@ async def test_the_launcher_starts_a_run_and_offers_recent_targets(
     await expect(page.locator("#progress")).to_contain_text("0/3 agents completed")
     await target.fill("docs")
     await start.click()
+    # A run is in progress (src): the launcher asks before replacing it (issue 16).
+    await page.get_by_role("alertdialog").get_by_role("button", name="Replace it").click()
     await expect(page.locator("#launcher .console-chip")).to_have_text(["docs", "src"])
     await target.fill("")
     await page.locator("#launcher .console-chip", has_text="src").click()

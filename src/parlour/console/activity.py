@@ -7,7 +7,8 @@
 
 The ticker (`parlour.console.status.Figures`) samples the state's event count and the
 number of pending questions every `tick` seconds; each finished bucket gets the events per
-second over it and the most questions waiting at any sample in it. Buckets nobody sampled
+second over it (the events counted between two samples go to the bucket of the earlier
+one) and the most questions waiting at any sample in it. Buckets nobody sampled
 (the console was stopped) read as no events and nothing waiting.
 
 The chart is a client-side widget (`parlour.core.widgets`): the host carries the series as
@@ -66,6 +67,8 @@ class Activity:
         if self._key is None:
             self._key = key
         elif key > self._key:
+            self._events += delta  # they came since the last sample, in the bucket it was in
+            delta = 0
             self._finish()
             for empty in range(max(self._key + 1, key - self.points), key):
                 self._done.append((empty, 0.0, 0))  # nobody sampled: the console was stopped
