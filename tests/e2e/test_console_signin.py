@@ -57,12 +57,11 @@ def card_of(page: Page, qid: str) -> Any:
 async def answer(page: Page, qid: str, text: str) -> None:
     card = card_of(page, qid)
     await expect(card).to_have_count(1, timeout=DELIVERY_MS)
-    field = card.get_by_label("answer")
-    if await card.locator("select").count():
-        await field.select_option(text)
+    if await card.locator(".console-choice").count():  # one of the options: a button each
+        await card.get_by_role("button", name=text, exact=True).click()
     else:
-        await field.fill(text)
-    await card.get_by_role("button", name="Send").click()
+        await card.get_by_label("answer").fill(text)
+        await card.get_by_role("button", name="Send").click()
     await expect(card).to_have_count(0, timeout=DELIVERY_MS)
 
 

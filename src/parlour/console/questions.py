@@ -379,9 +379,9 @@ def _typed(question: Question, payload: dict[str, Any]) -> Question:
     checked it before publishing; an event published by hand may hold anything)."""
     changes: dict[str, Any] = {}
     try:
-        kind = kind_of_request(
-            payload.get("kind"), question.options, payload.get("multiple"), payload.get("schema")
-        )
+        declared = payload.get("kind")
+        multiple = payload.get("multiple") or declared == "multiple" or None
+        kind = kind_of_request(declared, question.options, multiple, payload.get("schema"))
     except ValueError:
         kind = question.kind
     if kind == "multiple" and question.options is None:
