@@ -4,12 +4,14 @@ test learns a question's id from the server's own SSE feed before answering it."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from parlour.bus import InProcessBus
-from parlour.console import Client, ClientError
+from parlour.console import AsyncClient, Client, ClientError, QuestionCancelled
 from parlour.console.api import api_routes
 from parlour.console.hub import Hub
 from parlour.console.journal import MemoryJournal
@@ -214,3 +216,105 @@ def test_importing_the_client_loads_no_server_machinery() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(result.stdout) == []
+
+
+# -- typed questions, defaults, cancelling, the async client -------------------------------------
+
+
+def test_ask_returns_typed_answers(served: Served) -> None:
+    client = Client(served.url)
+    schema = {
+        "type": "object",
+        "properties": {"replicas": {"type": "integer"}},
+        "required": ["replicas"],
+    }
+    cases: list[tuple[dict[str, Any], Any]] = [
+        ({"options": ["a", "b", "c"], "multiple": True}, ["a", "c"]),
+        ({"kind": "approve"}, {"approved": False, "reason": "not today"}),
+        ({"schema": schema}, {"replicas": 4}),
+    ]
+    with event_feed(served.url) as next_of, ThreadPoolExecutor(1) as pool:
+        for typed, given in cases:
+            asking = pool.submit(client.ask, "deployer", "Which?", timeout=30, **typed)
+            qid = next_of("question.asked")["payload"]["id"]
+            Client(served.url).answer(qid, given)
+            assert asking.result(timeout=WAIT) == given
+
+
+def test_details_say_whether_the_default_answered(served: Served) -> None:
+    client = Client(served.url)
+    answer = client.ask(
+        "deployer", "Ship?", ["ship", "wait"], timeout=0.2, default="wait", details=True
+    )
+    assert (answer.value, answer.defaulted, answer.answered_by) == ("wait", True, None)
+    assert served.hub.state.questions[answer.id].defaulted
+
+
+def test_a_cancelled_question_raises_question_cancelled(served: Served) -> None:
+    client = Client(served.url)
+    with event_feed(served.url) as next_of, ThreadPoolExecutor(1) as pool:
+        asking = pool.submit(client.ask, "deployer", "Still needed?", timeout=30)
+        qid = next_of("question.asked")["payload"]["id"]
+        assert [q["id"] for q in client.questions("pending")] == [qid]
+        assert client.cancel(qid)["state"] == "cancelled"
+        with pytest.raises(QuestionCancelled, match=f"question {qid} was cancelled by api"):
+            asking.result(timeout=WAIT)
+
+
+def test_an_idempotency_key_makes_a_retried_ask_wait_on_the_same_question(
+    served: Served,
+) -> None:
+    client = Client(served.url)
+    with event_feed(served.url) as next_of, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(client.ask, "deployer", "Once?", timeout=30, idempotency_key="k-1")
+        qid = next_of("question.asked")["payload"]["id"]
+        retried = pool.submit(client.ask, "deployer", "Once?", timeout=30, idempotency_key="k-1")
+        for _ in range(1000):  # until both long-poll the one question (at most 10 s)
+            if served.hub.waiting == 2:
+                break
+            time.sleep(0.01)
+        assert served.hub.waiting == 2
+        client.answer(qid, "done")
+        assert first.result(timeout=WAIT) == retried.result(timeout=WAIT) == "done"
+    assert len(served.hub.state.questions) == 1
+
+
+async def first_pending(client: AsyncClient) -> list[dict[str, Any]]:
+    """The pending questions, once there is one (polled for at most `WAIT` seconds)."""
+    for _ in range(int(WAIT / 0.01)):
+        if pending := await client.questions("pending"):
+            return pending
+        await asyncio.sleep(0.01)
+    raise AssertionError("no question became pending")
+
+
+async def test_the_async_client_asks_and_waits_in_the_event_loop() -> None:
+    with serve(token="t0k") as served:
+        client = AsyncClient(served.url, token="t0k")
+        asking = asyncio.create_task(
+            client.ask("deployer", "Async?", ["yes", "no"], timeout=30, details=True)
+        )
+        pending = await first_pending(client)
+        await client.answer(pending[0]["id"], "no")
+        answer = await asyncio.wait_for(asking, WAIT)
+        assert (answer.value, answer.answered_by, answer.defaulted) == ("no", "api", False)
+        assert await client.publish("agent.progress", "deployer", {"message": "x"}) > 0
+        with pytest.raises(ClientError) as refused:
+            await AsyncClient(served.url, token="wrong").snapshot()
+        assert refused.value.status == 401
+        assert "missing or wrong token" in refused.value.message
+        cancel = asyncio.create_task(client.ask("deployer", "Cancel?", timeout=30))
+        pending = await first_pending(client)
+        await client.cancel(pending[0]["id"])
+        with pytest.raises(QuestionCancelled):
+            await asyncio.wait_for(cancel, WAIT)
+
+
+async def test_the_async_client_reports_an_unreachable_console() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ClientError) as caught:
+        await AsyncClient(f"http://127.0.0.1:{port}", timeout=2).snapshot()
+    assert caught.value.status == 0
+    assert "cannot reach the console" in caught.value.message
