@@ -389,3 +389,26 @@ async def test_the_docs_page_lists_every_operation_without_script(staffed: Conso
         assert operation in page, operation
     for field in ("on_behalf_of", "assignee", "schema", "Idempotency-Key", "QuestionView"):
         assert field in page, field
+
+
+# -- what every tab shows -----------------------------------------------------------------------
+
+
+async def test_a_cancelled_card_leaves_every_tab_and_a_defaulted_one_says_so(
+    staffed: Console,
+) -> None:
+    hub, views = staffed.hub, staffed.pages.views
+    assert hub is not None
+    cancelled = await hub.ask("a", "Cancel me?")
+    defaulted = await hub.ask("a", "Ship?", ["ship", "wait"], timeout=0.05, default="wait")
+    views.flush()
+    assert f"question-{cancelled.id}" in views.html("questions")
+    await hub.cancel(cancelled.id, by="api")
+    closed = await hub.wait(defaulted.id, 5)
+    assert (closed.state, closed.defaulted) == ("answered", True)
+    views.flush()
+    assert f"question-{cancelled.id}" not in views.html("questions")
+    assert f"question-{defaulted.id}" not in views.html("questions")
+    answered = views.html("answered")
+    assert "defaulted: nobody answered" in answered
+    assert "cancelled" in answered
