@@ -13,7 +13,7 @@ or in as someone else) 403, an event that is not an `@event` method 404, malform
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +27,7 @@ from parlour.core.errors import SignalError
 from parlour.runtime import Runtime
 from parlour.web.identity import Ownership
 from parlour.web.responses import EMPTY, NO_CONTENT, plain
-from parlour.web.session import Owners
+from parlour.web.session import COOKIE, Owners
 from parlour.wire import BadSignals, json_value, signals_from_body
 
 __all__ = ["Events"]
@@ -37,12 +37,16 @@ log = logging.getLogger("parlour")
 
 def cross_origin(headers: Headers) -> bool:
     """Does this POST come from another site (whose page cannot be allowed to click for us)?"""
-    if headers.get("sec-fetch-site") == "cross-site":
+    return _cross_origin(
+        headers.get("sec-fetch-site"), headers.get("origin"), headers.get("host", "")
+    )
+
+
+def _cross_origin(site: str | None, origin: str | None, host: str) -> bool:
+    if site == "cross-site":
         return True
-    origin = headers.get("origin")
     if origin is None:
         return False  # not a browser (curl, tests, agents): no ambient cookies to abuse
-    host = headers.get("host", "")
     try:
         netloc = urlsplit(origin).netloc
     except ValueError:  # not a URL at all (`http://[::1`): not our origin
@@ -57,6 +61,66 @@ def _log_refusal(scope: Scope, response: Response) -> None:
         reason = bytes(response.body[:200]).decode("utf-8", "replace").strip()
         path = str(scope.get("path", ""))
         log.info("parlour: %d %s %.120r: %s", response.status_code, scope["method"], path, reason)
+
+
+_HEADER_CACHE = 1024
+"""How many distinct `Cookie` headers (and origin/host pairs) the event route remembers."""
+_cookie_values: dict[str, str | None] = {}
+_origin_checks: dict[tuple[str | None, str | None, str], bool] = {}
+
+
+class _EventHeaders:
+    """The headers of an event POST that the route reads, found in one pass over the ASGI
+    list (the first of each, as Starlette's `Headers.get` gives it)."""
+
+    __slots__ = ("content_length", "content_type", "cookie", "host", "origin", "site")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self.host = self.origin = self.site = self.cookie = None
+        self.content_length = self.content_type = None
+        host: str | None = None
+        for key, value in raw:
+            match key:
+                case b"host" if host is None:
+                    host = self.host = value.decode("latin-1")
+                case b"origin" if self.origin is None:
+                    self.origin = value.decode("latin-1")
+                case b"sec-fetch-site" if self.site is None:
+                    self.site = value.decode("latin-1")
+                case b"cookie" if self.cookie is None:
+                    self.cookie = value.decode("latin-1")
+                case b"content-length" if self.content_length is None:
+                    self.content_length = value.decode("latin-1")
+                case b"content-type" if self.content_type is None:
+                    self.content_type = value.decode("latin-1")
+                case _:
+                    pass
+
+    def cross_origin(self) -> bool:
+        """`cross_origin` of these headers; the answer for a (site, origin, host) is kept,
+        since a browser sends the same ones on every click."""
+        key = (self.site, self.origin, self.host or "")
+        found = _origin_checks.get(key)
+        if found is None:
+            found = _cross_origin(self.site, self.origin, self.host or "")
+            if len(_origin_checks) >= _HEADER_CACHE:
+                _origin_checks.clear()
+            _origin_checks[key] = found
+        return found
+
+    def cookies(self) -> Mapping[str, str]:
+        """The session cookie, as `cookie_parser` reads it from the `Cookie` header."""
+        raw = self.cookie
+        if not raw:
+            return {}
+        try:
+            value = _cookie_values[raw]
+        except KeyError:
+            value = cookie_parser(raw).get(COOKIE)
+            if len(_cookie_values) >= _HEADER_CACHE:
+                _cookie_values.clear()
+            _cookie_values[raw] = value
+        return {} if value is None else {COOKIE: value}
 
 
 class Events:
@@ -92,22 +156,28 @@ class Events:
     async def _handle_event(
         self, scope: Scope, receive: Receive, cid: str, iid: str, name: str
     ) -> Response | None:
-        """Check and dispatch one event; None for the usual answer, 204 No Content."""
-        headers = Headers(scope=scope)
-        if cross_origin(headers):
+        """Check and dispatch one event; None for the usual answer, 204 No Content.
+
+        The request's headers are read in one pass over the ASGI list (no `Headers`, no
+        cookie dict for the whole header): this runs on every click (decision 0011).
+        """
+        head = _EventHeaders(scope["headers"])
+        if head.cross_origin():
             return plain(403, "cross-origin POST refused")
-        live = await self.runtime.get(cid)
-        if live is None:
-            return plain(404, f"no conversation {cid!r}; reload the page")
-        cookies = cookie_parser(headers.get("cookie", ""))
-        refused = await self.ownership.admit(scope, cookies, live)
+        runtime = self.runtime
+        live = runtime.live.get(cid)
+        if live is None or live.stale:
+            live = await runtime.get(cid)
+            if live is None:
+                return plain(404, f"no conversation {cid!r}; reload the page")
+        refused = await self.ownership.admit(scope, head.cookies(), live)
         if refused is not None:
             return plain(403, refused.message)
-        body = await self._read_body(headers, receive)
+        body = await self._read_body(head.content_length, receive)
         if isinstance(body, Response):
             return body
         try:
-            signals = signals_from_body(body, headers.get("content-type"))
+            signals = signals_from_body(body, head.content_type)
         except BadSignals as exc:
             return plain(400, str(exc))
         payload: Any = None
@@ -123,31 +193,41 @@ class Events:
             return None  # a stale click on something no longer shown
         if name not in type(inst.component).__parlour_events__:
             return plain(404, f"{type(inst.component).__qualname__} has no @event {name!r}")
-        try:
-            handlers.check_signals(inst.component, iid, signals)
-        except SignalError as exc:
-            return plain(400, str(exc))
-        event = kernel.Event(iid, name, payload, signals, now=self.clock())
-        await self.runtime.dispatch(cid, event)
+        if signals:
+            try:
+                handlers.check_signals(inst.component, iid, signals)
+            except SignalError as exc:
+                return plain(400, str(exc))
+        event = kernel.Event(iid, name, payload, signals, "browser", self.clock())
+        await runtime.dispatch(cid, event)
         return None
 
-    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | Response:
-        length = headers.get("content-length")
+    async def _read_body(self, length: str | None, receive: Receive) -> bytes | Response:
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return plain(413, f"request body over {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
+        message = await receive()
+        if message["type"] != "http.request":
+            return Response(status_code=400)  # the client went before its body arrived
+        chunk: bytes = message.get("body", b"")
+        if not message.get("more_body", False):  # the usual case: the body in one message
+            if len(chunk) > self.max_body:
+                return plain(413, f"request body over {self.max_body} bytes")
+            return chunk
+        chunks: list[bytes] = [chunk]
+        size = len(chunk)
         while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return Response(status_code=400)  # the client went before its body arrived
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
             if size > self.max_body:
                 return plain(413, f"request body over {self.max_body} bytes")
+            message = await receive()
+            if message["type"] != "http.request":
+                return Response(status_code=400)
+            chunk = message.get("body", b"")
+            size += len(chunk)
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if size > self.max_body:
+                    return plain(413, f"request body over {self.max_body} bytes")
+                return b"".join(chunks)
 
     async def back(self, request: Request) -> Response:
         """The back route (a Starlette route: the Back button is not a hot path)."""
