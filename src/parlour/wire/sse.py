@@ -1,9 +1,11 @@
 """Encoding: turn one wire-neutral fragment into the text of one Datastar SSE event.
 
 The kernel speaks in fragments (`parlour.core.fragments`); the browser speaks Datastar 1.0
-over Server-Sent Events. This module is the translation, and the event framing itself is
-datastar-py's `ServerSentEventGenerator`, so that parlour emits exactly what the reference
-SDK emits (it passes the SDK conformance suite) instead of a hand-written look-alike:
+over Server-Sent Events. This module is the translation. It frames the events itself, with
+the rules of datastar-py's `ServerSentEventGenerator` (the reference SDK), because the SDK's
+per-call runtime Protocol checks were a tenth of a click's framing cost; a property test
+keeps every event byte-identical to what datastar-py emits for the same arguments, and the
+SDK conformance suite still passes (docs/decisions/0011-click-path-by-hand.md):
 
     Elements(html, selector, mode)  ->  event: datastar-patch-elements
                                         data: mode inner            (omitted when "outer")
@@ -38,10 +40,10 @@ import json
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from datastar_py import SSE_HEADERS as _DATASTAR_SSE_HEADERS
-from datastar_py import ServerSentEventGenerator as _SSE
+from datastar_py.consts import DEFAULT_SSE_RETRY_DURATION as _DEFAULT_RETRY
 from datastar_py.consts import ElementPatchMode
 
 from parlour.core.fragments import (
@@ -67,6 +69,7 @@ SSE_HEADERS: Mapping[str, str] = MappingProxyType(dict(_DATASTAR_SSE_HEADERS))
 every other stream in the process by mutating a shared dict; copy it to add your own.
 """
 
+_MODES: frozenset[str] = frozenset(m.value for m in ElementPatchMode)
 _MODES_WITHOUT_SELECTOR = frozenset({"outer", "replace"})
 """The only modes the Datastar client accepts without a selector (it matches by id)."""
 
@@ -94,44 +97,72 @@ def encode(
     the empty string: ending a stream is something the stream owner does, not an event, and
     an empty string keeps `"".join(encode(f) for f in fragments)` correct.
     """
-    _check_single_line("event_id", event_id)
-    if nonce is not None and not _NONCE.fullmatch(nonce):
-        raise ValueError(
-            f"nonce must be base64 text (letters, digits, '+', '/', '-', '_', '='), got "
-            f"{nonce!r}; it is pasted into a script tag's attribute and the CSP header"
-        )
-    attributes = {"nonce": nonce} if nonce else None
+    if event_id is not None:
+        single_line("event_id", event_id)
+    if nonce is not None and nonce not in _CHECKED_NONCES:
+        if not _NONCE.fullmatch(nonce):
+            raise ValueError(
+                f"nonce must be base64 text (letters, digits, '+', '/', '-', '_', '='), got "
+                f"{nonce!r}; it is pasted into a script tag's attribute and the CSP header"
+            )
+        _remember(_CHECKED_NONCES, nonce)
     if retry is not None and retry < 0:
         raise ValueError(
             f"retry must be a number of milliseconds >= 0, got {retry}; "
             "pass None to keep the client's current reconnect delay"
         )
-    match fragment:
-        case Elements():
-            return _encode_elements(fragment, event_id, retry)
-        case Signals():
-            return _SSE.patch_signals(
-                _signals_json(fragment.data),
-                event_id=event_id,
-                only_if_missing=fragment.only_if_missing,
-                retry_duration=retry,
-            )
-        case Script():
-            script = fragment.js
-        case History():
-            script = history_script(fragment)
-        case Redirect():
-            script = _navigation_script(fragment.url)
-        case Close():
-            return ""
-        case _:
-            raise TypeError(  # reachable only from untyped code
-                f"encode() takes a fragment (Elements, Signals, Script, History, Redirect or "
-                f"Close), got {type(fragment).__name__}: {fragment!r}"
-            )
-    return _SSE.execute_script(
-        script, attributes=attributes, event_id=event_id, retry_duration=retry
-    )
+    kind = type(fragment)
+    if kind is Elements:
+        return _encode_elements(cast(Elements, fragment), event_id, retry)
+    if kind is History:
+        script = history_script(cast(History, fragment))
+    elif kind is Script:
+        script = cast(Script, fragment).js
+    elif kind is Signals:
+        signals = cast(Signals, fragment)
+        lines = ["onlyIfMissing true"] if signals.only_if_missing else []
+        lines.extend("signals " + line for line in _signals_json(signals.data).splitlines())
+        return _event("datastar-patch-signals", lines, event_id, retry)
+    elif kind is Redirect:
+        script = _navigation_script(cast(Redirect, fragment).url)
+    elif kind is Close:
+        return ""
+    else:
+        raise TypeError(  # reachable only from untyped code
+            f"encode() takes a fragment (Elements, Signals, Script, History, Redirect or "
+            f"Close), got {type(fragment).__name__}: {fragment!r}"
+        )
+    # datastar-py's execute_script: an auto-removing <script> appended to <body>.
+    attributes = f' nonce="{nonce}"' if nonce else ""  # the nonce needs no escaping (_NONCE)
+    tag = f'<script data-effect="el.remove()"{attributes}>{script}</script>'
+    lines = ["mode append", "selector body"]
+    lines.extend("elements " + line for line in tag.splitlines())
+    return _event("datastar-patch-elements", lines, event_id, retry)
+
+
+_CHECKED = 4096
+"""How many nonces already found valid are remembered (a stream's nonce comes back with
+every script it sends)."""
+_CHECKED_NONCES: dict[str, None] = {}
+
+
+def _remember(seen: dict[str, None], value: str) -> None:
+    if len(seen) >= _CHECKED:
+        seen.clear()
+    seen[value] = None
+
+
+def _event(kind: str, lines: list[str], event_id: str | None, retry: int | None) -> str:
+    """One event as datastar-py's `_send` frames it: `event:`, `id:` (when given), `retry:`
+    (unless 0 or the protocol's default), one `data:` per line, then the blank line."""
+    head = "event: " + kind
+    if event_id:
+        head += "\nid: " + event_id
+    if retry and retry != _DEFAULT_RETRY:
+        head += f"\nretry: {retry}"
+    if len(lines) == 1:
+        return f"{head}\ndata: {lines[0]}\n\n"
+    return head + "".join(["\ndata: " + line for line in lines]) + "\n\n"
 
 
 def event_text(event: str, data: str, *, event_id: str | None = None) -> str:
@@ -162,33 +193,29 @@ def comment(text: str = "ping") -> str:
 
 
 def _encode_elements(fragment: Elements, event_id: str | None, retry: int | None) -> str:
-    _check_single_line("Elements.selector", fragment.selector)
-    try:
-        mode = ElementPatchMode(fragment.mode)
-    except ValueError:
+    selector = fragment.selector
+    mode = fragment.mode
+    if selector is not None:
+        single_line("Elements.selector", selector)
+    if mode not in _MODES:
         allowed = ", ".join(repr(m.value) for m in ElementPatchMode)
-        raise ValueError(f"Elements.mode must be one of {allowed}, got {fragment.mode!r}") from None
-    if not fragment.selector and fragment.mode not in _MODES_WITHOUT_SELECTOR:
+        raise ValueError(f"Elements.mode must be one of {allowed}, got {mode!r}") from None
+    if not selector and mode not in _MODES_WITHOUT_SELECTOR:
         raise ValueError(
-            f"Elements with mode {fragment.mode!r} needs a selector, got none; the Datastar "
+            f"Elements with mode {mode!r} needs a selector, got none; the Datastar "
             "client only matches elements by id in modes 'outer' and 'replace', so pass "
             "selector='#some-id' (or use one of those modes)"
         )
-    if mode is ElementPatchMode.REMOVE:
-        # `html` is meaningless here: the client removes every element the selector matches.
-        return _SSE.patch_elements(
-            selector=fragment.selector or "",
-            mode=ElementPatchMode.REMOVE,
-            event_id=event_id,
-            retry_duration=retry,
-        )
-    return _SSE.patch_elements(
-        fragment.html,
-        selector=fragment.selector,
-        mode=mode,
-        event_id=event_id,
-        retry_duration=retry,
-    )
+    lines = [] if mode == "outer" else ["mode " + mode]
+    if selector:
+        lines.append("selector " + selector)
+    # `html` is meaningless for mode remove: the client removes what the selector matches.
+    html = fragment.html
+    if html and mode != "remove":
+        if type(html) is not str:
+            html = str(html)  # Markup: its `+` would escape the field names
+        lines.extend(["elements " + line for line in html.splitlines()])
+    return _event("datastar-patch-elements", lines, event_id, retry)
 
 
 def _signals_json(data: Mapping[str, Any]) -> str:
@@ -234,9 +261,3 @@ def _check_navigable(url: str) -> None:
             f"({url[:60]!r}); use a relative path or an http(s) URL, and never redirect to a "
             "URL taken from a request without checking it"
         )
-
-
-def _check_single_line(name: str, value: str | None) -> None:
-    # The last line of defence: values made from data are checked where they are made.
-    if value is not None:
-        single_line(name, value)
