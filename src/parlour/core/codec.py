@@ -2,6 +2,9 @@
 
     encode(conv, history=True) -> bytes     what a store saves (StateError names bad state)
     decode(data) -> Conversation            every instance comes back unrendered
+    encode_head(conv) -> bytes              the conversation without its history records
+    history_records(conv) -> list[bytes]    its history records (the first full, then deltas)
+    join(head, records) -> bytes            the two back together: what `encode` gives
     Snapshot                                one history entry: a conversation, or its bytes
     FORMAT_VERSION, FormatError             the format written, and bytes that cannot be read
 
@@ -12,6 +15,11 @@ Stored history (format 2): the oldest snapshot is a full record; every later one
 *delta* against the snapshot before it (the instances that changed, were added or removed,
 and the stack, timers and subscriptions only when they changed), so a save no longer grows
 by a whole conversation per history step. Format 1 (every snapshot full) is still read.
+
+A store may also keep a conversation in parts, its head and its history records one by one
+(`parlour.stores.protocol.Change`), so that the save of a click writes the head and the one
+new record instead of the whole history again; `join` makes the bytes `encode` would have
+made from them, so what such a store loads is read like any other.
 
 What this module does not do: define the data model (see `conversation`), or perform I/O.
 """
@@ -28,7 +36,16 @@ from .component import lookup
 from .conversation import Conversation, Instance, KeyedSlot, Subscription, Timer
 from .state import decode_state
 
-__all__ = ["FORMAT_VERSION", "FormatError", "Snapshot", "decode", "encode"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FormatError",
+    "Snapshot",
+    "decode",
+    "encode",
+    "encode_head",
+    "history_records",
+    "join",
+]
 
 FORMAT_VERSION = 2
 """Version of the stored conversation format; bumped on incompatible changes.
@@ -180,7 +197,6 @@ class _Stored(msgspec.Struct, kw_only=True):
     base: str
     stack: list[str]
     instances: list[_StoredInstance]
-    history: list[bytes]
     history_base: int
     history_limit: int
     created: float
@@ -191,6 +207,7 @@ class _Stored(msgspec.Struct, kw_only=True):
     ended: bool
     timers: list[_StoredTimer]
     subscriptions: list[_StoredSubscription]
+    history: list[bytes]  # last: `join` replaces the empty list a head ends with
 
 
 class _Version(msgspec.Struct):
@@ -402,14 +419,53 @@ def encode(conv: Conversation, *, history: bool = True) -> bytes:
 
     Raises StateError, naming the component, field and type, if some state is not plain data.
     """
-    stored = _Stored(
+    if not history:
+        return _encoder.encode(_stored(conv, history_base=0))
+    return join(encode_head(conv), _history_records(conv.history))
+
+
+def encode_head(conv: Conversation) -> bytes:
+    """The conversation with its history depth but none of its history records: itself a
+    stored conversation (one without *back*), which `join` completes.
+
+    Raises StateError, like `encode`, if some state is not plain data.
+    """
+    return _encoder.encode(_stored(conv, history_base=conv.history_base))
+
+
+def history_records(conv: Conversation) -> list[bytes]:
+    """The stored records of `conv`'s history, oldest first: the first a full record, the
+    others deltas. A record that did not change since the last call is the same bytes object
+    (they are cached on the snapshots), so a store can tell what to write by identity; the
+    list must not be changed."""
+    return _history_records(conv.history)
+
+
+_NO_HISTORY = _encoder.encode("history") + _encoder.encode([])
+"""How a head ends: its last key, `history`, and an empty list."""
+
+
+def join(head: bytes, records: list[bytes]) -> bytes:
+    """`encode(conv)` from `encode_head(conv)` and `history_records(conv)`: the empty list
+    the head ends with replaced by the records."""
+    if not head.endswith(_NO_HISTORY):
+        raise FormatError(
+            "not the head of a stored parlour conversation (it must end with an empty "
+            "history); store what parlour.core.codec.encode_head returns"
+        )
+    if not records:
+        return head
+    return b"".join((head[:-1], _encoder.encode(records)))
+
+
+def _stored(conv: Conversation, *, history_base: int) -> _Stored:
+    return _Stored(
         v=FORMAT_VERSION,
         id=conv.id,
         base=conv.base,
         stack=list(conv.stack),
         instances=[_stored_instance(inst) for inst in conv.instances.values()],
-        history=_history_records(conv.history) if history else [],
-        history_base=conv.history_base if history else 0,
+        history_base=history_base,
         history_limit=conv.history_limit,
         created=conv.created,
         touched=conv.touched,
@@ -419,8 +475,8 @@ def encode(conv: Conversation, *, history: bool = True) -> bytes:
         ended=conv.ended,
         timers=[_StoredTimer(t.id, t.iid, t.due, t.method, t.payload) for t in conv.timers],
         subscriptions=[_StoredSubscription(s.iid, s.pattern, s.method) for s in conv.subscriptions],
+        history=[],
     )
-    return _encoder.encode(stored)
 
 
 def _history_records(history: tuple[Snapshot, ...]) -> list[bytes]:
@@ -475,6 +531,11 @@ def decode(data: bytes) -> Conversation:
         # Format 1 stored only full records; format 2 stores deltas after the first one.
         before = Snapshot(data=record) if version == 1 else Snapshot._stored(record, before)  # pyright: ignore[reportPrivateUsage]
         history.append(before)
+    if history:
+        # The records as stored: the next save reuses them (a store in parts writes only
+        # what differs from them).
+        newest = history[-1]
+        newest._records, newest._records_for = list(stored.history), tuple(history[:-1])  # pyright: ignore[reportPrivateUsage]
     return Conversation(
         id=stored.id,
         base=stored.base,

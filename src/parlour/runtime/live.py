@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from parlour.core.conversation import Conversation
 from parlour.core.fragments import Elements, Fragment, History, Redirect, Script, Signals
 from parlour.runtime.connection import Connection
+from parlour.stores.protocol import Saved
 
 __all__ = ["OUTBOX_BYTES", "Live", "Outbox", "batch_bytes"]
 
@@ -125,6 +126,9 @@ class Live:
     """The shared store's revision of `conv` (a cluster node's; `parlour.runtime.cluster`)."""
     stale: bool = False
     """Another node saved a newer value: reload before use (a cluster node's)."""
+    saved: Saved | None = None
+    """What a store in parts holds of the history after the last save (`Runtime._save`);
+    None when unknown (nothing saved in this process yet): the next save writes it all."""
     principal: object = None
     """Who the conversation belongs to, as `authenticate` last said it for a request of its
     own (kept in memory only: the store keeps the owner, see `parlour.web.identity`); what

@@ -22,13 +22,13 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from parlour.bus.protocol import EventBus
 from parlour.bus.subscription import Subscription as BusSubscription
 from parlour.core import commands as cmd
 from parlour.core import kernel
-from parlour.core.codec import FormatError, decode, encode
+from parlour.core.codec import FormatError, decode, encode, encode_head, history_records
 from parlour.core.component import Component
 from parlour.core.context import Context, using
 from parlour.core.conversation import Conversation, Subscription, Timer
@@ -40,7 +40,7 @@ from parlour.runtime.failures import OnError, log_failures, shown
 from parlour.runtime.live import Live, Outbox
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
-from parlour.stores.protocol import ConversationStore, RevisionedStore
+from parlour.stores.protocol import Change, ConversationStore, PartStore, RevisionedStore
 
 if TYPE_CHECKING:
     from parlour.runtime.cluster import Cluster
@@ -84,6 +84,7 @@ class Runtime:
     ) -> None:
         self.store: ConversationStore = store if store is not None else MemoryStore()
         self.store_is_default = store is None
+        self._parts = isinstance(self.store, PartStore)  # saves what changed (`_save`)
         self.bus = bus
         self.history_limit = history_limit
         self.clock = clock
@@ -121,6 +122,7 @@ class Runtime:
             )
         self.store = store
         self.store_is_default = False
+        self._parts = isinstance(store, PartStore)
 
     def use_bus(self, bus: EventBus) -> EventBus | None:
         """Publish and subscribe on `bus` from now on; the bus used before (to close)."""
@@ -323,7 +325,7 @@ class Runtime:
             await self._forget(conv.id)
         elif save:
             try:
-                await self.store.save(conv.id, encode(conv), touched=conv.touched)
+                await self._save(live, conv)
             except ParlourError as exc:
                 log.error("parlour: cannot save conversation %s: %s", conv.id, exc)
         for command in step.commands:
@@ -336,6 +338,20 @@ class Runtime:
                 live.outbox.append(live.seq, step.fragments)
             for connection in live.connections:
                 connection.push(step.fragments, seq=live.seq, urgent=urgent)
+
+    async def _save(self, live: Live, conv: Conversation) -> None:
+        """Save `conv` before its event is acknowledged: to a store in parts, what changed
+        since the last save (the head and the new history record), else the whole of it."""
+        if not self._parts:
+            await self.store.save(conv.id, encode(conv), touched=conv.touched)
+            return
+        base, records = conv.history_base, history_records(conv)
+        change = Change.of(
+            encode_head(conv), touched=conv.touched, base=base, records=records, before=live.saved
+        )
+        live.saved = None  # not known until this save returns (a failed one writes all next)
+        await cast(PartStore, self.store).save_change(conv.id, change)
+        live.saved = (base, records)
 
     def _log_errors(self, step: kernel.Step) -> None:
         log_failures(step)  # once per failure: where its step is committed, or shown uncommitted

@@ -8,6 +8,9 @@ never parses those bytes: the conversation format belongs to the kernel alone.
     MemoryStore          a dict; for tests and demos (memory.py)
     FileStore            one file per conversation (file.py)
     SqliteStore          one SQLite file; the embedded default (sqlite.py)
+    PartStore, Change    a store that keeps a conversation in parts, and one save to it:
+                         the head and the history records that changed (protocol.py;
+                         SqliteStore is one)
     RevisionedStore      a store several nodes share: compare-and-set saves (protocol.py)
     NatsKvStore          a NATS JetStream KV bucket, for a cluster (nats_kv.py; nats-py)
     open_store(spec)     `memory` | `file:DIR` | `sqlite:PATH` | `nats://HOST:PORT[/BUCKET]`
@@ -26,8 +29,10 @@ from .memory import MemoryStore
 from .protocol import (
     CID_PATTERN,
     STORE_FORMAT_VERSION,
+    Change,
     Conflict,
     ConversationStore,
+    PartStore,
     RevisionedStore,
     StoreFormatError,
     check_cid,
@@ -43,11 +48,13 @@ __all__ = [
     "CID_PATTERN",
     "DEFAULT_STORE_SPEC",
     "STORE_FORMAT_VERSION",
+    "Change",
     "Conflict",
     "ConversationStore",
     "FileStore",
     "MemoryStore",
     "NatsKvStore",
+    "PartStore",
     "RevisionedStore",
     "SqliteStore",
     "StoreFormatError",

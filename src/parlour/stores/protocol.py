@@ -14,6 +14,11 @@ that touch a disk do their I/O on worker threads. Operations on one cid take eff
 the order they were called, even when the caller does not await one before starting the
 next.
 
+A store may also keep a conversation in parts (`PartStore`): its head and its history
+records one by one, so that the save after a click writes what changed (the head and the one
+new history record, a `Change`) instead of the whole history again. What such a store loads
+is the conversation whole again (`parlour.core.codec.join`), read like any other.
+
 What this module does not do: know anything about the conversation format (that is the
 kernel's business, so the stores can never drift from it), lock conversations (the
 runtime holds one lock per conversation), or choose a store (see `open_store`).
@@ -23,13 +28,16 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
     "CID_PATTERN",
     "STORE_FORMAT_VERSION",
+    "Change",
     "Conflict",
     "ConversationStore",
+    "PartStore",
     "RevisionedStore",
     "StoreFormatError",
     "check_cid",
@@ -119,6 +127,78 @@ class RevisionedStore(ConversationStore, Protocol):
 
     async def delete_revision(self, cid: str, *, revision: int) -> None:
         """Forget `cid` if it is still at `revision`, else `Conflict` (a newer value wins)."""
+        ...
+
+
+type Saved = tuple[int, list[bytes]]
+"""What a store in parts holds of a conversation's history after a save: `(base, records)`,
+the depth of the first record and the records (the runtime keeps it to make the next
+`Change`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One save of a conversation to a store in parts: what changed since the save before.
+
+        head      the conversation without its history (`codec.encode_head`), replaced whole
+        touched   unix seconds of its last activity
+        base      history depth of the first record kept; records `base .. base+count-1`
+        count     how many history records the conversation has now
+        written   `(depth, record)` to store: the records that are new or differ
+        fresh     every record is in `written`: drop whatever the store held of the history
+        trim      the range `base .. base+count-1` shrank at an end: drop what is outside it
+
+    Made by `Change.of` from the records of the save before, which are compared by value
+    (records that did not change are the same bytes objects, so this is cheap).
+    """
+
+    head: bytes
+    touched: float
+    base: int
+    count: int
+    written: tuple[tuple[int, bytes], ...]
+    fresh: bool
+    trim: bool
+
+    @classmethod
+    def of(
+        cls, head: bytes, *, touched: float, base: int, records: list[bytes], before: Saved | None
+    ) -> Change:
+        """The change from `before` (the `(base, records)` of the last save, None when there
+        is none this process knows of) to the history `records` starting at depth `base`."""
+        count = len(records)
+        if before is None:
+            written = tuple((base + i, record) for i, record in enumerate(records))
+            return cls(head, touched, base, count, written, True, True)
+        old_base, old = before
+        shift = base - old_base  # record i now was record i + shift then
+        lo, hi = max(0, -shift), max(0, min(count, len(old) - shift))
+        changed = list(range(min(lo, count)))
+        if lo < hi:
+            # Both hold depths lo..hi-1: compare the ends one by one and the middle in C.
+            if records[lo] != old[lo + shift]:
+                changed.append(lo)
+            if hi - lo > 1 and records[lo + 1 : hi] != old[lo + 1 + shift : hi + shift]:
+                changed += [i for i in range(lo + 1, hi) if records[i] != old[i + shift]]
+        changed += range(max(hi, lo), count)
+        trim = shift > 0 or base + count < old_base + len(old)
+        written = tuple((base + i, records[i]) for i in changed)
+        return cls(head, touched, base, count, written, False, trim)
+
+
+@runtime_checkable
+class PartStore(ConversationStore, Protocol):
+    """A store that keeps a conversation in parts: its head and each history record.
+
+    `save_change` writes a `Change` (the new head, the history records that are new or
+    differ); `load` gives the conversation whole (`parlour.core.codec.join` of the head and
+    the records in depth order), so a conversation saved in parts reads like any other. A
+    plain `save` replaces the conversation whole, history parts included.
+    """
+
+    async def save_change(self, cid: str, change: Change) -> None:
+        """Apply `change` to `cid` (creating it): after it, the store holds `change.head` and
+        the records of depths `change.base .. change.base + change.count - 1`."""
         ...
 
 

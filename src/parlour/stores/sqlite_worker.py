@@ -73,6 +73,13 @@ class SqliteWorker:
             raise RuntimeError(f"{self.name} is closed; open a new one instead of reusing it")
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, work)
 
+    def submit[T](self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """`run` without a coroutine: queue `work(conn)` and return the future of its result
+        (for an owner that batches work and resolves its callers from a done callback)."""
+        if self.closed:
+            raise RuntimeError(f"{self.name} is closed; open a new one instead of reusing it")
+        return asyncio.get_running_loop().run_in_executor(self._executor, self._call, work)
+
     async def close(self) -> None:
         """Run everything queued so far, close the connection, and end the worker thread."""
         if self.closed:
