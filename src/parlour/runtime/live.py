@@ -16,6 +16,7 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from parlour.core.conversation import Conversation
 from parlour.core.fragments import Elements, Fragment, History, Redirect, Script, Signals
@@ -37,17 +38,18 @@ _FRAGMENT_OVERHEAD = 64
 
 
 def _fragment_bytes(fragment: Fragment) -> int:
-    match fragment:
-        case Elements(html, selector, _, key):
-            text = sys.getsizeof(html) + len(selector or "") + len(key or "")
-        case Signals(data):
-            text = sys.getsizeof(repr(data))
-        case Script(js):
-            text = sys.getsizeof(js)
-        case History(_, url) | Redirect(url):
-            text = len(url or "")
-        case _:
-            text = 0
+    kind = type(fragment)  # by type, not `match`: a click's batch is counted here
+    if kind is Elements:
+        e = cast(Elements, fragment)
+        text = sys.getsizeof(e.html) + len(e.selector or "") + len(e.key or "")
+    elif kind is Script:
+        text = sys.getsizeof(cast(Script, fragment).js)
+    elif kind is History or kind is Redirect:
+        text = len(cast(History | Redirect, fragment).url or "")
+    elif kind is Signals:
+        text = sys.getsizeof(repr(cast(Signals, fragment).data))
+    else:
+        text = 0
     return _FRAGMENT_OVERHEAD + text
 
 

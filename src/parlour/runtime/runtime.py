@@ -195,6 +195,8 @@ class Runtime:
         return step
 
     def _watch(self, live: Live, step: kernel.Step, used: set[str]) -> None:
+        if not used and not live.views:
+            return  # no shared view read, none shown before: nothing to note (most clicks)
         full = any(isinstance(f, Elements) and f.key == ROOT_SELECTOR for f in step.fragments)
         shown = frozenset(used) if full else live.views | used
         if shown != live.views:
@@ -215,11 +217,12 @@ class Runtime:
         """Send an update of shared view `name` to every open stream whose page shows it.
 
         The same fragment objects go to every stream (rendered once); no conversation is
-        locked, dispatched or saved, since no conversation's state changed.
+        locked, dispatched or saved, since no conversation's state changed. The views' own
+        window has coalesced the update already, so streams send it without waiting theirs.
         """
         for live in self._viewers.get(name, ()):
             for connection in live.connections:
-                connection.push(fragments)
+                connection.push(fragments, urgent=True)
 
     def viewer_count(self, name: str) -> int:
         """How many live conversations show shared view `name`."""
