@@ -9,6 +9,7 @@ it over HTTP as agents would. Every wait is bounded (Playwright's expect).
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -90,6 +91,11 @@ async def test_the_title_counts_who_is_waiting_and_notifies_only_when_asked(
     first_heading = agents.locator(".console-main h2").first
     await expect(first_heading).to_have_text("Waiting for you")
     await expect(agents).to_have_title("(2) parlour console")
+    # Each card's expiry reads as the time left, and keeps moving (console.js).
+    left = agents.locator(".console-question-expires").first
+    await expect(left).to_have_text(re.compile(r"^\d+ min \d+ s left$"))
+    before = await left.text_content()
+    await expect(left).not_to_have_text(before or "", timeout=3_000)
 
 
 async def test_errors_sit_red_beside_their_field_and_a_live_run_is_replaced_only_on_yes(

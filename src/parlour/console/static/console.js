@@ -8,7 +8,8 @@
 //   [data-console-notify]   the header's "Notify me" toggle: asks the browser's permission
 //                     only when clicked; the choice is kept in this browser (localStorage)
 //   [data-console-age], [data-console-left]   epoch seconds: the text becomes "3 min ago" /
-//                     "4 min 10 s left" and moves every second (parlour.console.times)
+//                     "4 min 10 s left" and moves every second (parlour.console.times); a
+//                     question card's expiry (its data-expires) reads as the time left too
 //
 // The server sends data, never code: behaviours get JSON (parlour-widgets.js), the rest
 // reads attributes. Nothing here is needed to read or answer a question.
@@ -39,8 +40,9 @@
       const text = `${length(now - Number(el.getAttribute("data-console-age")))} ago`;
       if (el.textContent !== text) el.textContent = text;
     }
-    for (const el of document.querySelectorAll("[data-console-left]")) {
-      const left = Number(el.getAttribute("data-console-left")) - now;
+    // A question card's expiry (`data-expires` on .console-question-expires) reads as time left.
+    for (const el of document.querySelectorAll("[data-console-left], .console-question-expires[data-expires]")) {
+      const left = Number(el.getAttribute("data-console-left") ?? el.getAttribute("data-expires")) - now;
       const text = left > 0 ? `${length(left)} left` : "expired";
       if (el.textContent !== text) el.textContent = text;
     }
