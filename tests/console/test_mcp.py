@@ -256,6 +256,21 @@ def test_mcp_is_guarded_like_the_api(
     assert words in body["error"]
 
 
+def test_mcp_answers_post_only(served: Served) -> None:
+    for method in ("GET", "DELETE"):
+        request = urllib.request.Request(
+            f"{served.url}/mcp",
+            method=method,
+            headers={"authorization": f"Bearer {TOKEN}", "accept": "text/event-stream"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=WAIT)
+        with refused.value as response:
+            assert response.code == 405
+            assert response.headers["allow"] == "POST"
+            assert json.loads(response.read())["error"].startswith("/mcp answers POST")
+
+
 def test_mcp_refuses_a_host_that_is_not_allowed(served: Served) -> None:
     code, _ = post_mcp(served.url, {"authorization": f"Bearer {TOKEN}", "host": "evil.example"})
     assert code == 400

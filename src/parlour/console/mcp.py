@@ -20,6 +20,9 @@ stands alone, so nothing is kept per client and any process of the console may s
         status -> agent.<state> (started by default; pending, completed, failed, skipped,
         cancelled). Returns {"id"}: the event's id.
 
+Only POST: stateless, there is no session to end (DELETE) and nothing the console would
+send unasked on a GET stream (405 for both).
+
 Guarded like `/api` (`parlour.console.api`): a browser request from another site is 403,
 a missing or wrong bearer token 401 (and with users but no token, every request 401), and
 the Host must be an allowed host (the console's `guard` checks it before anything else).
@@ -219,6 +222,14 @@ class McpEndpoint:
             return
         headers = Headers(scope=scope)
         refused = self._refusal(headers)
+        if refused is None and scope["method"] != "POST":
+            # Stateless: no session to end (DELETE), and the console sends nothing unasked,
+            # so a GET stream would only hold a connection open.
+            refused = JSONResponse(
+                {"error": f"/mcp answers POST (JSON-RPC), not {scope['method']}"},
+                405,
+                headers={"Allow": "POST"},
+            )
         if refused is None and self._app is None:
             refused = JSONResponse({"error": "the console is starting; retry shortly"}, 503)
         if refused is not None:
