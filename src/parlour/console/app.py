@@ -130,7 +130,7 @@ class Console:
             routes=[
                 Route("/_console/console.css", self._css, methods=["GET"]),
                 Mount("/api", app=self._api),
-                Route("/mcp", self.mcp, methods=["GET", "POST", "DELETE"]),
+                Route("/mcp", self.mcp),  # every method: it answers 405 itself
                 Mount("/", app=self._serve_pages),
             ],
             lifespan=self._lifespan,

@@ -76,11 +76,19 @@ def build_server(hub: Callable[[], Hub]) -> "MCPServer":
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     server = MCPServer(
         "parlour-console",
         instructions="Ask a person with ask_human (it returns once they answer in the "
         "parlour console); report progress, status and results with report.",
+        log_level="WARNING",
     )
+    # The SDK configures the root logger (basicConfig) when built; the console's program
+    # owns logging, so it is put back as it was. Its per-request INFO lines are quieted.
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("mcp").setLevel(logging.WARNING)
 
     @server.tool(
         description="Ask a person a question in the parlour console and wait for the "
