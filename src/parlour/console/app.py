@@ -31,6 +31,12 @@ and store with the hub as a service, registers the shared panels, and routes the
 "these parts changed" to the views that show them (a `config.changed` of the window goes to
 `App.set_window`). A ticker re-renders the Status and Config figures every `tick` seconds
 (R23/R25: "Last updated" keeps moving). Until then `/api` and the pages answer 503.
+
+On a NATS bus (`bus="nats://…"`, with `store="nats://…"` for the pages' conversations) the
+console is one node of a cluster (`parlour.console.cluster`): its journal is the bus's
+stream and its question claims are in a key-value bucket, so any number of nodes show the
+same pages and accept each answer once. A NATS store on an in-process bus is refused: the
+pages would be shared but not what they show.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import os
 import time
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,7 +56,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from parlour.bus import EventBus, InProcessBus, open_bus
+from parlour.bus import EventBus, InProcessBus
 from parlour.console import cards, panels, status
 from parlour.console.access import COOKIE, Access
 from parlour.console.api import api_app
@@ -68,7 +74,10 @@ from parlour.web.security import allowed_hosts as hosts_with
 from parlour.web.security import guard
 from parlour.web.session import load_secret
 
-__all__ = ["TOKEN_ENV", "UNPROTECTED_WARNING", "Console"]
+if TYPE_CHECKING:
+    from parlour.console.cluster import ConsoleCluster
+
+__all__ = ["STREAM_JOURNAL", "TOKEN_ENV", "UNPROTECTED_WARNING", "Console"]
 
 log = logging.getLogger("parlour.console")
 
@@ -79,6 +88,26 @@ UNPROTECTED_WARNING: Final = (
     "can answer its questions; set --token (or PARLOUR_CONSOLE_TOKEN) or add users with "
     "`parlour console user add NAME` before exposing it beyond this machine"
 )
+
+
+STREAM_JOURNAL: Final = "stream"
+"""`Console(journal=...)` for the NATS bus's own stream (the default on a NATS bus)."""
+
+
+def _check_shared(store: str, bus: str | None, journal: str) -> None:
+    """Refuse a console whose pages would be shared by nodes but whose events would not."""
+    on_nats = bus not in (None, "memory")
+    if store.startswith(("nats://", "tls://")) and not on_nats:
+        raise ValueError(
+            f"a console on the NATS store {store!r} needs a NATS bus too (got bus={bus!r}): "
+            "every node would show its own events and questions. Fix: give the same NATS "
+            "as the bus, e.g. --bus nats://HOST:PORT, or use a local store"
+        )
+    if journal == STREAM_JOURNAL and not on_nats:
+        raise ValueError(
+            f"journal={STREAM_JOURNAL!r} is the NATS bus's stream, but the bus is {bus!r}. "
+            "Fix: give bus='nats://HOST:PORT', or a SQLite path or 'memory' as the journal"
+        )
 
 
 class Console:
@@ -97,16 +126,25 @@ class Console:
         tick: float = 2.0,
         swarm: dict[str, Any] | None = None,
         allowed_hosts: Sequence[str] | None = None,
+        demo_swarm: bool = True,
     ) -> None:
         """`allowed_hosts`: the Host names it answers besides the local ones
         (`parlour.web.security.allowed_hosts`: `*.example.com` for subdomains, `*` for any;
-        a malformed name is a ValueError). The users file is `state_dir/console-users.json`."""
+        a malformed name is a ValueError). The users file is `state_dir/console-users.json`.
+        `journal`: a SQLite path, "memory", or "stream" (the NATS bus's stream, the default
+        on a NATS bus). `demo_swarm=False`: with `demo`, run no swarm here (a cluster runs
+        one, on one node)."""
         self.state_dir = Path(state_dir)
         self.store_spec = store or DEFAULT_STORE_SPEC
         self.bus_url = bus
         self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
         self.demo = demo
-        self.journal_spec = journal or str(self.state_dir / "console.sqlite")
+        self.demo_swarm = demo_swarm
+        clustered = bus not in (None, "memory")
+        self.journal_spec = journal or (
+            STREAM_JOURNAL if clustered else str(self.state_dir / "console.sqlite")
+        )
+        _check_shared(self.store_spec, bus, self.journal_spec)
         self.tick = tick
         self.swarm_options = swarm or {}
         self.started = time.time()
@@ -124,6 +162,7 @@ class Console:
         self._pages: App | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._api_app: Starlette | None = None
+        self._cluster: ConsoleCluster | None = None
         self.mcp = McpEndpoint(lambda: self.hub, self.access)
         """The Model Context Protocol at /mcp (`parlour.console.mcp`)."""
         routes = Starlette(
@@ -189,19 +228,27 @@ class Console:
             log.warning(UNPROTECTED_WARNING)
         else:
             log.info("%s", self._protection())
-        journal = open_journal(self.journal_spec)
         bus: EventBus
+        cluster: ConsoleCluster | None = None
         if self.bus_url is None or self.bus_url == "memory":
+            journal = open_journal(self.journal_spec)
             bus = InProcessBus(first_id=journal.last_id() + 1)
-        else:
-            bus = await open_bus(self.bus_url)
-        hub = Hub(bus, journal)
+        else:  # one node of a cluster: the bus's stream and the claims bucket
+            from parlour.console.cluster import ConsoleCluster
+
+            local = None if self.journal_spec == STREAM_JOURNAL else self.journal_spec
+            cluster = await ConsoleCluster.join(self.bus_url, journal=local)
+            journal, bus = cluster.journal, cluster.bus
+        hub = Hub(bus, journal, claims=cluster.claims if cluster is not None else None)
         try:
             await hub.start()
         except BaseException:
             await hub.close()  # closes the journal
             await bus.close()
+            if cluster is not None:
+                await cluster.close()
             raise
+        self._cluster = cluster
         self.hub = hub
         pages = App(
             dict(PAGES),
@@ -231,10 +278,16 @@ class Console:
         except ImportError as exc:  # the SDK is a dependency; a broken install says so
             log.warning("parlour console: /mcp is off: the mcp package cannot load (%s)", exc)
         self._tasks.append(asyncio.ensure_future(self.figures.run(self.tick)))
-        if self.demo:
-            # Runs started from the launcher are the swarm's next runs.
+        if self.demo and self.demo_swarm:
+            # Runs started from the launcher are the swarm's next runs (in a cluster, runs
+            # launched on any node: their run.requested events).
             requests: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-            hub.on_launch(requests.put_nowait)
+            if cluster is None:
+                hub.on_launch(requests.put_nowait)
+            else:
+                from parlour.console.cluster import feed_launches
+
+                self._tasks.append(asyncio.ensure_future(feed_launches(hub, requests)))
             self._tasks.append(
                 asyncio.ensure_future(run_swarm(hub, requests=requests, **self.swarm_options))
             )
@@ -281,3 +334,5 @@ class Console:
         await self.mcp.close()
         if self.hub is not None:
             await self.hub.close()
+        if self._cluster is not None:
+            await self._cluster.close()

@@ -42,6 +42,15 @@ rebuilds every question. What `Asking` decides is which closing to publish:
 
 Waiters (long polls) are woken when the fold closes their question, whoever closed it.
 The clock is injectable; with a fake clock, move it and call `expire_due()`.
+
+Consoles sharing one bus (a cluster, `parlour.console.cluster`) also take each claim in
+`claims` (`parlour.console.claims`), after the local one and before publishing: an answer,
+cancel or expiry that another console claimed first is refused (or, the same answer, waits
+for its fold), a chosen id or an Idempotency-Key being asked elsewhere is a duplicate (or
+that question). A claim lost to another console stands here until its closing is folded,
+or for the claims' lease (30 s) if it never is. A question this console has not heard of
+yet is looked up again after `catch_up` (it may have been asked on another console just
+now).
 """
 
 from __future__ import annotations
@@ -57,6 +66,14 @@ import msgspec
 
 from parlour.bus.event import Event
 from parlour.console.answers import kind_of_request, parse_schema
+from parlour.console.claims import (
+    Claims,
+    Held,
+    LocalClaims,
+    ask_key,
+    close_key,
+    idempotency_key,
+)
 from parlour.console.errors import (
     DuplicateQuestion,
     NotAssignee,
@@ -78,7 +95,8 @@ __all__ = ["Asking"]
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, str, Any], Awaitable[Event]]
-Claim = tuple[Literal["answered", "expired", "cancelled"], Any]
+ClosingState = Literal["answered", "expired", "cancelled"]
+Claim = tuple[ClosingState, Any]
 MAX_KEY_CHARS = 200
 """The longest Idempotency-Key an asker may send."""
 
@@ -94,9 +112,12 @@ class Asking:
         clock: Callable[[], float],
         default_timeout: float,
         settle: float,
+        claims: Claims | None = None,
+        catch_up: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`publish(topic, source, payload)` returns once the event is folded into `state`
-        (or after `settle` seconds at most, the longest a repeated answer waits too)."""
+        (or after `settle` seconds at most, the longest a repeated answer waits too).
+        `claims` and `catch_up`: for consoles sharing the bus (see the module)."""
         self._publish = publish
         self._state = state
         self._clock = clock
@@ -108,6 +129,9 @@ class Asking:
         self._waiters: dict[str, list[asyncio.Future[Question]]] = {}
         self._rearm = asyncio.Event()
         self._closed = False
+        self.claims: Claims = claims or LocalClaims()
+        self._catch_up = catch_up
+        self._holds: dict[str, asyncio.TimerHandle] = {}
 
     @property
     def waiting(self) -> int:
@@ -153,6 +177,7 @@ class Asking:
             raise ValueError(
                 f"Idempotency-Key: expected 1 to {MAX_KEY_CHARS} characters, got {key!r:.80}"
             )
+        named = qid is not None  # an id the asker chose: claimed in the cluster
         if qid is None:
             qid = secrets.token_hex(6)
         else:
@@ -172,7 +197,7 @@ class Asking:
         if assignee is not None:
             payload["assignee"] = assignee
         if key is None:
-            return await self._claim_id(qid, payload, seconds)
+            return await self._claim_id(qid, payload, seconds, named=named)
         # From here to the registration nothing awaits: one publish per key.
         known = self._state.question_by_key(key)
         pending = self._keyed.get(key)
@@ -189,7 +214,15 @@ class Asking:
         future: asyncio.Future[Question] = asyncio.get_running_loop().create_future()
         self._keyed[key] = future
         try:
-            asked = await self._claim_id(qid, payload | {"key": key}, seconds)
+            held = await self.claims.take(idempotency_key(key), "asked", qid)
+            if held is not None:  # asked with this key on another console just now
+                asked = await self._asked_elsewhere(str(held[1]), key, agent, question)
+            else:
+                try:
+                    asked = await self._claim_id(qid, payload | {"key": key}, seconds, named=named)
+                except BaseException:
+                    await self._drop(idempotency_key(key))
+                    raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: a lone caller leaves no "never retrieved" warning
@@ -200,7 +233,30 @@ class Asking:
         finally:
             del self._keyed[key]
 
-    async def _claim_id(self, qid: str, payload: dict[str, Any], seconds: float) -> Question:
+    async def _asked_elsewhere(self, qid: str, key: str, agent: str, question: str) -> Question:
+        """The question `qid` another console is asking with the Idempotency-Key `key`, once
+        this console has folded it (within `settle` seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle
+        while (known := self._state.questions.get(qid)) is None:  # bounded by the deadline
+            if loop.time() > deadline:
+                raise DuplicateQuestion(
+                    f"Idempotency-Key: {key!r} is being used by a question another console is "
+                    "asking; retry in a moment to get that question"
+                )
+            if self._catch_up is not None:
+                await self._catch_up()
+            await asyncio.sleep(0.02)
+        if (known.agent, known.question) != (agent, question):
+            raise DuplicateQuestion(
+                f"Idempotency-Key: {key!r} was sent with another question "
+                f"({known.agent!r}: {known.question!r:.80}); send a new key for a new question"
+            )
+        return known
+
+    async def _claim_id(
+        self, qid: str, payload: dict[str, Any], seconds: float, *, named: bool = True
+    ) -> Question:
         # From here to the claim nothing awaits: two asks with one id cannot both publish.
         if qid in self._state.questions or qid in self._asking:
             raise DuplicateQuestion(
@@ -209,7 +265,17 @@ class Asking:
             )
         self._asking.add(qid)
         try:
-            return await self._ask(qid, payload, seconds)
+            if named and await self.claims.take(ask_key(qid), "asked", qid) is not None:
+                raise DuplicateQuestion(
+                    f"id: a question with id {qid!r} is being asked on another console; "
+                    "choose another id (or send none and the console picks one)"
+                )
+            try:
+                return await self._ask(qid, payload, seconds)
+            except BaseException:
+                if named:
+                    await self._drop(ask_key(qid))
+                raise
         finally:
             self._asking.discard(qid)
 
@@ -243,6 +309,7 @@ class Asking:
         (expired, cancelled, or answered differently).
         """
         who = by if isinstance(by, Answerer) else Answerer(name=by, admin=True)
+        await self._find(qid)
         # From here to the claim nothing awaits: the check and the claim are atomic.
         question = self.question(qid)
         if not question.may_answer(who):
@@ -265,11 +332,18 @@ class Asking:
         if state != "pending":
             raise _refusal(qid, state, settled)
         self._claims[qid] = ("answered", normal)
+        held = await self._take_closing(qid, "answered", normal, who.name)
+        if held is not None:  # another console closes it
+            state, settled = held
+            if state == "answered" and settled == normal:
+                return self._outcome(await self.wait(qid, self._settle), normal)
+            raise _refusal(qid, state, settled)
         try:
             payload = {"id": qid, "answer": normal, "by": who.name}
             await self._publish("question.answered", CONSOLE_SOURCE, payload)
         except BaseException:
             self._release(qid)
+            await self._drop(close_key(qid))
             raise
         return self._outcome(self._state.questions.get(qid, question), normal, who.name)
 
@@ -277,6 +351,7 @@ class Asking:
         """Cancel a pending question (its card leaves every tab; its asker is told); the
         question as folded. Cancelling it again returns it; `QuestionClosed` if it was
         answered or expired, `QuestionNotFound` if unknown."""
+        await self._find(qid)
         question = self.question(qid)
         state, settled = self._claims.get(qid) or (question.state, question.answer)
         if state == "cancelled":
@@ -286,10 +361,16 @@ class Asking:
         if state != "pending":
             raise _refusal(qid, state, settled)
         self._claims[qid] = ("cancelled", None)
+        held = await self._take_closing(qid, "cancelled", None, by)
+        if held is not None:  # another console closes it
+            if held[0] == "cancelled":
+                return await self.wait(qid, self._settle)
+            raise _refusal(qid, held[0], held[1])
         try:
             await self._publish("question.cancelled", CONSOLE_SOURCE, {"id": qid, "by": by})
         except BaseException:
             self._release(qid)
+            await self._drop(close_key(qid))
             raise
         folded = self._state.questions.get(qid, question)
         if folded.closed and folded.state != "cancelled":
@@ -310,7 +391,7 @@ class Asking:
     async def wait(self, qid: str, timeout: float) -> Question:
         """The question once it is answered or expired, or as it is after `timeout` seconds
         (then still pending). Returns at once if it is closed; `QuestionNotFound`."""
-        question = self.question(qid)
+        question = await self._find(qid)
         if question.closed or timeout <= 0 or self._closed:
             return question
         future: asyncio.Future[Question] = asyncio.get_running_loop().create_future()
@@ -344,10 +425,14 @@ class Asking:
             payload: dict[str, Any] = {"id": qid}
             if defaults.get(qid) is not None:
                 payload |= {"defaulted": True, "answer": defaults[qid]}
+            closing = self._claims[qid]
             try:
+                if await self._take_closing(qid, *closing, CONSOLE_SOURCE) is not None:
+                    continue  # another console closes it
                 await self._publish("question.expired", CONSOLE_SOURCE, payload)
             except Exception:
                 self._release(qid)
+                await self._drop(close_key(qid))
                 log.exception("parlour console: could not publish question.expired")
                 continue
             question = self._state.questions.get(qid)
@@ -387,11 +472,58 @@ class Asking:
     def close(self) -> None:
         """End every long poll with its question as it is; later waits return at once."""
         self._closed = True
+        for handle in self._holds.values():
+            handle.cancel()
+        self._holds.clear()
         for qid in tuple(self._waiters):
             question = self._state.questions.get(qid)
             if question is not None:
                 self._wake(question)
         self._waiters.clear()
+
+    async def _find(self, qid: str) -> Question:
+        """The question `qid`; a console sharing its bus catches up first when it has not
+        heard of it (it may have been asked on another console a moment ago)."""
+        if qid not in self._state.questions and self._catch_up is not None and self.claims.shared:
+            await self._catch_up()
+        return self.question(qid)
+
+    async def _take_closing(
+        self, qid: str, state: ClosingState, value: Any, by: str
+    ) -> Claim | None:
+        """Take the closing of `qid`, claimed here already, in every console sharing the
+        bus: None when it is ours, else the other console's closing, which then stands here
+        until folded (or for the claims' lease, should its event never come)."""
+        try:
+            held = await self.claims.take(close_key(qid), state, value, by=by)
+        except BaseException:
+            self._release(qid)
+            raise
+        if held is None:
+            return None
+        closing = _closing(held)
+        self._claims[qid] = closing
+        handle = self._holds.pop(qid, None)
+        if handle is not None:
+            handle.cancel()
+        self._holds[qid] = asyncio.get_running_loop().call_later(
+            self.claims.lease, self._lapse, qid, closing
+        )
+        return closing
+
+    def _lapse(self, qid: str, closing: Claim) -> None:
+        """Another console's claim never became an event: the question may close again."""
+        self._holds.pop(qid, None)
+        if self._claims.get(qid) is closing:
+            self._release(qid)
+
+    async def _drop(self, key: str) -> None:
+        """Give up a shared claim whose event was not published (best effort: a claim that
+        cannot be dropped lapses after the claims' lease)."""
+        try:
+            await self.claims.drop(key)
+        except Exception:
+            log.warning("parlour console: could not drop the claim %s; it lapses", key)
 
     def _release(self, qid: str) -> None:
         """Drop a claim whose event was not published: the question may close again, and
@@ -403,6 +535,14 @@ class Asking:
         for future in self._waiters.pop(question.id, []):
             if not future.done():
                 future.set_result(question)
+
+
+def _closing(held: Held) -> Claim:
+    """Another console's claim on a closing, as a local claim."""
+    state, value = held
+    if state == "asked":  # never on a closing's key; read as a closing to be safe
+        return ("answered", value)
+    return (state, value)
 
 
 def _refusal(qid: str, state: str, answer: Any) -> QuestionClosed:

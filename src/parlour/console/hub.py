@@ -51,6 +51,7 @@ from parlour.bus.patterns import TopicPattern, split_topic
 from parlour.bus.protocol import EventBus
 from parlour.bus.subscription import Subscription
 from parlour.console.asking import Asking
+from parlour.console.claims import Claims, LocalClaims
 from parlour.console.journal import Journal
 from parlour.console.launcher import Launcher, LaunchListener
 from parlour.console.model import CLEAR_LOG_TOPIC, CONSOLE_SOURCE, ConsoleState, Settings
@@ -114,9 +115,12 @@ class Hub:
         queue_size: int = 10_000,
         bundles: Mapping[str, Sequence[str]] | None = None,
         root: str | Path | None = None,
+        claims: Claims | None = None,
     ) -> None:
         """`default_timeout`: seconds a question waits when `ask` says nothing. `bundles`
-        and `root`: the run launcher's (see `Launcher`)."""
+        and `root`: the run launcher's (see `Launcher`). `claims`: where consoles sharing the
+        bus agree on who closes a question (`parlour.console.claims`; this one alone by
+        default)."""
         if isinstance(default_timeout, bool) or not (
             isinstance(default_timeout, int | float)  # pyright: ignore[reportUnnecessaryIsInstance]
             and 0 < default_timeout <= MAX_TIMEOUT
@@ -139,6 +143,8 @@ class Hub:
             clock=clock,
             default_timeout=float(default_timeout),
             settle=FOLD_WAIT,
+            claims=claims or LocalClaims(),
+            catch_up=self.catch_up,
         )
         self.launcher = Launcher(self.publish, bundles=bundles, root=root)
         self._clock = clock
@@ -246,6 +252,15 @@ class Hub:
         event = await self.bus.publish(topic, payload, source=source)
         await self._wait_folded(event.id)
         return event
+
+    async def catch_up(self) -> None:
+        """Fold every event the bus had stored when called, read from its history rather
+        than awaited from the live feed: a console told of a question another console
+        published a moment ago knows it afterwards. (The fold skips what the consumer
+        folds meanwhile.) Nothing to do for a console alone on its bus."""
+        head = await self.asking.claims.head()
+        if head > self.state.last_id:
+            await self._ingest(await self._history(self.state.last_id, head + 1))
 
     async def clear_log(self) -> Event:
         """Empty the event log (for everyone, and after a restart: it is an event too)."""
