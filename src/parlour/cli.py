@@ -31,7 +31,10 @@ API require `Authorization: Bearer T` and, without users, the pages ask for it a
 `console user add` adds a person who signs in to the pages with a name and password (asked
 twice on a terminal, else one line of stdin). `--allowed-host` names a host the console is
 reached by (repeatable; the bound address and localhost are always allowed). `--demo` runs
-a simulated swarm of agents.
+a simulated swarm of agents (`--no-demo-swarm`: the demo without it here). With
+`--bus nats://…` the console's events and question claims live in NATS; with
+`--store nats://…` as well, consoles behind any load balancer are one console (give
+`--demo --no-demo-swarm` to all but one of them; `parlour.console.cluster`).
 """
 
 from __future__ import annotations
@@ -197,6 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the swarm's speed: seconds per step, roughly; smaller is faster "
         "(default: %(default)s)",
     )
+    console.add_argument(
+        "--no-demo-swarm",
+        dest="demo_swarm",
+        action="store_false",
+        help="with --demo, run no swarm here: in a cluster one node runs it",
+    )
     _serving_options(console)
     console.add_argument(
         "--token",
@@ -294,14 +303,17 @@ def _console(args: argparse.Namespace) -> int:
             demo=args.demo,
             state_dir=args.state_dir,
             swarm={"pace": args.demo_pace},
+            demo_swarm=args.demo_swarm,
             allowed_hosts=extra,
         )
     except ValueError as exc:
         raise SystemExit(f"parlour: --store: {exc}") from None
     where = f"http://{args.host}:{args.port}/"
+    swarm = args.demo and args.demo_swarm
+    events = "the bus's stream" if console.journal_spec == "stream" else console.journal_spec
     print(
-        f"parlour console on {where}{' with a simulated swarm' if args.demo else ''}; "
-        f"conversations in {console.store_spec}, events in {console.journal_spec}; "
+        f"parlour console on {where}{' with a simulated swarm' if swarm else ''}; "
+        f"conversations in {console.store_spec}, events in {events}; "
         f"it answers the hosts {', '.join(hosts)}",
         file=sys.stderr,
     )
