@@ -271,6 +271,14 @@ def test_mcp_answers_post_only(served: Served) -> None:
             assert json.loads(response.read())["error"].startswith("/mcp answers POST")
 
 
+def test_mcp_wants_a_json_body_and_says_so_in_json(served: Served) -> None:
+    code, body = post_mcp(
+        served.url, {"authorization": f"Bearer {TOKEN}", "content-type": "text/plain"}
+    )
+    assert code == 415
+    assert body["error"].startswith("expected a JSON-RPC body with 'Content-Type: application")
+
+
 def test_mcp_refuses_a_host_that_is_not_allowed(served: Served) -> None:
     code, _ = post_mcp(served.url, {"authorization": f"Bearer {TOKEN}", "host": "evil.example"})
     assert code == 400
@@ -284,8 +292,8 @@ async def test_the_sdk_client_without_the_token_cannot_connect(served: Served) -
     assert "MCPError" in repr(caught.value)
 
 
-async def test_a_console_without_the_sdk_serves_everything_else(tmp_path: Path) -> None:
-    # The endpoint before start answers 503 (it is built when the console starts).
+async def test_mcp_answers_503_until_the_console_has_started(tmp_path: Path) -> None:
+    # The SDK's server is built when the console starts.
     console = Console(store="memory", journal="memory", secret="s", state_dir=tmp_path)
     sent: list[dict[str, Any]] = []
 
@@ -295,6 +303,7 @@ async def test_a_console_without_the_sdk_serves_everything_else(tmp_path: Path) 
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [], "query_string": b""}
+    headers = [(b"content-type", b"application/json")]
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": headers}
     await console.mcp(scope, receive, send)
     assert sent[0]["status"] == 503

@@ -238,6 +238,15 @@ class McpEndpoint:
                 405,
                 headers={"Allow": "POST"},
             )
+        kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if refused is None and kind != "application/json":
+            # As /api: a JSON body, which another site's page cannot send without a CORS
+            # preflight the console never grants (and the answer is JSON, not the SDK's text).
+            refused = JSONResponse(
+                {"error": f"expected a JSON-RPC body with 'Content-Type: application/json', "
+                 f"got {kind or 'no content type'!r:.60}"},
+                415,
+            )  # fmt: skip
         if refused is None and self._app is None:
             refused = JSONResponse({"error": "the console is starting; retry shortly"}, 503)
         if refused is not None:
