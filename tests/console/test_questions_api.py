@@ -383,6 +383,7 @@ async def test_the_docs_page_lists_every_operation_without_script(staffed: Conso
     assert response.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in response.headers["content-security-policy"]
     page = response.text
+    assert page.startswith("<!doctype html><html")
     assert "<script" not in page
     assert "https://" not in page  # nothing from a CDN
     for operation in ("POST /api/questions", "DELETE /api/questions/{id}", "GET /api/replay"):

@@ -495,4 +495,4 @@ def docs_page() -> str:
             ]
         ],
     ]
-    return "<!doctype html>\n" + str(page)
+    return str(page)  # htpy writes the doctype before <html>
