@@ -1,5 +1,5 @@
 # The two commands of the README's quickstart. Each does all of its own set-up.
-.PHONY: demo demo-cluster test setup lint typecheck unit bench clean
+.PHONY: demo demo-cluster test setup lint typecheck docs unit bench clean
 
 PY := .venv/bin/python
 # `make demo PORT=8080 HOST=0.0.0.0` serves on another address.
@@ -30,7 +30,12 @@ lint: setup
 typecheck: setup
 	$(PY) -m pyright
 
-test: setup lint typecheck
+# The documentation site (mkdocs.yml) into build/site, offline, in a few seconds. --strict:
+# a broken link, a missing page or a reference that does not resolve fails the build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+test: setup lint typecheck docs
 	@sh scripts/ensure-chromium
 	@sh scripts/ensure-haproxy
 	$(PY) -m pytest -q
