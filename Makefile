@@ -16,8 +16,9 @@ setup:
 demo: setup
 	$(PY) -m parlour console --demo --host $(HOST) --port $(PORT)
 
-# A cluster on this machine: nats-server, three counter nodes and HAProxy (round robin, no
-# stickiness) on 127.0.0.1; prints the URL to open, Ctrl-C stops them all. See
+# A cluster on this machine: nats-server, three console nodes (the demo swarm on one) and
+# HAProxy (round robin, no stickiness) on 127.0.0.1; prints the URL to open, Ctrl-C stops
+# them all. `scripts/demo-cluster --app examples.counter:app` runs the counter instead. See
 # docs/deployment.md.
 demo-cluster: setup
 	@sh scripts/ensure-haproxy
