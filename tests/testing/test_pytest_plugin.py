@@ -138,6 +138,27 @@ def test_a_module_attr_string_names_the_app_and_a_path_is_opened(
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_a_site_mounting_the_app_is_opened_naming_the_apps_runtime(
+    pytester: pytest.Pytester,
+) -> None:
+    suite(
+        pytester,
+        """
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+        from counter_app import app
+
+        site = Starlette(routes=[Mount("/counter", app=app)])
+
+        async def test_mounted(parlour_page):
+            page = await parlour_page(site, "/counter/", runtime=app.runtime)
+            await page.click("button", text="+")
+            assert page.text(".count") == "1"
+        """,
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_what_is_not_an_app_is_refused_naming_what_was_expected(
     pytester: pytest.Pytester,
 ) -> None:

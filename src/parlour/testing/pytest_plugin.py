@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, ConsoleMessage
     from playwright.async_api import Page as BrowserPage
 
+    from parlour.runtime.runtime import Runtime
     from parlour.testing.page import Page
 
 __all__ = ["BrowserPages", "ServedApps", "chromium", "chromium_path"]
@@ -159,7 +160,9 @@ async def parlour_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
     """`page = await parlour_page(app, path="/", timeout=5.0)`: a `parlour.testing.Page`
-    opened at `path` with its stream connected (`stream=False` loads the shell only).
+    opened at `path` with its stream connected (`stream=False` loads the shell only). For a
+    site that mounts a parlour App among its routes, name that App's runtime:
+    `await parlour_page(site, "/orders/", runtime=orders.runtime)`.
 
     Each call is a new tab with its own cookie, so its own conversation; every tab is closed
     when the test ends, then the apps the fixture built."""
@@ -170,9 +173,14 @@ async def parlour_page(
     pages: list[Page] = []
 
     async def open_page(
-        app: object, path: str = "/", *, timeout: float = 5.0, stream: bool = True
+        app: object,
+        path: str = "/",
+        *,
+        timeout: float = 5.0,
+        stream: bool = True,
+        runtime: Runtime | None = None,
     ) -> Page:
-        page = Page(apps.resolve(app), timeout=timeout)
+        page = Page(apps.resolve(app), timeout=timeout, runtime=runtime)
         pages.append(page)
         return await page.open(path, stream=stream)
 
