@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 import types
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -307,3 +308,10 @@ def test_every_shell_command_of_the_tutorial_exists(
         assert (venv / program).exists() or shutil.which(program), (
             f"{page}: `{command}`: {program!r} is neither in {venv} nor on the PATH"
         )
+
+
+def test_the_pytest_configuration_the_tutorial_shows_is_the_one_parlour_tests_with() -> None:
+    [shown] = [tomllib.loads(code) for code in blocks("testing.md", "toml")]
+    ours = tomllib.loads((REPO / "pyproject.toml").read_text())
+    options = shown["tool"]["pytest"]["ini_options"]
+    assert options == {k: ours["tool"]["pytest"]["ini_options"][k] for k in options}
