@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 
 from parlour.bus.event import Event
 from parlour.bus.nats import NatsBus
+from parlour.console.access import TOKEN_PERSON
 from parlour.console.app import Console
 from parlour.console.claims import close_key
 from parlour.console.claims_nats import NatsClaims
@@ -51,10 +52,10 @@ async def start_console(nats_url: str, tmp_path: Path) -> AsyncIterator[StartCon
 
     async def start(**options: Any) -> Console:
         options.setdefault("store", "memory")
+        options.setdefault("secret", "cluster-test-secret")
         console = Console(
             bus=nats_url,
             token=TOKEN,
-            secret="cluster-test-secret",
             tick=3600,
             state_dir=tmp_path / f"node{len(started)}",
             **options,
@@ -174,6 +175,19 @@ async def test_a_node_started_later_rebuilds_the_same_state_from_the_stream(
     assert hub_of(late).question("Job-7").answer == "no"
     assert hub_of(late).question("Job-8").state == "pending"
     assert await replay(late) == await replay(a)
+
+
+async def test_a_sign_in_on_one_node_is_good_on_every_node(
+    start_console: StartConsole, nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARLOUR_SECRET", raising=False)
+    store = f"{nats_url}/console-pages"
+    a = await start_console(store=store, secret=None)
+    b = await start_console(store=store, secret=None)
+    assert a.secret is not None
+    assert a.secret == b.secret  # the pages' shared secret, from NATS
+    cookie = a.access.mint(TOKEN_PERSON)
+    assert b.access.person(cookie) == TOKEN_PERSON
 
 
 # -- a question on any node ------------------------------------------------------------------

@@ -82,6 +82,7 @@ __all__ = ["STREAM_JOURNAL", "TOKEN_ENV", "UNPROTECTED_WARNING", "Console"]
 log = logging.getLogger("parlour.console")
 
 TOKEN_ENV = "PARLOUR_CONSOLE_TOKEN"
+SECRET_ENV = "PARLOUR_SECRET"
 STATIC = Path(__file__).parent / "static"
 UNPROTECTED_WARNING: Final = (
     "NOT PROTECTED: no --token and no users, so anyone who can reach this console "
@@ -235,10 +236,19 @@ class Console:
             bus = InProcessBus(first_id=journal.last_id() + 1)
         else:  # one node of a cluster: the bus's stream and the claims bucket
             from parlour.console.cluster import ConsoleCluster
+            from parlour.stores.nats_kv import NatsKvStore
 
             local = None if self.journal_spec == STREAM_JOURNAL else self.journal_spec
             cluster = await ConsoleCluster.join(self.bus_url, journal=local)
             journal, bus = cluster.journal, cluster.bus
+            store = self.store  # on NATS the pages' nodes share a secret: sign-ins too
+            if isinstance(store, NatsKvStore) and not (self.secret or os.environ.get(SECRET_ENV)):
+                try:
+                    self.secret = await cluster.session_secret(store.bucket)
+                except BaseException:
+                    await cluster.close()
+                    await bus.close()
+                    raise
         hub = Hub(bus, journal, claims=cluster.claims if cluster is not None else None)
         try:
             await hub.start()

@@ -25,9 +25,13 @@ The demo swarm runs on one node only (`parlour console --demo --no-demo-swarm` o
 others); it takes the runs launched on any node from their `run.requested` events
 (`feed_launches`).
 
+Signing in: the nodes sign the console's cookie with the secret the pages' nodes share in
+NATS (`session_secret`; `PARLOUR_SECRET` wins), so a person signed in on one node is signed
+in on all.
+
 What it does not do: put the pages' conversations in NATS (`--store nats://…`, the
-framework's cluster, `parlour.runtime.cluster`), or share the users file and the session
-secret (the same `--state-dir` contents, or `PARLOUR_SECRET`, on every node).
+framework's cluster, `parlour.runtime.cluster`), or share the users file (give every node
+the same `--state-dir/console-users.json`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from parlour.console.hub import Hub
 from parlour.console.journal import Journal, open_journal
 from parlour.console.journal_nats import StreamJournal
 from parlour.console.payloads import as_dict
+from parlour.runtime.cluster_secret import shared_secret
 from parlour.stores.nats_kv import connect_client
 
 __all__ = ["ConsoleCluster", "claims_bucket", "feed_launches"]
@@ -100,6 +105,11 @@ class ConsoleCluster:
             await bus.close()
             raise
         return cls(bus, shared_journal, claims, client)
+
+    async def session_secret(self, bucket: str) -> str:
+        """The secret the pages' nodes share (`BUCKET-meta` of the store's `bucket`, created
+        by the first node that asks), so a sign-in on one node is good on every node."""
+        return await shared_secret(self._client, bucket)
 
     async def close(self) -> None:
         """Close the console's own connection (the bus is closed by the pages' app)."""
