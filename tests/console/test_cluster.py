@@ -27,6 +27,7 @@ from parlour.console.claims import close_key
 from parlour.console.claims_nats import NatsClaims
 from parlour.console.cluster import claims_bucket, feed_launches
 from parlour.console.hub import Hub
+from parlour.console.journal_nats import StreamJournal
 from parlour.stores.nats_kv import connect_client
 from parlour.testing import AsgiClient, AsgiResponse
 from tests.support.nats import start_nats_server
@@ -188,6 +189,29 @@ async def test_a_sign_in_on_one_node_is_good_on_every_node(
     assert a.secret == b.secret  # the pages' shared secret, from NATS
     cookie = a.access.mint(TOKEN_PERSON)
     assert b.access.person(cookie) == TOKEN_PERSON
+
+
+async def test_the_journal_on_nats_is_the_bus_stream_itself(nats_url: str) -> None:
+    client = await connect_client(nats_url, name="journal-test", timeout=5)
+    try:
+        async with await NatsBus.connect(nats_url) as bus:
+            first = await bus.publish("agent.started", {"task": "lint"}, source="linter")
+            journal = await StreamJournal.open(bus, JetStreamContext(client))
+            assert journal.last_id() == first.id
+            assert journal.keep == 10_000  # the stream's bound
+            second = await bus.publish("question.asked", {"id": "q1"}, source="linter")
+            await journal.extend([second])  # stored already: only the newest id moves
+            assert journal.last_id() == second.id
+
+            assert await journal.read(after=0) == [first, second]
+            assert await journal.read(after=0, pattern="question.>") == [second]
+            assert await journal.read(after=first.id, limit=1) == [second]
+            assert await journal.count() == 2
+            await journal.close()
+            with pytest.raises(RuntimeError, match="closed"):
+                await journal.read()
+    finally:
+        await client.close()
 
 
 # -- a question on any node ------------------------------------------------------------------

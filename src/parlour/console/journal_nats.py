@@ -21,6 +21,7 @@ well is given `journal=` a SQLite path), or create the stream (the bus does).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from nats.js import JetStreamContext
 
@@ -29,6 +30,8 @@ from parlour.bus.nats import NatsBus
 from parlour.console.journal import Journal
 
 __all__ = ["StreamJournal"]
+
+_UNBOUNDED: Final = 2**63 - 1
 
 
 class StreamJournal(Journal):
@@ -45,8 +48,9 @@ class StreamJournal(Journal):
     @classmethod
     async def open(cls, bus: NatsBus, js: JetStreamContext) -> StreamJournal:
         info = await js.stream_info(bus.stream)
-        keep = info.config.max_msgs or 0
-        return cls(bus, js, last_id=int(info.state.last_seq), keep=max(1, int(keep)))
+        bound = int(info.config.max_msgs or 0)  # -1: a stream made unbounded by its owner
+        keep = bound if bound > 0 else _UNBOUNDED
+        return cls(bus, js, last_id=int(info.state.last_seq), keep=keep)
 
     def __repr__(self) -> str:
         return f"StreamJournal(stream={self.bus.stream!r}, keep={self.keep})"
