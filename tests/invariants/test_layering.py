@@ -220,6 +220,7 @@ def test_only_parlour_web_imports_starlette() -> None:
         "parlour.console.api",  # the console's HTTP API for agents (JSON, not pages)
         "parlour.console.app",  # the console's assembly: API + pages + stylesheet
         "parlour.console.signin",  # the console's sign-in routes: a form and its cookie
+        "parlour.console.mcp",  # /mcp: the MCP SDK's streamable HTTP app is a Starlette app
     }
     outside = [
         m
