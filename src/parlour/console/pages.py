@@ -1,7 +1,7 @@
 """The console's pages: parlour components around the shared panels.
 
-    /                Agents    who is waiting for you first, then progress, agents, the
-                               launcher, results; beside them the activity chart and the log
+    /                Agents    who is waiting for you first, then the launcher, progress,
+                               agents, results; beside them the activity chart and the log
     /status          Status    health banner, process figures, services
     /config          Config    effective settings (some editable live), environment, build
     /questions       History   every question; /questions/ID one question's story
@@ -71,7 +71,7 @@ KINDS = ("agent", "run", "question", "service", "config", "tool", "model")
 
 
 class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
-    """Who is waiting for you first; then the run: progress, agents, the launcher (R20),
+    """Who is waiting for you first; then the run: the launcher (R20), progress, agents,
     results; beside them the activity of the last hour and the event log.
 
     The launcher's inputs are bound to the page-global signals `launch_target` and
@@ -104,11 +104,11 @@ class AgentsPage(ConsolePage, name="parlour.console.AgentsPage"):
                     a(".console-more", href="/questions")["All questions"],
                 ],
                 shared("answered"),
+                self.launcher(),
                 heading("Progress"),
                 shared("progress"),
                 heading("Agents"),
                 shared("agents"),
-                self.launcher(),
                 heading("Results"),
                 shared("results"),
             ],
