@@ -69,6 +69,9 @@ async def test_the_title_counts_who_is_waiting_and_notifies_only_when_asked(
     first = ask(url, "deployer", "Ship 1.4?", options=["yes", "no"])
     await expect(page).to_have_title("(1) parlour console")
     await expect(page.locator("#waiting")).to_have_text("1 waiting for you")
+    nav_count = page.locator(".console-nav [data-console-count]")  # on the Agents entry
+    await expect(nav_count).to_have_text("1")
+    await expect(nav_count).to_be_visible()
 
     # Notifications: off until the person turns them on (the permission is asked then).
     await page.context.grant_permissions(["notifications"], origin=url)

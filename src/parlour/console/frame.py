@@ -5,7 +5,8 @@
         def body(self) -> Node: ...
 
 The header carries, on every page: the nav (a registry, `NAV`: each page registers its href,
-label, icon and order; sorted by order, the current page marked, R26), how many questions
+label, icon and order; sorted by order, the current page marked, R26; the Agents entry
+shows the waiting count too), how many questions
 wait for an answer (the shared view `waiting`: a link to them, and, through the
 `console-waiting` behaviour of static/console.js, the count in the tab's title, `(3) parlour
 console`, and an optional browser notification when a new question arrives), the stream's
@@ -141,7 +142,18 @@ class ConsolePage(Component, name="parlour.console.Page"):
                             href=item.href,
                             style=f"--nav-colour: {item.colour}",
                             aria_current="page" if item.href == self.href else None,
-                        )[span(".console-nav-icon")[item.icon], item.label]
+                        )[
+                            span(".console-nav-icon")[item.icon],
+                            item.label,
+                            # The waiting count, kept by console.js (the Agents page answers).
+                            span(
+                                ".console-nav-count",
+                                {"data-console-count": True, "data-ignore-morph": True},
+                                hidden=True,
+                            )
+                            if item.href == "/"
+                            else None,
+                        ]
                         for item in NAV
                     )
                 ],

@@ -1,7 +1,8 @@
 // console.js: the parlour console's half in the browser (loaded by every console page).
 //
 //   console-waiting   behaviour of the header's "N waiting for you" link (the shared view
-//                     `waiting`): the count in the tab's title, "(3) parlour console", and a
+//                     `waiting`): the count in the tab's title, "(3) parlour console", and in
+//                     the nav ([data-console-count]), and a
 //                     notification for each new question when the person turned them on
 //   console-chart     behaviour of the Agents page's chart (the shared view `activity`):
 //                     events per second and questions waiting over the last hour, as SVG
@@ -110,6 +111,10 @@
   function title(count) {
     const base = document.title.replace(TITLE_COUNT, "");
     document.title = count > 0 ? `(${count}) ${base}` : base;
+    for (const badge of document.querySelectorAll("[data-console-count]")) {
+      badge.textContent = String(count);
+      badge.hidden = !(count > 0);
+    }
   }
 
   parlour.behaviour("console-waiting", {
