@@ -41,7 +41,7 @@ async def test_an_event_that_cannot_be_served_now_is_a_503_naming_why(
     shell = await client.get("/")
     assert shell.status == 200
 
-    async def refuse(cid: str) -> None:
+    async def refuse(cid: str, **_: object) -> None:  # get(cid, urgent=True) from a click
         raise error
 
     monkeypatch.setattr(app.runtime, "get", refuse)

@@ -35,6 +35,7 @@ from parlour.core.conversation import Conversation, Subscription, Timer
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.core.visit import Visit
+from parlour.runtime.admission import Admission, Refused
 from parlour.runtime.connection import Connection
 from parlour.runtime.failures import OnError, log_failures, shown
 from parlour.runtime.live import Live, Outbox
@@ -76,6 +77,7 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         queue_limit: int = 500,
         max_restores: int = 64,
+        restore_slots: int = 8,
         ttl: float = 24 * 3600.0,
         services: Iterable[object] = (),
         views: SharedViews | None = None,
@@ -91,6 +93,11 @@ class Runtime:
         self.queue_limit = queue_limit
         self.max_restores = max_restores
         self.restoring = 0
+        # At most `restore_slots` restores at once, `max_restores` running or in line, a
+        # click's first (runtime/admission.py): a reconnect storm cannot starve clicks.
+        self.admission = Admission(
+            slots=max(1, min(restore_slots, max_restores)), limit=max_restores
+        )
         self.ttl = ttl
         self._reaper: asyncio.Task[None] | None = None
         self.live: dict[str, Live] = {}
@@ -228,18 +235,24 @@ class Runtime:
         """How many live conversations show shared view `name`."""
         return len(self._viewers.get(name, ()))
 
-    async def get(self, cid: str) -> Live | None:
-        """The live conversation `cid`, loading it from the store when needed; None if unknown."""
+    async def get(self, cid: str, *, urgent: bool = False) -> Live | None:
+        """The live conversation `cid`, loading it from the store when needed; None if unknown.
+
+        A restore waits for its turn (`admission`); an `urgent` one (a click waits for it)
+        goes before the restores of streams.
+        """
         live = self.live.get(cid)
         if live is not None and not live.stale:
             return live
         pending = self._loading.get(cid)
         if pending is not None:
+            if urgent:
+                self.admission.promote(cid)
             return await pending
         future: asyncio.Future[Live | None] = asyncio.get_running_loop().create_future()
         self._loading[cid] = future
         try:
-            live = await self._load(cid)
+            live = await self._load(cid, urgent=urgent)
             future.set_result(live)
             return live
         except BaseException as exc:
@@ -248,14 +261,19 @@ class Runtime:
         finally:
             del self._loading[cid]
 
-    async def _load(self, cid: str) -> Live | None:
-        if self.restoring >= self.max_restores:
-            raise RestoreBusy(f"{self.restoring} conversations are being restored; retry shortly")
+    async def _load(self, cid: str, *, urgent: bool = False) -> Live | None:
+        try:
+            await self.admission.enter(urgent=urgent, key=cid)
+        except Refused:
+            raise RestoreBusy(
+                f"{self.restoring} conversations are being restored; retry shortly"
+            ) from None
         self.restoring += 1
         try:
             return await self._restore(cid)
         finally:
             self.restoring -= 1
+            self.admission.leave()
 
     async def _restore(self, cid: str) -> Live | None:
         if self.cluster is not None:
@@ -290,7 +308,9 @@ class Runtime:
         urgent: bool = False,
     ) -> bool:
         """Run one kernel step on `cid` under its lock; False when the conversation is unknown."""
-        live = await self.get(cid)
+        live = self.live.get(cid)
+        if live is None or live.stale:
+            live = await self.get(cid, urgent=urgent)
         if live is None:
             return False
         async with live.lock:
@@ -388,6 +408,21 @@ class Runtime:
         if live is None:
             return None
         connection = Connection(cid, limit=self.queue_limit)
+        if live.restored:
+            # The other half of a restore (wakeup, a full render, a save) waits its turn too.
+            try:
+                await self.admission.enter(urgent=False, key=cid)
+            except Refused:
+                raise RestoreBusy(f"{self.restoring} conversations are being restored") from None
+            try:
+                return await self._open(live, connection, last_event_id)
+            finally:
+                self.admission.leave()
+        return await self._open(live, connection, last_event_id)
+
+    async def _open(
+        self, live: Live, connection: Connection, last_event_id: str | None
+    ) -> Connection:
         async with live.lock:
             live.connections.add(connection)
             live.streamed = True

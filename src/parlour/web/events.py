@@ -167,7 +167,7 @@ class Events:
         runtime = self.runtime
         live = runtime.live.get(cid)
         if live is None or live.stale:
-            live = await runtime.get(cid)
+            live = await runtime.get(cid, urgent=True)  # a click's restore goes first
             if live is None:
                 return plain(404, f"no conversation {cid!r}; reload the page")
         refused = await self.ownership.admit(scope, head.cookies(), live)
