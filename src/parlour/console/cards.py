@@ -11,6 +11,12 @@ name is derived from a digest of the id (`answer_signal`), never from the id's t
 are chosen by producers (`Job-7`, `UPPER1`, `a__b`, quotes, spaces), while a signal name
 is lowercased by the browser and read for `__` modifiers by Datastar.
 
+A card's times are clock times in the markup, with the attributes of
+`parlour.console.times` (`AGE` on when it was asked, `LEFT` on when it expires) that the
+console's script turns into "asked 2 min 5 s ago" and "4 min 10 s left": the shared view
+renders the same bytes for every tab and at every moment, and reads right without script.
+The asker and the question link to their history pages (`parlour.console.history`).
+
 What this module does not do: decide whether an answer stands (`parlour.console.asking`
 does, and the fold records it), or render anything but questions.
 """
@@ -20,7 +26,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +33,7 @@ from htpy import (
     Element,
     Node,
     VoidElement,
+    a,
     button,
     div,
     form,
@@ -46,10 +52,12 @@ from parlour import io, patch_signals, service
 from parlour.console.access import Access
 from parlour.console.answers import FormField, from_page
 from parlour.console.errors import InvalidAnswer, NotAssignee, QuestionClosed, QuestionNotFound
+from parlour.console.history import agent_href, question_href
 from parlour.console.hub import Hub
 from parlour.console.model import ConsoleState
 from parlour.console.panels import dom_id, js_string
 from parlour.console.questions import Question
+from parlour.console.times import AGE, LEFT, clock
 from parlour.runtime.views import SharedViews
 
 if TYPE_CHECKING:
@@ -80,13 +88,11 @@ def answer_signal(qid: str) -> str:
     return "answer_" + hashlib.sha256(qid.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _clock(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
-
-
 def question_card(q: Question) -> tuple[str, Element]:
-    """A pending question's card: who asks (and who may answer), the text, and the input of
-    its kind, whose Send posts `{id, answer}` with the card's signals (see the module)."""
+    """A pending question's card: who asks (a link to the agent's history), how long ago,
+    who may answer and the time left; the text (a link to the question's history); and the
+    input of its kind, whose Send posts `{id, answer}` with the card's signals (see the
+    module)."""
     ident = dom_id("question", q.id)
     signal = answer_signal(q.id)
     send = (
@@ -98,13 +104,20 @@ def question_card(q: Question) -> tuple[str, Element]:
         ".console-question.parlour-card", id=ident, data_question=q.id, data_kind=q.kind
     )[
         div(".console-question-head")[
-            span(".console-agent-name")[f"@{q.agent}"],
-            _assignee(q),
-            span(".console-question-expires", data_expires=f"{q.expires:.0f}")[
-                f"expires {_clock(q.expires)}"
+            a(".console-agent-name", href=agent_href(q.agent))[f"@{q.agent}"],
+            span(".console-question-age")[
+                "asked ", span(".console-time", {AGE: f"{q.asked:.0f}"})[clock(q.asked)]
             ],
+            _assignee(q),
+            span(
+                ".console-question-expires",
+                {LEFT: f"{q.expires:.0f}"},
+                data_expires=f"{q.expires:.0f}",
+            )[f"expires {clock(q.expires)}"],
         ],
-        p(".console-question-text")[q.question],
+        p(".console-question-text")[
+            a(".console-question-link", href=question_href(q.id))[q.question]
+        ],
         p(".console-question-default")[f"If nobody answers: {q.default_text}"]
         if q.default is not None
         else None,
@@ -297,7 +310,7 @@ def answered(state: ConsoleState) -> Element:
                 id=dom_id("answered", q.id),
                 data_state=q.state,
             )[
-                span(".console-time")[_clock(q.closed_at)],
+                span(".console-time")[clock(q.closed_at)],
                 span(".console-agent-name")[f"@{q.agent}"],
                 span(".console-answered-question")[q.question],
                 span(".console-answered-answer")[q.answer_text]
