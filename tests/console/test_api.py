@@ -343,6 +343,23 @@ async def test_settings(client: AsgiClient, hub: Hub) -> None:
     assert error(unknown).startswith("key: expected 'window' or 'log_length'")
 
 
+async def test_settings_take_stale_after_as_the_config_page_does(
+    client: AsgiClient, hub: Hub
+) -> None:
+    response = await client.post("/api/settings", json={"key": "stale_after", "value": "60"})
+    assert (response.status, body(response)) == (200, {"key": "stale_after", "value": 60.0})
+    assert hub.state.settings.stale_after == 60.0
+    for bad_value in [5, 100_000, "soon", None]:
+        bad = await client.post("/api/settings", json={"key": "stale_after", "value": bad_value})
+        assert (bad.status, error(bad)) == (
+            400,
+            f"stale_after: expected seconds between 10 and 86400, got {bad_value!r}",
+        )
+    assert hub.state.settings.stale_after == 60.0
+    missing = await client.post("/api/settings", json={"value": 60})
+    assert "'stale_after'" in error(missing)
+
+
 async def test_snapshot_is_the_state(client: AsgiClient, hub: Hub) -> None:
     await client.post("/api/events", json={"topic": "run.started", "payload": {"total": 2}})
     await ask(client, agent="deployer")

@@ -16,6 +16,8 @@
     DELETE /questions/ID          cancel it                               -> 200 the question
     GET  /openapi.json, /docs     the API described (OpenAPI 3.1), and as a page (no token)
     POST /settings                {"key", "value"}                        -> 200 {"key", "value"}
+                                  (key: window, log_length or stale_after, the live settings
+                                  of the Config page; a bad value is a 400 naming the key)
     POST /runs                    {"target", "bundle"?}  -> 201 {"graph_id", "status": "started",
                                                                       "node_count"}
     GET  /snapshot                the whole console state

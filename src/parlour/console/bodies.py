@@ -61,7 +61,7 @@ EXPECTED: Final[dict[str, str]] = {
     "object of its fields",
     "on_behalf_of": "the user the caller answers for (their name is recorded, and the "
     "question's assignee is checked against them)",
-    "key": "'window' or 'log_length'",
+    "key": "'window' or 'log_length' or 'stale_after'",
     "value": "the setting's new value",
     "target": "a path inside the project",
     "bundle": "the name of one of the launcher's bundles (null: the default)",

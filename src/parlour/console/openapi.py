@@ -221,7 +221,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "post",
         "/settings",
         "Change a live setting",
-        "window: seconds (0 to 1) a view coalesces updates; log_length: 50 to 1000.",
+        "window: seconds (0 to 1) a view coalesces updates; log_length: 50 to 1000; "
+        "stale_after: seconds (10 to 86400) an agent may stay silent before it shows as stale.",
         {200: (SettingView, "the value as stored"), 400: _BAD},
         body=SettingBody,
     ),
