@@ -23,7 +23,7 @@ from parlour.core.fragments import Elements, Fragment, History, Redirect, Script
 from parlour.runtime.connection import Connection
 from parlour.stores.protocol import Saved
 
-__all__ = ["OUTBOX_BYTES", "Live", "Outbox", "batch_bytes"]
+__all__ = ["OUTBOX_BYTES", "Connections", "Live", "Outbox", "batch_bytes"]
 
 OUTBOX_BYTES = 64 * 1024
 """The most a conversation's outbox holds, in bytes of its batches (`batch_bytes`).
@@ -99,7 +99,38 @@ class Outbox:
             self.bytes -= self._batches.popleft()[2]
 
 
-@dataclass(eq=False)
+class Connections:
+    """The open streams of one conversation: a set's `add`, `discard`, `len` and iteration
+    over a list (a tab has one stream, rarely two: an empty set alone is 216 bytes, and every
+    idle open tab holds one of these)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: list[Connection] = []
+
+    def __repr__(self) -> str:
+        return f"Connections({self._items!r})"
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(self._items)
+
+    def __contains__(self, connection: object) -> bool:
+        return connection in self._items
+
+    def add(self, connection: Connection) -> None:
+        if connection not in self._items:
+            self._items.append(connection)
+
+    def discard(self, connection: Connection) -> None:
+        if connection in self._items:
+            self._items.remove(connection)
+
+
+@dataclass(eq=False, slots=True)
 class Live:
     """A conversation in use: its current value, its lock, its open streams, its outbox.
 
@@ -111,7 +142,7 @@ class Live:
 
     conv: Conversation
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    connections: set[Connection] = field(default_factory=set[Connection])
+    connections: Connections = field(default_factory=Connections)
     restored: bool = False
     """Loaded from the store: the next stream runs `wakeup` before it renders."""
     epoch: str = field(default_factory=lambda: secrets.token_hex(4))

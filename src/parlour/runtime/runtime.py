@@ -257,6 +257,7 @@ class Runtime:
             return live
         except BaseException as exc:
             future.set_exception(exc)
+            future.exception()  # retrieved: when no one else waited, nothing to log at exit
             raise
         finally:
             del self._loading[cid]
