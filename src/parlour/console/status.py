@@ -101,7 +101,7 @@ class Figures:
             self.gc.uninstall()
 
     def take(self, *, stored: int | None) -> None:
-        runtime = self.console.pages.runtime
+        pages = self.console.pages
         hub = self.console.hub
         self.sample = {
             "process": fig.process_figures(started=self.console.started),
@@ -109,8 +109,8 @@ class Figures:
             "lag_ms": self.lag.lag_ms,
             "gc_pause_ms": self.gc.last_pause_ms,
             "gc_collections": self.gc.collections,
-            "streams": runtime.connection_count,
-            "live": len(runtime.live),
+            "streams": pages.open_streams,
+            "live": pages.live_conversations,
             "stored": stored,
             "rate": hub.events_per_second if hub is not None else 0.0,
             "env": fig.environment(names=fig.ENV_NAMES),

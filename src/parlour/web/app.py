@@ -249,6 +249,16 @@ class App:
     def sessions(self) -> Sessions:
         return self._owners.sessions
 
+    @property
+    def open_streams(self) -> int:
+        """Streams open now (one per tab that is connected), for health pages and metrics."""
+        return self.runtime.connection_count
+
+    @property
+    def live_conversations(self) -> int:
+        """Conversations held in this process's memory now (the rest are only in the store)."""
+        return len(self.runtime.live)
+
     def set_window(self, seconds: float) -> None:
         """Coalesce background updates within `seconds`, from now on: open streams and shared
         views alike (a tab's own clicks are always answered at once)."""
