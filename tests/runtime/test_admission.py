@@ -9,6 +9,7 @@ conversation already in memory does not wait for the storm at all.
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from htpy import Element, div
@@ -67,7 +68,7 @@ async def settle() -> None:
 
 async def test_at_most_the_slots_restore_at_once_and_the_rest_wait_their_turn() -> None:
     store = GatedStore()
-    runtime = Runtime(store=store, restore_slots=3, max_restores=100)
+    runtime = Runtime(store=store, restore_slots=3)
     cids = await stored_tabs(store, 20)
     storm = [asyncio.ensure_future(runtime.get(cid)) for cid in cids]
     await settle()
@@ -83,7 +84,7 @@ async def test_at_most_the_slots_restore_at_once_and_the_rest_wait_their_turn() 
 
 async def test_a_clicks_restore_goes_before_the_streams_waiting_in_line() -> None:
     store = GatedStore()
-    runtime = Runtime(store=store, restore_slots=1, max_restores=100)
+    runtime = Runtime(store=store, restore_slots=1)
     cids = await stored_tabs(store, 6)
     streams = [asyncio.ensure_future(runtime.connect(cid)) for cid in cids[:5]]
     await settle()
@@ -101,7 +102,7 @@ async def test_a_clicks_restore_goes_before_the_streams_waiting_in_line() -> Non
 
 async def test_a_click_waiting_for_a_streams_restore_moves_it_to_the_front() -> None:
     store = GatedStore()
-    runtime = Runtime(store=store, restore_slots=1, max_restores=100)
+    runtime = Runtime(store=store, restore_slots=1)
     cids = await stored_tabs(store, 5)
     streams = [asyncio.ensure_future(runtime.connect(cid)) for cid in cids]
     await settle()
@@ -118,7 +119,7 @@ async def test_a_click_waiting_for_a_streams_restore_moves_it_to_the_front() -> 
 
 async def test_a_click_on_a_conversation_in_memory_does_not_wait_for_the_storm() -> None:
     store = GatedStore()
-    runtime = Runtime(store=store, restore_slots=2, max_restores=100)
+    runtime = Runtime(store=store, restore_slots=2)
     here, _ = await runtime.mint(Tab(), owner=None, base="/_parlour")
     storm = [asyncio.ensure_future(runtime.get(cid)) for cid in await stored_tabs(store, 10)]
     await settle()
@@ -133,7 +134,7 @@ async def test_a_click_on_a_conversation_in_memory_does_not_wait_for_the_storm()
 
 async def test_past_the_line_a_restore_is_refused_as_busy() -> None:
     store = GatedStore()
-    runtime = Runtime(store=store, restore_slots=2, max_restores=5)
+    runtime = Runtime(store=store, restore_slots=2, restore_line=3)
     cids = await stored_tabs(store, 6)
     held = [asyncio.ensure_future(runtime.get(cid)) for cid in cids[:5]]
     await settle()
@@ -163,3 +164,22 @@ async def test_a_cancelled_wait_gives_its_place_and_a_granted_slot_back() -> Non
     await full.enter(urgent=True)
     with pytest.raises(Refused):
         await full.enter(urgent=True)
+
+
+async def test_every_so_many_restores_the_restored_leave_the_collected_generations() -> None:
+    """So a full collection during a storm scans what is new, not every conversation."""
+    from parlour.runtime.admission import FREEZE_EVERY
+
+    admission = Admission(slots=1, limit=10)
+    gc.unfreeze()
+    try:
+        for _ in range(FREEZE_EVERY - 1):
+            await admission.enter(urgent=False)
+            admission.leave()
+        assert gc.get_freeze_count() == 0
+        await admission.enter(urgent=False)
+        admission.leave()
+        assert gc.get_freeze_count() > 0
+        assert admission.done == FREEZE_EVERY
+    finally:
+        gc.unfreeze()

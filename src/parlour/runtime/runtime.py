@@ -78,6 +78,7 @@ class Runtime:
         queue_limit: int = 500,
         max_restores: int = 64,
         restore_slots: int = 8,
+        restore_line: int = 4096,
         ttl: float = 24 * 3600.0,
         services: Iterable[object] = (),
         views: SharedViews | None = None,
@@ -93,11 +94,12 @@ class Runtime:
         self.queue_limit = queue_limit
         self.max_restores = max_restores
         self.restoring = 0
-        # At most `restore_slots` restores at once, `max_restores` running or in line, a
-        # click's first (runtime/admission.py): a reconnect storm cannot starve clicks.
-        self.admission = Admission(
-            slots=max(1, min(restore_slots, max_restores)), limit=max_restores
-        )
+        # At most min(restore_slots, max_restores) restores run at once and `restore_line`
+        # more wait in line (past it RestoreBusy, a 503 the client retries), a click's first
+        # (runtime/admission.py): a reconnect storm cannot starve clicks. max_restores=0
+        # refuses every restore.
+        slots = max(0, min(restore_slots, max_restores))
+        self.admission = Admission(slots=max(1, slots), limit=slots + restore_line if slots else 0)
         self.ttl = ttl
         self._reaper: asyncio.Task[None] | None = None
         self.live: dict[str, Live] = {}

@@ -26,7 +26,8 @@ Group commit: every operation joins a batch, and a batch runs as ONE transaction
 commits at most once per turn of the event loop however many conversations saved in it.
 The batch starts at the end of the loop turn in which its first operation was called, or,
 while one is running, as soon as that one has committed (everything called meanwhile
-joins the next). A `save` returns only after the commit that holds it: saved before it is
+joins the next, up to `_BATCH_LIMIT` operations, so that a click's save never waits for a
+whole storm of restores). A `save` returns only after the commit that holds it: saved before it is
 acknowledged, as before. If the transaction fails, every write in it raises.
 
 All database work runs on ONE dedicated worker thread that owns the only connection
@@ -78,6 +79,11 @@ _UPSERT = """
     ON CONFLICT (cid) DO UPDATE
     SET data = excluded.data, touched = excluded.touched, version = excluded.version
 """
+
+
+_BATCH_LIMIT = 64
+"""The most operations one transaction runs: a save called during a reconnect storm waits
+for at most one batch of restores' loads and saves, not for all of them."""
 
 
 class SqliteStore:
@@ -209,8 +215,10 @@ class SqliteStore:
 
     def _start_batch(self) -> None:
         self._scheduled = False
-        batch, writes = self._batch, self._batch_writes
-        self._batch, self._batch_writes = [], False
+        batch = self._batch[:_BATCH_LIMIT]
+        del self._batch[:_BATCH_LIMIT]
+        writes = self._batch_writes
+        self._batch_writes = bool(self._batch)  # unknown for the rest: assume they write
         if not batch:
             return
         self._running = True
