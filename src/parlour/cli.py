@@ -2,7 +2,7 @@
 
     parlour --version
     parlour run MODULE:ATTR [--host 127.0.0.1] [--port 8000] [--store SPEC] [--bus URL]
-                            [--allowed-host H ...] [--dev] [--log-level info]
+                            [--allowed-host H ...] [--dev] [--no-compress] [--log-level info]
 
 `run` imports MODULE (from the current directory first) and serves its ASGI app ATTR with
 uvicorn; a file path (`examples/counter.py:app`) or a misspelt name gets the closest names
@@ -14,7 +14,9 @@ event bus (`memory`, or `nats://HOST:PORT` to share events between processes); i
 environment's `PARLOUR_STORE` and `PARLOUR_BUS` when set. `--allowed-host` names a host
 the app is reached by (repeatable; the bound address and the local names are always
 allowed): any other `Host` gets 400. `--dev` turns the inspector on: every page gets a panel
-on its conversation (Alt+Shift+D; `parlour.devtools`). `--help` shows every default.
+on its conversation (Alt+Shift+D; `parlour.devtools`). `--no-compress` sends the streams
+uncompressed (they are gzipped for browsers that accept it; `PARLOUR_COMPRESS=0` does the
+same). `--help` shows every default.
 
     parlour inspect [CID] [--store SPEC] [--json] [--app MODULE]
 
@@ -22,7 +24,8 @@ on its conversation (Alt+Shift+D; `parlour.devtools`). `--help` shows every defa
 them as a tree with each instance's state and its history (`parlour.cli_inspect`).
 
     parlour console [--demo [--demo-pace S]] [--host] [--port] [--store SPEC] [--bus URL]
-                    [--token T] [--allowed-host H ...] [--state-dir DIR] [--log-level info]
+                    [--token T] [--allowed-host H ...] [--state-dir DIR] [--no-compress]
+                    [--log-level info]
     parlour console user add NAME | user list | user remove NAME   [--state-dir DIR]
 
 `console` serves the parlour console (`parlour.console.app.Console`): the Agents, Status and
@@ -137,7 +140,8 @@ def _version() -> str:
 
 
 def _serving_options(command: argparse.ArgumentParser) -> None:
-    """The options every serving command shares: address, store, bus, log level."""
+    """The options every serving command shares: address, store, bus, log level, and
+    whether streams are compressed."""
     command.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
     )
@@ -160,6 +164,12 @@ def _serving_options(command: argparse.ArgumentParser) -> None:
         "--log-level",
         default="info",
         help="debug | info | warning | error (default: %(default)s)",
+    )
+    command.add_argument(
+        "--no-compress",
+        action="store_true",
+        help="send the streams uncompressed, even to browsers that accept gzip "
+        "(the same as PARLOUR_COMPRESS=0)",
     )
 
 
@@ -231,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "no_compress", False):
+        from parlour.web.stream import COMPRESS_ENV
+
+        os.environ[COMPRESS_ENV] = "0"  # read by every App built from here on
     if args.command == "run":
         return _run(args)
     if args.command == "console":

@@ -6,6 +6,7 @@ import asyncio
 
 from parlour.core.fragments import Close, Elements, Redirect, Script, Signals
 from parlour.runtime import Connection
+from parlour.runtime.connection import Heartbeat
 
 
 def morph(key: str, html: str = "") -> Elements:
@@ -225,3 +226,59 @@ async def test_a_background_push_does_not_end_the_window_early_but_the_timeout_d
     assert not taking.done()
     async with asyncio.timeout(1):
         assert await taking == [Signals({"n": 1}), Signals({"n": 2})]
+
+
+async def test_a_heartbeat_wakes_a_writer_idle_for_two_sweeps_with_nothing() -> None:
+    beats, conn = Heartbeat(3600), Connection("c")
+    beats.add(conn)
+    taking = asyncio.ensure_future(conn.take(None))
+    await asyncio.sleep(0)  # take() is waiting now
+    assert beats.sweep() == 0  # the first sweep only notes it idle
+    assert not taking.done()
+    assert beats.sweep() == 1
+    assert await taking is None  # the writer sends a heartbeat
+    beats.discard(conn)
+
+
+async def test_a_batch_taken_between_sweeps_puts_off_the_heartbeat() -> None:
+    beats, conn = Heartbeat(3600), Connection("c")
+    beats.add(conn)
+    taking = asyncio.ensure_future(conn.take(None))
+    await asyncio.sleep(0)
+    beats.sweep()
+    conn.push([Signals({"n": 1})])
+    assert await taking == [Signals({"n": 1})]
+    taking = asyncio.ensure_future(conn.take(None))
+    await asyncio.sleep(0)
+    assert beats.sweep() == 0  # it sent something since the last sweep
+    assert beats.sweep() == 1
+    assert await taking is None
+    beats.discard(conn)
+
+
+async def test_a_heartbeat_neither_ends_a_window_nor_touches_a_busy_writer() -> None:
+    beats, conn = Heartbeat(3600), Connection("c")
+    beats.add(conn)
+    assert beats.sweep() == 0  # not waiting: busy writing
+    assert beats.sweep() == 0
+    conn.push([Signals({"n": 1})])  # a background update: the writer waits out its window
+    taking = asyncio.ensure_future(conn.take(None, window=3600))
+    await asyncio.sleep(0)
+    beats.sweep()
+    assert beats.sweep() == 0
+    assert not taking.done()
+    conn.push([Signals({"n": 2})], urgent=True)
+    assert await taking == [Signals({"n": 1}), Signals({"n": 2})]
+    beats.discard(conn)
+
+
+async def test_the_heartbeat_runs_only_while_it_has_connections() -> None:
+    beats, conn = Heartbeat(0.01), Connection("c")
+    beats.add(conn)
+    taking = asyncio.ensure_future(conn.take(None))
+    async with asyncio.timeout(5):
+        assert await taking is None  # woken by the sweeps of its own task
+    beats.discard(conn)
+    assert not beats.connections
+    await asyncio.sleep(0)
+    assert all(t.get_coro().__qualname__ != "Heartbeat._sweep_forever" for t in asyncio.all_tasks())

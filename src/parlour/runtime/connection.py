@@ -15,18 +15,24 @@ slow client never grows memory without limit and never holds anyone else back:
     `stale`: the writer then asks for one fresh full render instead of sending the backlog.
     Signals and scripts are kept, unless they alone exceed the limit (then all is dropped).
 
+Heartbeats: an idle writer waits without a timer of its own; one `Heartbeat` per app wakes
+the writers that have been idle for a heartbeat (two of its sweeps), so a delivery to ten
+thousand streams arms and cancels no timers (it was a quarter of parlour's own work per
+delivery, docs/decisions/0012-stream-compression.md).
+
 What this module does not do: encode fragments (see `parlour.wire`) or know about HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Callable
 
 from parlour.core.fragments import OVERLAY_SELECTOR, ROOT_SELECTOR, Close, Elements, Fragment
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "Heartbeat"]
 
 _REPLACING = frozenset({"outer", "inner", "replace", "remove"})
 """Patch modes after which only the newest patch of a target matters."""
@@ -54,10 +60,12 @@ class Connection:
         """The client went away: the writer stops without sending what is queued."""
         self.nudged = False
         """The writer should check its request again (see `nudge`)."""
+        self.idle = False
+        """Nothing taken since the last sweep of the `Heartbeat` (set by it, cleared by take)."""
         self._queue: list[Fragment] = []  # a list, not a deque: 56 bytes idle, not 760
         self._urgent = False
         # One future while the writer waits, resolved by the push that ends the wait: an idle
-        # stream holds no Event objects and no task, only this (and a heartbeat timer).
+        # stream holds no Event objects, no task and no timer, only this.
         self._waiter: asyncio.Future[None] | None = None
         self._wants_urgent = False
 
@@ -66,6 +74,11 @@ class Connection:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    @property
+    def waiting(self) -> bool:
+        """Is the writer waiting in `take` (for a batch, or inside its window)?"""
+        return self._waiter is not None
 
     @property
     def event_id(self) -> str:
@@ -90,14 +103,17 @@ class Connection:
             self._urgent = True
         if seq is not None:
             self.seq = seq
+        queue = self._queue
         for fragment in fragments:
             if (
-                isinstance(fragment, Elements)
+                queue
+                and isinstance(fragment, Elements)
                 and fragment.key is not None
                 and fragment.mode in _REPLACING
             ):
                 self._supersede(fragment)
-            self._queue.append(fragment)
+                queue = self._queue
+            queue.append(fragment)
         if len(self._queue) > self.limit:
             # Drop the page patches (a full render replaces them), keep what changes state.
             kept: list[Fragment] = [f for f in self._queue if not isinstance(f, Elements)]
@@ -156,15 +172,26 @@ class Connection:
         if not self._queue and not self.stale and not self.closed:
             await self._wait(timeout, urgent_only=False)
             if not self._queue and not self.stale and not self.closed:
+                self.idle = False
                 return None
         if callable(window):
             window = window()
         if window > 0 and not self._urgent and not self.closed and not self.stale:
             await self._wait(window, urgent_only=True)
         self._urgent = False
+        self.idle = False
         batch, self._queue = self._queue, []
         self.sent += len(batch)
         return batch
+
+    def beat(self) -> bool:
+        """Wake a writer idle in `take` (not one inside its coalescing window): its take
+        answers None, and it sends a heartbeat. False when it was not waiting."""
+        waiter = self._waiter
+        if waiter is None or self._wants_urgent or waiter.done():
+            return False
+        waiter.set_result(None)
+        return True
 
     def nudge(self) -> None:
         """Ask the writer to check its request again now, not at its next heartbeat (someone
@@ -183,6 +210,51 @@ class Connection:
         self.gone = True
         self.closed = True
         self._wake()
+
+
+class Heartbeat:
+    """Wakes the idle writers of the connections it is given, every `interval` seconds or so.
+
+    A connection is woken (`Connection.beat`) at the second sweep that finds it waiting with
+    nothing taken in between: at most two intervals after its last batch, and every two
+    intervals while it stays idle. With `interval = heartbeat / 2` a stream idle for a
+    heartbeat sends a comment. The sweep runs as one task while any connection is added, and
+    ends when the last is discarded.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.connections: set[Connection] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    def discard(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def sweep(self) -> int:
+        """One sweep: wake the connections idle since the last; how many were woken."""
+        woken = 0
+        for connection in self.connections:
+            if not connection.waiting:
+                continue  # busy writing: it is not idle
+            if connection.idle:
+                woken += connection.beat()
+            else:
+                connection.idle = True
+        return woken
+
+    async def _sweep_forever(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            while self.connections:
+                await asyncio.sleep(self.interval)
+                self.sweep()
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -110,6 +110,8 @@ class App:
     (`parlour.web.identity`; docs/security.md).
     `dev=True` turns the inspector on (`parlour run --dev`, or `use_dev()`): every page gets
     a panel on its conversation (`parlour.devtools`; off by default, and then absent).
+    `compress` gzips the streams of browsers that accept it (`parlour.wire.compress`); None,
+    the default, means on unless `PARLOUR_COMPRESS=0` (the CLI's `--no-compress`).
     """
 
     def __init__(
@@ -141,6 +143,7 @@ class App:
         csp: Mapping[str, str] | None = None,
         authenticate: Authenticate | None = None,
         dev: bool = False,
+        compress: bool | None = None,
     ) -> None:
         self.pages = pages_of(root)
         self.root = self.pages.get("/", next(iter(self.pages.values())))
@@ -178,6 +181,7 @@ class App:
             heartbeat=heartbeat,
             window=window,
             ownership=self._ownership,
+            compress=compress,
         )
         self._events = Events(
             self.runtime, self._owners, max_body=max_body, clock=clock, ownership=self._ownership

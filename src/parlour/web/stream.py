@@ -3,6 +3,10 @@
     a full render (or exactly the batches missed, after a reconnect), then patches as they
     come, coalesced within `window`; a comment every `heartbeat` seconds while idle
 
+A stream whose request accepts gzip is compressed (`App(compress=False)`, `--no-compress` or
+`PARLOUR_COMPRESS=0` turn it off): every batch sync-flushed, a shared view's patch compressed
+once for the streams that share a compressor state (`parlour.wire.compress`, decision 0012).
+
 A stream for a conversation the server does not know answers 200 with one event that reloads
 the page, so a tab never goes dead (Datastar ignores the body of non-200 answers). Another
 session's stream is refused (403). With `App(authenticate=...)`, a stream whose request
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 
 from starlette.datastructures import Headers
@@ -27,6 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script
 from parlour.runtime import Connection, Runtime
+from parlour.runtime.connection import Heartbeat
 from parlour.runtime.live import Live
 from parlour.runtime.views import is_shared
 from parlour.web.identity import Ownership
@@ -34,21 +40,34 @@ from parlour.web.responses import EMPTY, plain, until_disconnect
 from parlour.web.security import Nonces
 from parlour.web.session import Owners
 from parlour.wire import SSE_HEADERS, comment, encode
+from parlour.wire.compress import GzipStream, SharedDeflate, negotiate
 
-__all__ = ["Streams"]
+__all__ = ["COMPRESS_ENV", "Streams", "compress_default"]
 
 log = logging.getLogger("parlour")
 
-_SSE_START: Message = {
+_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SSE_HEADERS.items()]
+_SSE_START: Message = {"type": "http.response.start", "status": 200, "headers": _HEADERS}
+_GZIP_START: Message = {
     "type": "http.response.start",
     "status": 200,
-    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SSE_HEADERS.items()],
+    "headers": [*_HEADERS, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")],
 }
 _PING = comment("ping").encode()
 _SHARED_CACHE = 4096
+"""Shared patches whose SSE bytes are kept (the newest per view key)."""
 _SCRIPTS = (Script, History, Redirect)
 """Fragments sent as a `<script>`: encoded per stream, with that page's nonce."""
-"""Shared patches whose SSE bytes are kept (the newest per view key)."""
+
+COMPRESS_ENV = "PARLOUR_COMPRESS"
+"""`PARLOUR_COMPRESS=0` (or false, no, off) turns stream compression off where the App does
+not say (`App(compress=None)`, the default)."""
+
+
+def compress_default() -> bool:
+    """Compress streams unless `PARLOUR_COMPRESS` says 0, false, no or off."""
+    value = os.environ.get(COMPRESS_ENV, "").strip().lower()
+    return value not in ("0", "false", "no", "off")
 
 
 class Streams:
@@ -66,12 +85,17 @@ class Streams:
         heartbeat: float,
         window: float,
         ownership: Ownership | None = None,
+        compress: bool | None = None,
     ) -> None:
         self.runtime = runtime
         self.owners = owners
         self.ownership = ownership if ownership is not None else Ownership(owners)
         self.heartbeat = heartbeat
         self.window = window
+        self.compress = compress_default() if compress is None else compress
+        """Compress the streams whose requests accept gzip (read when a stream opens)."""
+        self.deflate = SharedDeflate()
+        self._beats = Heartbeat(heartbeat / 2)
         self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
         self.nonces = Nonces(lambda: owners.secret)
 
@@ -104,21 +128,33 @@ class Streams:
         if connection is None:
             await _reload(scope, receive, send, nonce)
             return
+        gzip = None
+        if self.compress and negotiate(headers.get("accept-encoding")) is not None:
+            gzip = GzipStream(self.deflate)
         # Spread reconnects after a restart: each stream tells its client a different delay.
         retry: int | None = random.randint(500, 2000)
         gone = asyncio.ensure_future(until_disconnect(receive))
         gone.add_done_callback(lambda _: connection.hang_up())
+        self._beats.add(connection)
         try:
-            await send(_SSE_START)
+            await send(_SSE_START if gzip is None else _GZIP_START)
             while True:
-                retry, done = await self._write_next(connection, send, retry, nonce, scope, live)
+                retry, done = await self._write_next(
+                    connection, send, retry, nonce, scope, live, gzip
+                )
                 if connection.gone:
                     break  # the client left: nothing more to write, not even the end
                 if done:
-                    await send(EMPTY)
+                    if gzip is not None:
+                        await send({"type": "http.response.body", "body": gzip.end()})
+                    else:
+                        await send(EMPTY)
                     break
         finally:
             gone.cancel()
+            self._beats.discard(connection)
+            if gzip is not None:
+                gzip.close()
             self.runtime.disconnect(connection)
 
     async def _write_next(
@@ -129,6 +165,7 @@ class Streams:
         nonce: str | None,
         scope: Scope,
         live: Live,
+        gzip: GzipStream | None,
     ) -> tuple[int | None, bool]:
         """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
 
@@ -138,19 +175,38 @@ class Streams:
         At every heartbeat (and when nudged) the request is authenticated again: a stream
         whose principal no longer owns the conversation gets a reload and ends.
         """
-        batch = await connection.take(self.heartbeat, window=self._window)
+        batch = await connection.take(None, window=self._window)
         if connection.gone:
             return retry, False
         if (batch is None or connection.nudged) and await self._revoked(scope, live, connection):
             body = encode(Script("window.location.reload()"), nonce=nonce).encode()
+            if gzip is not None:
+                body = gzip.write((body,), (False,))
             await send({"type": "http.response.body", "body": body, "more_body": True})
             return retry, True
+        done = False
         if batch is None:
-            body, done = _PING, False
+            body = _PING if gzip is None else gzip.heartbeat(_PING)
+        elif (
+            retry is None
+            and len(batch) == 1
+            and is_shared(shared := batch[0])
+            and not connection.stale
+        ):
+            # One shared patch (a dashboard update): its bytes as every stream sends them.
+            body = self._encode_shared(shared)
+            if gzip is not None:
+                body = gzip.write_shared(body)
         else:
             if connection.stale:
                 await self.runtime.refresh(connection)
-            body, done = self.encode_batch(batch, connection.event_id, retry, nonce)
+            parts, shared_parts, done = self.encode_parts(batch, connection.event_id, retry, nonce)
+            if not parts:
+                body = b""
+            elif gzip is not None:
+                body = gzip.write(parts, shared_parts)
+            else:
+                body = parts[0] if len(parts) == 1 else b"".join(parts)
             if body:
                 retry = None
         if body:
@@ -170,6 +226,15 @@ class Streams:
     ) -> tuple[bytes, bool]:
         """SSE bytes for a batch: `retry:` on the first event, the batch's id on the last;
         scripts carry the page's `nonce`."""
+        parts, _, done = self.encode_parts(batch, event_id, retry, nonce)
+        # A batch of one shared patch (a dashboard update) sends the cached bytes themselves.
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), done
+
+    def encode_parts(
+        self, batch: list[Fragment], event_id: str, retry: int | None, nonce: str | None = None
+    ) -> tuple[list[bytes], list[bool], bool]:
+        """A batch's events as `(parts, shared, done)`: `shared[i]` when part i is a shared
+        view's patch, the same bytes object for every stream (compressed once, if at all)."""
         sendable = [f for f in batch if not isinstance(f, Close)]
         done = len(sendable) != len(batch)
         # The id goes on the conversation's own last patch: shared-view patches are not in the
@@ -178,6 +243,7 @@ class Streams:
             (i for i, f in enumerate(sendable) if not is_shared(f)), default=len(sendable) - 1
         )
         parts: list[bytes] = []
+        shared: list[bool] = []
         for index, fragment in enumerate(sendable):
             try:
                 if (
@@ -186,6 +252,7 @@ class Streams:
                     and not isinstance(fragment, _SCRIPTS)
                 ):
                     parts.append(self._encode_shared(fragment))
+                    shared.append(True)
                     continue
                 parts.append(
                     encode(
@@ -195,10 +262,10 @@ class Streams:
                         nonce=nonce,
                     ).encode()
                 )
+                shared.append(False)
             except ValueError as exc:
                 log.error("parlour: dropped a fragment that cannot be sent: %s", exc)
-        # A batch of one shared patch (a dashboard update) sends the cached bytes themselves.
-        return (parts[0] if len(parts) == 1 else b"".join(parts)), done
+        return parts, shared, done
 
     def _encode_shared(self, fragment: Fragment) -> bytes:
         # One encode per shared patch, however many streams send it: the newest patch per
