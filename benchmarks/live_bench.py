@@ -2,7 +2,8 @@
 """`make bench`: the benchmarks of "Live data", in one run (stdlib only).
 
     python3 benchmarks/live_bench.py                     # everything, about 12 min on 2 cores
-    python3 benchmarks/live_bench.py --parts fanout      # fanout | peer | profile | cluster
+    python3 benchmarks/live_bench.py --parts fanout      # fanout | peer | profile | storm | cluster
+    python3 benchmarks/live_bench.py --parts peer,storm --before REV   # REV's parlour beside
     python3 benchmarks/live_bench.py --quick             # a small plan, to check the set-up
 
 Parts (see docs/benchmarks.md for what each measures and how to read it):
@@ -11,12 +12,16 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
            of a shared view, and memory per idle viewer, parlour against bench-baseline's raw
            ASGI floor (`sse_app.py`), measured in the same run with the same client.
   peer     shared/peer-bench with parlour added as a framework (benchmarks/peer-bench/parlour):
-           clicks/s, latency and KB per idle user beside `raw` and `stario`.
+           clicks/s, server CPU per click, latency and KB per idle user beside `raw`,
+           `stario` and the floors `asgi`, `proto` and `lean`.
   profile  where the time goes: cProfile and pyinstrument (sampling) of the server under the
            peer-bench click load and during fan-out publishes (5,000 viewers), the
            collector's share of a click run, and
            in-process cProfiles (parlour.testing.AsgiClient) of a click and of a delivery,
            and the pieces of a click timed without a profiler (`micro`).
+  storm    benchmarks/storm_bench.py: 10,000 tabs of a restarted server (state in SQLite)
+           reconnect at once while one user clicks: the time until all are back, errors,
+           and the click's p99 (with --before, the same for that revision too).
   cluster  benchmarks/cluster_bench.py: clicks/s and p99 through HAProxy on one node and on
            two (NATS KV), against one SQLite node; a KV save and a click against SQLite; a
            conversation's restore from KV (needs haproxy: scripts/ensure-haproxy).
@@ -118,6 +123,8 @@ def write_summary(out: Path) -> None:
         ),
         ("peer-bench: counter clicks and memory per idle user", out / "peer-bench" / "summary.md"),
         ("A cluster: nodes on NATS KV behind HAProxy", out / "cluster" / "cluster.md"),
+        ("Reconnect storm, this revision", out / "storm-now.txt"),
+        ("Reconnect storm, --before revision", out / "storm-before.txt"),
     ):
         if path.exists():
             parts_md += [f"## {title}\n", path.read_text()]
@@ -164,14 +171,25 @@ def main() -> None:
         "parlour-w0-gc,parlour-sqlite-freeze",
     )
     ap.add_argument("--publishes", type=int, default=3)
-    ap.add_argument("--peer-frameworks", default="raw,stario,parlour,parlour:sqlite")
+    # The floors of peer-bench (results-2026-12-07-floors.md) beside raw and Stario: asgi (a
+    # bare ASGI callable on uvicorn), proto (asyncio.Protocol + httptools) and lean (parlour's
+    # click duties on bare ASGI), so every figure of issue 17 is a ratio within one run.
+    ap.add_argument(
+        "--peer-frameworks", default="raw,stario,asgi,proto,lean,parlour,parlour:sqlite"
+    )
     ap.add_argument("--peer-reps", type=int, default=3, help="click-test repetitions")
     ap.add_argument("--hold-reps", type=int, default=1, help="memory-test repetitions")
-    ap.add_argument("--hold-frameworks", default="raw,stario,parlour")
+    ap.add_argument("--hold-frameworks", default="raw,stario,asgi,lean,parlour")
     ap.add_argument("--hold-steps", default="1000,5000")
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--profile-clicks", type=int, default=3000)
     ap.add_argument("--profile-viewers", type=int, default=5000, help="fan-out profile K")
+    ap.add_argument("--storm-tabs", type=int, default=10_000)
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        help="a git revision whose src/ runs beside this one (peer: parlour:before; storm)",
+    )
     ap.add_argument("--quick", action="store_true", help="a small plan (checks the set-up)")
     ap.add_argument("--summarise", metavar="DIR", help="only rewrite DIR/summary.md")
     args = ap.parse_args()
@@ -183,7 +201,7 @@ def main() -> None:
         args.peer_reps, args.duration, args.hold_steps = 1, 4.0, "500"
         args.profile_clicks, args.profile_viewers = 500, 1000
     parts = {p for p in args.parts.split(",") if p}
-    if unknown := parts - {"fanout", "peer", "profile", "cluster"}:
+    if unknown := parts - {"fanout", "peer", "profile", "storm", "cluster"}:
         sys.exit(f"live_bench: unknown part(s) {sorted(unknown)}")
     shared = Path(args.shared).resolve()
     for need in ("peer-bench/bench.py", "bench-baseline/sse_app.py"):
@@ -210,6 +228,26 @@ def main() -> None:
         shutil.copytree(shared / "peer-bench", peer, ignore=shutil.ignore_patterns("results"))
         shutil.copytree(shared / "bench-baseline", tmp / "bench-baseline")
         shutil.copytree(HERE / "peer-bench" / "parlour", peer / "frameworks" / "parlour")
+        before_src: Path | None = None
+        if args.before:
+            # REV's src/ beside this one: the `before` variant puts it first on the path.
+            before_src = peer / "frameworks" / "parlour" / "before-src"
+            before_src.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", args.before, "src"],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            ).stdout
+            subprocess.run(
+                ["tar", "-x", "-C", str(before_src)], input=archive, check=True, timeout=120
+            )
+            before_src = before_src / "src"
+            for name in ("peer_frameworks", "hold_frameworks"):
+                frameworks = getattr(args, name).split(",")
+                at = frameworks.index("parlour") if "parlour" in frameworks else len(frameworks)
+                frameworks.insert(at, "parlour:before")
+                setattr(args, name, ",".join(frameworks))
         names = {"parlour", "client"}
         if "peer" in parts:
             names |= {e.split("/")[0].split(":")[0] for e in args.peer_frameworks.split(",") if e}
@@ -357,6 +395,21 @@ def main() -> None:
                     env=env,
                     limit=600,
                     out=prof / f"{scenario}-inprocess.txt",
+                )
+        if "storm" in parts:
+            tabs = "1000" if args.quick else str(args.storm_tabs)
+            for label, extra in (("before", before_src), ("now", None)):
+                if label == "before" and extra is None:
+                    continue
+                storm_env = dict(env)
+                if extra is not None:
+                    storm_env["PYTHONPATH"] = str(extra)  # the server runs REV's parlour
+                run(
+                    [py, str(HERE / "storm_bench.py"), "--tabs", tabs, "--python", vpy],
+                    cwd=REPO,
+                    env=storm_env,
+                    limit=900,
+                    out=out / f"storm-{label}.txt",
                 )
         if "cluster" in parts:
             quick = ["--reps", "1", "--duration", "4", "--rounds", "200"] if args.quick else []
