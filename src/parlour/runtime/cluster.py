@@ -419,7 +419,7 @@ class Cluster:
             case cmd.Subscribe(_, sub):
                 join(self, cid, sub)
             case _:
-                self.rt._perform(command)
+                self.rt.commands.perform(command)
 
     async def _fire_timer(self, cid: str, timer_id: str) -> bool:
         now = self.rt.clock()
@@ -462,7 +462,7 @@ class Cluster:
         track = self._tracks.get(cid)
         if track is not None:
             track.gap = None
-            self.rt._spawn(self._recover(cid))
+            self.rt.commands.spawn(self._recover(cid))
 
     async def _recover(self, cid: str, *, always: bool = False) -> None:
         """Fill a hole in `cid`'s batches from the outbox, else give its streams a full render."""
@@ -526,11 +526,11 @@ class Cluster:
     def _reconnected(self) -> None:
         """Notices may have been missed while NATS was away: distrust every copy, catch up;
         and follow the timers afresh."""
-        self.rt._spawn(self.timers.rewatch())
+        self.rt.commands.spawn(self.timers.rewatch())
         for cid, live in list(self.rt.live.items()):
             live.stale = True
             if live.connections:
-                self.rt._spawn(self._recover(cid, always=True))
+                self.rt.commands.spawn(self._recover(cid, always=True))
 
     # -- streams -----------------------------------------------------------------------------
 

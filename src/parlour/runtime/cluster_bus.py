@@ -49,7 +49,7 @@ def join(cluster: Cluster, cid: str, sub: Subscription) -> None:
         log.warning("parlour: subscribe(%r) with no bus configured; ignored", sub.pattern)
         return
     key = (cid, sub.iid, sub.pattern)
-    old = cluster.rt._subscriptions.pop(key, None)
+    old = cluster.rt.commands.subscriptions.pop(key, None)
     if old is not None:
         old.cancel()
     # Subscribed now, not when the task first runs (nothing published after is missed).
@@ -59,7 +59,7 @@ def join(cluster: Cluster, cid: str, sub: Subscription) -> None:
     shared = type(bus).__name__ == "NatsBus"
     task = asyncio.ensure_future(_listen(cluster, cid, sub, subscription, shared=shared))
     task.add_done_callback(lambda _: subscription.close())
-    cluster.rt._subscriptions[key] = task
+    cluster.rt.commands.subscriptions[key] = task
 
 
 async def _listen(
@@ -100,8 +100,8 @@ async def _listen(
 def follow(cluster: Cluster, cid: str, wanted: set[Subscription]) -> None:
     """Subscribe or unsubscribe this node so it hears exactly `cid`'s subscriptions `wanted`."""
     keys = {(cid, s.iid, s.pattern): s for s in wanted}
-    for key in [k for k in cluster.rt._subscriptions if k[0] == cid and k not in keys]:
-        cluster.rt._subscriptions.pop(key).cancel()
+    for key in [k for k in cluster.rt.commands.subscriptions if k[0] == cid and k not in keys]:
+        cluster.rt.commands.subscriptions.pop(key).cancel()
     for key, sub in keys.items():
-        if key not in cluster.rt._subscriptions:
+        if key not in cluster.rt.commands.subscriptions:
             join(cluster, cid, sub)

@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from parlour.bus.protocol import EventBus
-from parlour.bus.subscription import Subscription as BusSubscription
-from parlour.core import commands as cmd
 from parlour.core import kernel
 from parlour.core.codec import FormatError, decode, encode, encode_head, history_records
 from parlour.core.component import Component
 from parlour.core.context import Context, using
-from parlour.core.conversation import Conversation, Subscription, Timer
+from parlour.core.conversation import Conversation
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import ROOT_SELECTOR, Elements, Fragment
 from parlour.core.visit import Visit
 from parlour.runtime.admission import Admission, Refused
+from parlour.runtime.commands import Commands
 from parlour.runtime.connection import Connection
 from parlour.runtime.failures import OnError, log_failures, shown
 from parlour.runtime.live import Live, Outbox
@@ -104,9 +102,7 @@ class Runtime:
         self._reaper: asyncio.Task[None] | None = None
         self.live: dict[str, Live] = {}
         self._loading: dict[str, asyncio.Future[Live | None]] = {}
-        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
-        self._subscriptions: dict[tuple[str, str, str], asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.commands = Commands(self)
         self.views = views if views is not None else SharedViews()
         self.views.sink = self.fan_out
         self.context = Context(services, self.views)
@@ -119,7 +115,7 @@ class Runtime:
     def __repr__(self) -> str:
         return (
             f"Runtime(live={len(self.live)}, connections={self.connection_count}, "
-            f"timers={len(self._timers)}, subscriptions={len(self._subscriptions)})"
+            f"timers={len(self.commands.timers)}, subscriptions={len(self.commands.subscriptions)})"
         )
 
     def use_store(self, store: ConversationStore) -> None:
@@ -158,11 +154,11 @@ class Runtime:
 
     @property
     def timer_count(self) -> int:
-        return len(self._timers)
+        return len(self.commands.timers)
 
     @property
     def subscription_count(self) -> int:
-        return len(self._subscriptions)
+        return len(self.commands.subscriptions)
 
     # -- conversations -----------------------------------------------------------------------
 
@@ -296,10 +292,7 @@ class Runtime:
             return None
         live = Live(conv, restored=True)
         self.live[cid] = live
-        for timer in conv.timers:
-            self._schedule(cid, timer)
-        for sub in conv.subscriptions:
-            self._subscribe(cid, sub)
+        self.commands.resume(cid, conv)
         return live
 
     async def apply(
@@ -355,7 +348,7 @@ class Runtime:
             except ParlourError as exc:
                 log.error("parlour: cannot save conversation %s: %s", conv.id, exc)
         for command in step.commands:
-            self._perform(command)
+            self.commands.perform(command)
         if step.fragments:
             live.seq += 1
             if live.streamed:
@@ -386,10 +379,7 @@ class Runtime:
         live = self.live.pop(cid, None)
         if live is not None:
             self._set_views(live, frozenset())
-        for key in [k for k in self._timers if k[0] == cid]:
-            self._timers.pop(key).cancel()
-        for key in [k for k in self._subscriptions if k[0] == cid]:
-            self._subscriptions.pop(key).cancel()
+        self.commands.drop(cid)
         if live is not None:
             for connection in live.connections:
                 connection.close()
@@ -516,113 +506,6 @@ class Runtime:
                 break
         return ended
 
-    # -- commands ----------------------------------------------------------------------------
-
-    def _perform(self, command: cmd.Command) -> None:
-        match command:
-            case cmd.ScheduleTimer(cid, timer):
-                self._schedule(cid, timer)
-            case cmd.CancelTimer(cid, timer):
-                handle = self._timers.pop((cid, timer.id), None)
-                if handle is not None:
-                    handle.cancel()
-            case cmd.Subscribe(cid, sub):
-                self._subscribe(cid, sub)
-            case cmd.Unsubscribe(cid, sub):
-                task = self._subscriptions.pop((cid, sub.iid, sub.pattern), None)
-                if task is not None:
-                    task.cancel()
-            case cmd.RunIo(cid, iid, method, fn):
-                self._spawn(self._run_io(cid, iid, method, fn))
-            case cmd.DispatchTo(cid, iid, method, payload):
-                now = self.clock()
-                self._spawn(
-                    self.apply(cid, lambda c: kernel.deliver(c, iid, method, payload, now=now))
-                )
-            case cmd.Publish(topic, payload, source):
-                if self.bus is None:
-                    log.warning("parlour: publish(%r) with no bus configured; dropped", topic)
-                else:
-                    self._spawn(self.bus.publish(topic, payload, source=source))
-            case cmd.Ended(cid, value):
-                self._ended(cid, value)
-
-    def _ended(self, cid: str, value: Any) -> None:
-        """Hand a finished conversation's value to the app's `on_end`, and log the end once."""
-        log.info("parlour: conversation %s ended", cid)
-        if self.on_end is None:
-            return
-        try:
-            result = self.on_end(cid, value)
-        except Exception:
-            log.exception("parlour: on_end failed for conversation %s", cid)
-            return
-        if inspect.isawaitable(result):
-            self._spawn(_awaited(result))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("parlour: background work failed", exc_info=task.exception())
-
-    def _schedule(self, cid: str, timer: Timer) -> None:
-        delay = max(0.0, timer.due - self.clock())
-        loop = asyncio.get_running_loop()
-        key = (cid, timer.id)
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-
-        def fire() -> None:
-            self._timers.pop(key, None)
-            now = self.clock()
-            self._spawn(self.apply(cid, lambda c: kernel.fire_timer(c, timer.id, now)))
-
-        self._timers[key] = loop.call_later(delay, fire)
-
-    def _subscribe(self, cid: str, sub: Subscription) -> None:
-        if self.bus is None:
-            log.warning("parlour: subscribe(%r) with no bus configured; ignored", sub.pattern)
-            return
-        key = (cid, sub.iid, sub.pattern)
-        old = self._subscriptions.pop(key, None)
-        if old is not None:
-            old.cancel()
-        # Subscribe now, not when the task first runs: an event published right after the
-        # handler that subscribed returns must not be missed.
-        subscription = self.bus.subscribe(sub.pattern)
-        task = asyncio.ensure_future(self._listen(cid, sub, subscription))
-        task.add_done_callback(lambda _: subscription.close())  # even if never started
-        self._subscriptions[key] = task
-
-    async def _listen(self, cid: str, sub: Subscription, subscription: BusSubscription) -> None:
-        try:
-            async for event in subscription:
-                now = self.clock()
-                await self.apply(
-                    cid, lambda c, e=event, t=now: kernel.deliver(c, sub.iid, sub.method, e, now=t)
-                )
-        finally:
-            subscription.close()
-
-    async def _run_io(self, cid: str, iid: str, method: str, fn: Callable[[], Any]) -> None:
-        try:
-            if inspect.iscoroutinefunction(fn):
-                result = await fn()  # async work runs on the loop, not on a thread
-            else:
-                result = await asyncio.to_thread(fn)
-        except Exception as exc:
-            error, now = exc, self.clock()
-            await self.apply(cid, lambda c: kernel.fail(c, iid, method, error, now=now))
-            return
-        now = self.clock()
-        await self.apply(cid, lambda c: kernel.deliver(c, iid, method, result, now=now))
-
     async def close(self) -> None:
         """Stop timers, subscriptions and background work; close every stream."""
         if self.closed:
@@ -633,23 +516,10 @@ class Runtime:
             self._reaper.cancel()
             with contextlib.suppress(BaseException):
                 await self._reaper
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
-        tasks = [*self._subscriptions.values(), *self._tasks]
-        self._subscriptions.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await self.commands.close()
         for live in self.live.values():
             for connection in live.connections:
                 connection.close()
         if self.cluster is not None:
             await self.cluster.close()
         await self.store.close()
-
-
-async def _awaited(awaitable: Awaitable[object]) -> None:
-    await awaitable
