@@ -238,6 +238,21 @@ def test_streams_at_one_state_share_one_compressor() -> None:
     assert traced(streams) <= 64 * 1024 + 200 * 300  # one compressor, a little per stream
 
 
+def test_a_viewer_holds_no_compressor_after_its_first_render() -> None:
+    """A dashboard's viewer sends nothing of its own after its first render: it keeps no
+    compressor of its own (a tab that answers clicks keeps one from its second batch on)."""
+    deflate = SharedDeflate()
+    deflate.compressor()
+    render = b"".join(own_patch(n) for n in range(200))
+
+    def viewer() -> GzipStream:
+        stream = GzipStream(deflate)
+        stream.write([render], [False])
+        return stream
+
+    assert traced(viewer) < 4 * 1024
+
+
 def test_an_idle_stream_holds_no_compressor_after_a_heartbeat() -> None:
     deflate = SharedDeflate()
     deflate.fresh(PING)
@@ -245,6 +260,7 @@ def test_an_idle_stream_holds_no_compressor_after_a_heartbeat() -> None:
     def idle() -> GzipStream:
         stream = GzipStream(deflate)
         stream.write([own_patch(0)], [False])
+        stream.write([own_patch(1)], [False])  # a tab that clicked: it has a compressor
         stream.heartbeat(PING)
         return stream
 

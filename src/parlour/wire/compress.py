@@ -19,7 +19,10 @@ the same bytes go to all of them, and it still refers back to what they saw befo
   * a stream's own bytes (a full render, its click's answer, a script with its nonce): its
     private compressor, started from its chain's (a copy) or empty; the stream leaves the
     chain; its next shared segment starts over from an empty state (compressed once for every
-    stream that does the same), so it joins the others again;
+    stream that does the same), so it joins the others again. The compressor of a stream's
+    first own batch (its first render) is not kept: a dashboard's viewer sends nothing of its
+    own after that, so an idle viewer holds no compressor; a tab that answers clicks keeps
+    one from its second own batch on;
   * a heartbeat: a fresh, constant segment; the stream's compressor is dropped, so an idle
     stream holds none.
 
@@ -234,13 +237,15 @@ class GzipStream:
     """
 
     content_encoding = GZIP
-    __slots__ = ("_chain", "_private", "_started", "crc", "shared", "size")
+    __slots__ = ("_chain", "_private", "_spoke", "_started", "crc", "shared", "size")
 
     def __init__(self, shared: SharedDeflate) -> None:
         self.shared = shared
         self._chain: _Chain | None = shared.root
         """The shared state this stream is at, or None while it has a private compressor."""
         self._private: _Compressor | None = None
+        self._spoke = False
+        """Has the stream sent bytes of its own before (then it keeps its compressor)?"""
         self._started = False
         self.crc = 0
         self.size = 0
@@ -318,8 +323,11 @@ class GzipStream:
     def _own(self, raw: bytes) -> bytes:
         compressor = self._private
         if compressor is None:
-            compressor = self._private = self.shared.own(self._chain)
+            compressor = self.shared.own(self._chain)
             self._chain = None
+            if self._spoke:
+                self._private = compressor
+        self._spoke = True
         self.crc = zlib.crc32(raw, self.crc)
         self.size += len(raw)
         return compressor.compress(raw) + compressor.flush(zlib.Z_SYNC_FLUSH)
