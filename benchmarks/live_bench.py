@@ -3,6 +3,7 @@
 
     python3 benchmarks/live_bench.py                     # everything, about 12 min on 2 cores
     python3 benchmarks/live_bench.py --parts fanout      # fanout | peer | profile | storm | cluster
+                                                         # | compression
     python3 benchmarks/live_bench.py --parts peer,storm --before REV   # REV's parlour beside
     python3 benchmarks/live_bench.py --quick             # a small plan, to check the set-up
 
@@ -25,6 +26,9 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
   cluster  benchmarks/cluster_bench.py: clicks/s and p99 through HAProxy on one node and on
            two (NATS KV), against one SQLite node; a KV save and a click against SQLite; a
            conversation's restore from KV (needs haproxy: scripts/ensure-haproxy).
+  compression  benchmarks/compression_bench.py: bytes on the wire of the console's Agents
+           page under the demo swarm, one tab gzipped and one not, side by side for
+           --compression-minutes (10; 1 with --quick), and the compression's CPU per delivery.
 
 Nothing under `--shared` (default: ../shared next to this repository) is modified: peer-bench
 and bench-baseline are copied to a temporary folder, parlour's framework directory is added to
@@ -125,6 +129,7 @@ def write_summary(out: Path) -> None:
         ("A cluster: nodes on NATS KV behind HAProxy", out / "cluster" / "cluster.md"),
         ("Reconnect storm, this revision", out / "storm-now.txt"),
         ("Reconnect storm, --before revision", out / "storm-before.txt"),
+        ("Stream compression: the console's Agents page", out / "compression-summary.md"),
     ):
         if path.exists():
             parts_md += [f"## {title}\n", path.read_text()]
@@ -158,7 +163,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--parts", default="fanout,peer,profile,cluster")
+    ap.add_argument("--parts", default="fanout,peer,profile,cluster,compression")
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument(
         "--venvs", default=os.environ.get("PARLOUR_BENCH_VENVS", "/tmp/parlour-bench-venvs")
@@ -167,8 +172,8 @@ def main() -> None:
     ap.add_argument("--fanout-steps", default="1000,5000,10000")
     ap.add_argument(
         "--fanout-apps",
-        default="floor,parlour,parlour-shared,parlour-shared-w0,parlour-w0,parlour-sqlite,counter,"
-        "parlour-w0-gc,parlour-sqlite-freeze",
+        default="floor,parlour,parlour-shared,parlour-shared-w0,parlour-shared-w0-gzip,parlour-w0,"
+        "parlour-sqlite,counter,parlour-w0-gc,parlour-sqlite-freeze",
     )
     ap.add_argument("--publishes", type=int, default=3)
     # The floors of peer-bench (results-2026-12-07-floors.md) beside raw and Stario: asgi (a
@@ -185,6 +190,7 @@ def main() -> None:
     ap.add_argument("--profile-clicks", type=int, default=3000)
     ap.add_argument("--profile-viewers", type=int, default=5000, help="fan-out profile K")
     ap.add_argument("--storm-tabs", type=int, default=10_000)
+    ap.add_argument("--compression-minutes", type=float, default=10.0)
     ap.add_argument(
         "--before",
         metavar="REV",
@@ -200,8 +206,9 @@ def main() -> None:
         args.fanout_steps, args.publishes = "1000", 2
         args.peer_reps, args.duration, args.hold_steps = 1, 4.0, "500"
         args.profile_clicks, args.profile_viewers = 500, 1000
+        args.compression_minutes = 1.0
     parts = {p for p in args.parts.split(",") if p}
-    if unknown := parts - {"fanout", "peer", "profile", "storm", "cluster"}:
+    if unknown := parts - {"fanout", "peer", "profile", "storm", "cluster", "compression"}:
         sys.exit(f"live_bench: unknown part(s) {sorted(unknown)}")
     shared = Path(args.shared).resolve()
     for need in ("peer-bench/bench.py", "bench-baseline/sse_app.py"):
@@ -426,6 +433,18 @@ def main() -> None:
                 cwd=REPO,
                 env=env,
                 limit=1200,
+            )
+        if "compression" in parts:
+            minutes = args.compression_minutes
+            run(
+                [
+                    vpy,  # its in-process replay imports parlour
+                    str(HERE / "compression_bench.py"),
+                    *("--minutes", str(minutes), "--python", vpy, "--out", str(out)),
+                ],
+                cwd=REPO,
+                env=env,
+                limit=minutes * 60 + 300,
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -16,6 +16,9 @@ single updates to all of them.
     parlour      `fanout_app.py --app viewer`: a parlour App whose every conversation
                  subscribes to one bus topic; default coalescing window (50 ms)
     parlour-w0   the same with `window=0` (a background update is sent at once)
+    parlour-shared, parlour-shared-w0   the tile as a shared view (rendered once per update)
+    parlour-shared-w0-gzip, parlour-shared-gzip   the same, every stream gzipped (the client
+                 asks for it as a browser does, and decodes it)
     parlour-sqlite    the same as parlour with a SQLite store (the CLI's default kind)
     counter      `examples/counter.py` (shell + stream per viewer; memory only, no publish)
   Not in the default list:
@@ -79,6 +82,21 @@ APPS: dict[str, dict[str, Any]] = {
         "kind": "parlour",
         "ready": "/_bench/stats",
         "args": ["--app", "shared", "--window", "0"],
+    },
+    "parlour-shared-w0-gzip": {
+        "label": "the shared view with window=0, every stream gzipped (the client sends "
+        "Accept-Encoding: gzip like a browser, and decodes)",
+        "kind": "parlour",
+        "ready": "/_bench/stats",
+        "args": ["--app", "shared", "--window", "0"],
+        "client": ["--gzip"],
+    },
+    "parlour-shared-gzip": {
+        "label": "the shared view (window 50 ms), every stream gzipped",
+        "kind": "parlour",
+        "ready": "/_bench/stats",
+        "args": ["--app", "shared", "--window", "0.05"],
+        "client": ["--gzip"],
     },
     "parlour-w0": {
         "label": "the same parlour App with window=0 (background updates sent at once)",
@@ -403,7 +421,9 @@ def main() -> None:
     ap.add_argument("--baseline", help="a copy of shared/bench-baseline (holds sse_app.py)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument(
-        "--apps", default="floor,parlour,parlour-shared,parlour-shared-w0,parlour-w0,counter"
+        "--apps",
+        default="floor,parlour,parlour-shared,parlour-shared-w0,parlour-shared-w0-gzip,"
+        "parlour-w0,counter",
     )
     ap.add_argument("--steps", default="1000,5000,10000")
     ap.add_argument("--publishes", type=int, default=3)

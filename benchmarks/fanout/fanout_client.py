@@ -14,7 +14,9 @@ A viewer is, per `--kind`:
   parlour  a shell `GET /` (cookie + conversation id from the page), then the conversation's
            stream `GET /_parlour/sse/CID` with that cookie: what a browser tab does;
   counter  the same as parlour, against `examples/counter.py` (idle memory only).
-A viewer counts as open at its stream's first complete event.
+A viewer counts as open at its stream's first complete event. With `--gzip` a parlour
+viewer's stream request says `Accept-Encoding: gzip` (as a browser's does): the client then
+takes the chunked body apart and decodes it, batch by batch, before it looks for the tick.
 
 For each step K (ramping up on one server process): open viewers up to K, rest, read the
 server's RSS (its process tree, psutil), then `--publishes` times: publish one update and
@@ -34,6 +36,7 @@ import re
 import resource
 import sys
 import time
+import zlib
 from typing import Any
 
 import psutil
@@ -75,11 +78,17 @@ class Stream(asyncio.Protocol):
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.decoder: Any = None  # a gzip decoder, when the response is gzipped
+        self.chunked = b""  # undecoded chunked framing (gzip responses only)
+        self.wire_bytes = 0  # body bytes as they came (compressed, if they are)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
+        if self.decoder is not None:
+            self._gzipped(data)
+            return
         buf = self.buf + data
         if self.head:
             end = buf.find(b"\r\n\r\n")
@@ -89,9 +98,15 @@ class Stream(asyncio.Protocol):
             line = buf[: buf.find(b"\r\n")]
             self.status = int(line.split(b" ", 2)[1])
             self.head = False
+            if b"\r\ncontent-encoding: gzip" in buf[:end].lower():
+                self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
             buf = buf[end + 4 :]
             if self.status != 200 and not self.ready.done():
                 self.ready.set_exception(RuntimeError(f"stream status {self.status}"))
+            if self.decoder is not None:
+                self.buf = b""  # from here on: decoded text not yet read
+                self._gzipped(buf)
+                return
         # Complete events end with a blank line. Chunked framing sits between events (one
         # event or batch per chunk), so it never splits what the patterns look for.
         cut = buf.rfind(b"\n\n")
@@ -99,6 +114,33 @@ class Stream(asyncio.Protocol):
             self.buf = buf
             return
         region, self.buf = buf[: cut + 2], buf[cut + 2 :]
+        self._events(region)
+
+    def _gzipped(self, data: bytes) -> None:
+        """Take the chunked framing apart, decode the gzip body, then read the events."""
+        framed = self.chunked + data
+        text = b""
+        while True:
+            size_end = framed.find(b"\r\n")
+            if size_end < 0:
+                break
+            size = int(framed[:size_end].split(b";")[0], 16)
+            if len(framed) < size_end + 2 + size + 2:
+                break
+            body = framed[size_end + 2 : size_end + 2 + size]
+            self.wire_bytes += size
+            text += self.decoder.decompress(body)
+            framed = framed[size_end + 2 + size + 2 :]
+        self.chunked = framed
+        buf = self.buf + text
+        cut = buf.rfind(b"\n\n")
+        if cut < 0:
+            self.buf = buf
+            return
+        region, self.buf = buf[: cut + 2], buf[cut + 2 :]
+        self._events(region)
+
+    def _events(self, region: bytes) -> None:
         if self.count_mode:
             self.value += region.count(FLOOR_EVENT)
         else:
@@ -183,6 +225,8 @@ class Client:
     async def open_viewer(self, shell: ShellConn) -> Stream:
         loop = asyncio.get_running_loop()
         headers = f"Host: {HOST}:{self.args.port}\r\nAccept: text/event-stream\r\n"
+        if self.args.gzip and self.kind != "floor":
+            headers += "Accept-Encoding: gzip, deflate, br, zstd\r\n"
         if self.kind == "floor":
             path = "/sse"
         else:
@@ -419,6 +463,9 @@ def main() -> None:
     ap.add_argument("--publish-timeout", type=float, default=60.0)
     ap.add_argument("--max-seconds", type=float, default=400.0)
     ap.add_argument("--profile", action="store_true", help="cProfile each publish (server)")
+    ap.add_argument(
+        "--gzip", action="store_true", help="parlour streams: send Accept-Encoding: gzip"
+    )
     args = ap.parse_args()
     args.steps = [int(s) for s in args.steps.split(",") if s]
     raise_nofile(max(args.steps) + args.conc + 200)
