@@ -23,6 +23,7 @@ from parlour.core import kernel
 from parlour.core.codec import decode
 from parlour.core.fragments import Close, Elements, Fragment, Signals
 from parlour.runtime import Connection, RestoreBusy, Runtime
+from parlour.runtime.runtime import new_cid
 from parlour.stores import MemoryStore
 from parlour.stores.protocol import ConversationStore
 
@@ -679,3 +680,11 @@ async def test_reaping_runs_stop_hooks_even_for_conversations_only_in_the_store(
     farewells.close()
     await first.close()
     await bus.close()
+
+
+def test_a_new_conversation_id_never_starts_with_a_dash() -> None:
+    # `parlour inspect CID` would read a leading '-' as an option; ids are pasted into shells.
+    ids = [new_cid() for _ in range(2000)]
+    assert all(not cid.startswith("-") for cid in ids)
+    assert len(set(ids)) == len(ids)
+    assert all(len(cid) == 16 for cid in ids)

@@ -49,6 +49,14 @@ __all__ = ["Live", "OnEnd", "RestoreBusy", "Runtime"]
 log = logging.getLogger("parlour")
 
 
+def new_cid() -> str:
+    """A fresh conversation id: 16 URL-safe characters that never start with '-', so that it
+    can be pasted after a command (`parlour inspect CID`) without being read as an option."""
+    while (cid := secrets.token_urlsafe(12)).startswith("-"):
+        pass
+    return cid
+
+
 type OnEnd = Callable[[str, Any], object]
 """Told `(cid, value)` when a conversation ends: the value its root frame answered (or that
 `end(value)` gave, or a root `@flow` returned). May return an awaitable (it is awaited)."""
@@ -173,7 +181,7 @@ class Runtime:
     ) -> tuple[Live, kernel.Step]:
         """Start a conversation showing `root`, opened by `visit` for `principal`, owned by
         `owner` (the web layer's token for the session and principal); save it."""
-        cid = secrets.token_urlsafe(12)
+        cid = new_cid()
         with using(self.context, principal=principal) as used:
             step = kernel.boot(
                 root,
