@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from parlour.web import stream as stream_module
 from parlour.web.app import App
 from parlour.wire import encode
 from tests.web.conftest import MakeApp, open_page
+from tests.web.test_identity import Accounts, Greeter
 from tests.web.test_shared_views import Board, Scoreboard, score_app
 
 GZIP = {"accept-encoding": "gzip, deflate, br, zstd"}  # what Chromium sends
@@ -285,3 +287,22 @@ async def test_a_reconnect_with_last_event_id_gets_what_it_missed_compressed(
     assert [("last: 2" in e.elements) for e in missed] == [True]
     # Shared views are in no outbox: the reconnect gets them as they are now.
     assert any(e.elements == app.views.html("score") for e in events)
+
+
+async def test_a_signed_out_tab_gets_its_reload_compressed_and_a_complete_gzip_stream(
+    make_app: MakeApp,
+) -> None:
+    accounts = Accounts()
+    app = make_app(Greeter, authenticate=accounts.authenticate, heartbeat=60)
+    client = AsgiClient(app)
+    shell = await client.get("/", headers={"x-user": "ada"})
+    found = re.search(r"/_parlour/sse/([A-Za-z0-9_-]+)", shell.text)
+    assert found is not None
+    async with wire_stream(app, client, found.group(1), {**GZIP, "x-user": "ada"}) as sse:
+        await sse.chunk()  # the first render
+        accounts.revoked.add("ada")
+        assert app.reauthenticate("ada") == 1
+        while not sse.ended:
+            await sse.chunk()
+    assert b"window.location.reload()" in sse.text
+    assert gzip.decompress(sse.wire) == sse.text  # ended as a whole gzip member

@@ -77,8 +77,9 @@ class Connection:
 
     @property
     def waiting(self) -> bool:
-        """Is the writer waiting in `take` (for a batch, or inside its window)?"""
-        return self._waiter is not None
+        """Is the writer waiting (for a batch, or inside its window)?"""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done()
 
     @property
     def event_id(self) -> str:
@@ -168,25 +169,60 @@ class Connection:
         long for more to arrive, so a burst leaves as a few patches (newest per element wins);
         an urgent push ends the wait at once. A callable `window` is read when the first
         update arrives, so a window changed while the stream was idle applies at once.
+
+        The stream's writer does the same in steps (`waiter`, `holds`/`hold`, `collect`), so
+        that waiting makes no coroutine objects: with ten thousand streams, every object a
+        wait leaves alive is scanned by the collector's young passes during a fan-out.
         """
-        if not self._queue and not self.stale and not self.closed:
-            await self._wait(timeout, urgent_only=False)
-            if not self._queue and not self.stale and not self.closed:
-                self.idle = False
-                return None
+        waiter = self.waiter()
+        if waiter is not None:
+            loop = asyncio.get_running_loop()
+            timer = loop.call_later(timeout, _resolve, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
         if callable(window):
             window = window()
-        if window > 0 and not self._urgent and not self.closed and not self.stale:
-            await self._wait(window, urgent_only=True)
-        self._urgent = False
+        if self.holds(window):
+            await self.hold(window)
+        return self.collect()
+
+    def waiter(self) -> asyncio.Future[None] | None:
+        """A future that a push (or `beat`, `nudge`, `close`, `hang_up`) resolves, for the
+        writer to await; None when something is ready now. Then `collect`."""
+        if self._queue or self.stale or self.closed:
+            return None
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def holds(self, window: float) -> bool:
+        """Should what is queued wait out a coalescing `window` (background updates only)?"""
+        return window > 0 and not self._urgent and not self.closed and not self.stale
+
+    async def hold(self, window: float) -> None:
+        """Wait up to `window` seconds for more, ended at once by an urgent push."""
+        await self._wait(window, urgent_only=True)
+
+    def collect(self) -> list[Fragment] | None:
+        """Everything queued, in order; None when nothing is (a `beat` woke the writer)."""
+        self._waiter = None
         self.idle = False
-        batch, self._queue = self._queue, []
+        self._urgent = False
+        queue = self._queue
+        if not queue and not self.stale and not self.closed:
+            return None
+        # A copy, and the list kept: a new empty queue per batch would stay alive until the
+        # next, one more object per stream for the collector to scan.
+        batch = queue[:]
+        queue.clear()
         self.sent += len(batch)
         return batch
 
     def beat(self) -> bool:
-        """Wake a writer idle in `take` (not one inside its coalescing window): its take
-        answers None, and it sends a heartbeat. False when it was not waiting."""
+        """Wake a writer waiting for a batch (not one inside its coalescing window): it finds
+        nothing (take answers None) and sends a heartbeat. False when it was not waiting."""
         waiter = self._waiter
         if waiter is None or self._wants_urgent or waiter.done():
             return False

@@ -138,18 +138,7 @@ class Streams:
         self._beats.add(connection)
         try:
             await send(_SSE_START if gzip is None else _GZIP_START)
-            while True:
-                retry, done = await self._write_next(
-                    connection, send, retry, nonce, scope, live, gzip
-                )
-                if connection.gone:
-                    break  # the client left: nothing more to write, not even the end
-                if done:
-                    if gzip is not None:
-                        await send({"type": "http.response.body", "body": gzip.end()})
-                    else:
-                        await send(EMPTY)
-                    break
+            await self._write(connection, send, retry, nonce, scope, live, gzip)
         finally:
             gone.cancel()
             self._beats.discard(connection)
@@ -157,7 +146,7 @@ class Streams:
                 gzip.close()
             self.runtime.disconnect(connection)
 
-    async def _write_next(
+    async def _write(
         self,
         connection: Connection,
         send: Send,
@@ -166,52 +155,72 @@ class Streams:
         scope: Scope,
         live: Live,
         gzip: GzipStream | None,
-    ) -> tuple[int | None, bool]:
-        """Wait for the next batch (or a heartbeat) and write it: `(retry, done)`.
+    ) -> None:
+        """Wait for a batch (or a heartbeat), write it, again, until the client goes or the
+        page ends.
 
-        A function of its own so that an idle stream, waiting here, keeps nothing of the batch
-        it wrote last (its HTML and SSE text), only this frame.
+        The wait is one future awaited here (no coroutine per batch: with ten thousand
+        streams, what every waiting stream holds is what the collector scans during a
+        fan-out), and between batches the stream keeps nothing of the last one.
 
         At every heartbeat (and when nudged) the request is authenticated again: a stream
         whose principal no longer owns the conversation gets a reload and ends.
         """
-        batch = await connection.take(None, window=self._window)
-        if connection.gone:
-            return retry, False
-        if (batch is None or connection.nudged) and await self._revoked(scope, live, connection):
-            body = encode(Script("window.location.reload()"), nonce=nonce).encode()
-            if gzip is not None:
-                body = gzip.write((body,), (False,))
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-            return retry, True
-        done = False
-        if batch is None:
-            body = _PING if gzip is None else gzip.heartbeat(_PING)
-        elif (
-            retry is None
-            and len(batch) == 1
-            and is_shared(shared := batch[0])
-            and not connection.stale
-        ):
-            # One shared patch (a dashboard update): its bytes as every stream sends them.
-            body = self._encode_shared(shared)
-            if gzip is not None:
-                body = gzip.write_shared(body)
-        else:
-            if connection.stale:
+        while True:
+            waiter = connection.waiter()
+            if waiter is not None:
+                await waiter
+                waiter = None
+            if connection.holds(self.window):
+                await connection.hold(self.window)
+            batch = connection.collect()
+            if connection.gone:
+                return  # the client left: nothing more to write, not even the end
+            if (batch is None or connection.nudged) and await self._revoked(
+                scope, live, connection
+            ):
+                body = encode(Script("window.location.reload()"), nonce=nonce).encode()
+                if gzip is not None:
+                    body = gzip.write((body,), (False,))
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                await send(EMPTY if gzip is None else _last(gzip.end()))
+                return
+            if batch is not None and connection.stale:
                 await self.runtime.refresh(connection)
-            parts, shared_parts, done = self.encode_parts(batch, connection.event_id, retry, nonce)
-            if not parts:
-                body = b""
-            elif gzip is not None:
-                body = gzip.write(parts, shared_parts)
-            else:
-                body = parts[0] if len(parts) == 1 else b"".join(parts)
+            body, done = self._body(batch, connection, retry, nonce, gzip)
+            if body and batch is not None:
+                retry = None  # sent on the first event only
+            batch = None  # an idle stream keeps nothing of what it sent
             if body:
-                retry = None
-        if body:
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-        return retry, done
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                body = b""
+            if connection.gone:
+                return
+            if done:
+                await send(EMPTY if gzip is None else _last(gzip.end()))
+                return
+
+    def _body(
+        self,
+        batch: list[Fragment] | None,
+        connection: Connection,
+        retry: int | None,
+        nonce: str | None,
+        gzip: GzipStream | None,
+    ) -> tuple[bytes, bool]:
+        """The bytes of a batch (a heartbeat when None) and whether the stream ends after."""
+        if batch is None:
+            return (_PING if gzip is None else gzip.heartbeat(_PING)), False
+        if retry is None and len(batch) == 1 and is_shared(batch[0]):
+            # One shared patch (a dashboard update): its bytes as every stream sends them.
+            data = self._encode_shared(batch[0])
+            return (data if gzip is None else gzip.write_shared(data)), False
+        parts, shared, done = self.encode_parts(batch, connection.event_id, retry, nonce)
+        if not parts:
+            return b"", done
+        if gzip is not None:
+            return gzip.write(parts, shared), done
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), done
 
     async def _revoked(self, scope: Scope, live: Live, connection: Connection) -> bool:
         """Does the stream's request no longer authenticate as the conversation's principal?"""
@@ -280,6 +289,10 @@ class Streams:
                 self._shared_text.clear()
             self._shared_text[key] = (fragment, text)
         return text
+
+
+def _last(body: bytes) -> Message:
+    return {"type": "http.response.body", "body": body, "more_body": False}
 
 
 async def _reload(scope: Scope, receive: Receive, send: Send, nonce: str) -> None:
