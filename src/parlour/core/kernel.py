@@ -165,7 +165,7 @@ def dispatch(conv: Conversation, event: Event) -> Step:
         step = _finish(fold)
     except Exception as exc:
         return _failed(conv, inst.iid, exc, "handle")
-    failed = next((r for r in step.errors if r.phase == "render"), None)
+    failed = next((r for r in step.errors if r.phase == "render"), None) if step.errors else None
     if failed is not None:
         # The new state cannot be drawn: keep the conversation as it was, like a handler error.
         return replace(_failed(conv, inst.iid, failed.error, "render"), errors=(failed,))
@@ -291,9 +291,12 @@ def _finish(fold: Fold) -> Step:
 
 def _unchanged[T](items: list[T], old: tuple[T, ...]) -> tuple[T, ...]:
     """`old` itself when `items` holds the same objects (so nothing is diffed), else a tuple."""
-    if len(items) == len(old) and all(a is b for a, b in zip(items, old, strict=True)):
-        return old
-    return tuple(items)
+    if len(items) != len(old):
+        return tuple(items)
+    for a, b in zip(items, old, strict=True):
+        if a is not b:
+            return tuple(items)
+    return old
 
 
 def _record_diff(before: Conversation, after: Conversation) -> Iterable[cmd.Command]:
