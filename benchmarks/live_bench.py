@@ -26,6 +26,9 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
   cluster  benchmarks/cluster_bench.py: clicks/s and p99 through HAProxy on one node and on
            two (NATS KV), against one SQLite node; a KV save and a click against SQLite; a
            conversation's restore from KV (needs haproxy: scripts/ensure-haproxy).
+  click-fanout  benchmarks/fanout_click_bench.py: one user's click while a shared view fans
+           out to 10,000 viewers: the click's p99 (and, as an experiment, with the fan-out
+           pushed 500 streams per loop turn).
   compression  benchmarks/compression_bench.py: bytes on the wire of the console's Agents
            page under the demo swarm, one tab gzipped and one not, side by side for
            --compression-minutes (10; 1 with --quick), and the compression's CPU per delivery.
@@ -128,6 +131,8 @@ def write_summary(out: Path) -> None:
         ("peer-bench: counter clicks and memory per idle user", out / "peer-bench" / "summary.md"),
         ("A cluster: nodes on NATS KV behind HAProxy", out / "cluster" / "cluster.md"),
         ("Reconnect storm, this revision", out / "storm-now.txt"),
+        ("A click during a fan-out to 10,000 viewers", out / "click-fanout.txt"),
+        ("... with the fan-out pushed 500 streams per loop turn", out / "click-fanout-chunked.txt"),
         ("Reconnect storm, --before revision", out / "storm-before.txt"),
         ("Stream compression: the console's Agents page", out / "compression-summary.md"),
     ):
@@ -163,7 +168,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--parts", default="fanout,peer,profile,cluster,compression")
+    ap.add_argument("--parts", default="fanout,peer,profile,storm,click-fanout,cluster,compression")
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument(
         "--venvs", default=os.environ.get("PARLOUR_BENCH_VENVS", "/tmp/parlour-bench-venvs")
@@ -208,7 +213,15 @@ def main() -> None:
         args.profile_clicks, args.profile_viewers = 500, 1000
         args.compression_minutes = 1.0
     parts = {p for p in args.parts.split(",") if p}
-    if unknown := parts - {"fanout", "peer", "profile", "storm", "cluster", "compression"}:
+    if unknown := parts - {
+        "fanout",
+        "peer",
+        "profile",
+        "storm",
+        "click-fanout",
+        "cluster",
+        "compression",
+    }:
         sys.exit(f"live_bench: unknown part(s) {sorted(unknown)}")
     shared = Path(args.shared).resolve()
     for need in ("peer-bench/bench.py", "bench-baseline/sse_app.py"):
@@ -402,6 +415,23 @@ def main() -> None:
                     env=env,
                     limit=600,
                     out=prof / f"{scenario}-inprocess.txt",
+                )
+        if "click-fanout" in parts:
+            viewers = "1000" if args.quick else "10000"
+            for label, chunk in (("click-fanout", "0"), ("click-fanout-chunked", "500")):
+                run(
+                    [
+                        vpy,
+                        str(HERE / "fanout_click_bench.py"),
+                        "--viewers",
+                        viewers,
+                        "--chunk",
+                        chunk,
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    limit=600,
+                    out=out / f"{label}.txt",
                 )
         if "storm" in parts:
             tabs = "1000" if args.quick else str(args.storm_tabs)
