@@ -66,19 +66,20 @@ def sunk(console: Console) -> Iterator[Sunk]:
 
 @pytest.fixture
 def batches(monkeypatch: pytest.MonkeyPatch) -> dict[int, list[int]]:
-    """Every non-empty batch a connection's writer took, by connection id: its size."""
-    taken: dict[int, list[int]] = {}
-    take = Connection.take
+    """Every non-empty batch a connection's writer took, by connection id: its size.
 
-    async def counting(
-        self: Connection, timeout: float | None = None, *, window: float = 0.0
-    ) -> list[Fragment] | None:
-        batch = await take(self, timeout, window=window)
+    The stream's writer collects each batch with `Connection.collect` (`take` ends in it too).
+    """
+    taken: dict[int, list[int]] = {}
+    collect = Connection.collect
+
+    def counting(self: Connection) -> list[Fragment] | None:
+        batch = collect(self)
         if batch:
             taken.setdefault(self.id, []).append(len(batch))
         return batch
 
-    monkeypatch.setattr(Connection, "take", counting)
+    monkeypatch.setattr(Connection, "collect", counting)
     return taken
 
 
