@@ -126,6 +126,19 @@ class Connection:
         if not self._wants_urgent or self._urgent or self.stale:
             self._wake()
 
+    def offer(self, fragments: tuple[Fragment, ...]) -> None:
+        """`push(fragments, urgent=True)` for a fan-out: the same, made short for the usual
+        case (an idle stream, its queue empty), since it runs once per viewer per update."""
+        queue = self._queue
+        if queue or self.closed or len(fragments) > self.limit:
+            self.push(fragments, urgent=True)
+            return
+        queue.extend(fragments)
+        self._urgent = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():

@@ -235,7 +235,7 @@ class Runtime:
         """
         for live in self._viewers.get(name, ()):
             for connection in live.connections:
-                connection.push(fragments, urgent=True)
+                connection.offer(fragments)  # push(fragments, urgent=True), made short
 
     def viewer_count(self, name: str) -> int:
         """How many live conversations show shared view `name`."""

@@ -171,11 +171,28 @@ class Streams:
             if waiter is not None:
                 await waiter
                 waiter = None
-            if connection.holds(self.window):
-                await connection.hold(self.window)
+            window = self.window
+            if window > 0 and connection.holds(window):
+                await connection.hold(window)
             batch = connection.collect()
             if connection.gone:
                 return  # the client left: nothing more to write, not even the end
+            if (
+                batch is not None
+                and len(batch) == 1
+                and retry is None
+                and not connection.nudged
+                and not connection.stale
+                and is_shared(batch[0])
+            ):
+                # A dashboard update, the common case: its bytes as every stream sends them.
+                body = self._encode_shared(batch[0])
+                if gzip is not None:
+                    body = gzip.write_shared(body)
+                batch = None
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                body = b""
+                continue
             if (batch is None or connection.nudged) and await self._revoked(
                 scope, live, connection
             ):
@@ -211,10 +228,6 @@ class Streams:
         """The bytes of a batch (a heartbeat when None) and whether the stream ends after."""
         if batch is None:
             return (_PING if gzip is None else gzip.heartbeat(_PING)), False
-        if retry is None and len(batch) == 1 and is_shared(batch[0]):
-            # One shared patch (a dashboard update): its bytes as every stream sends them.
-            data = self._encode_shared(batch[0])
-            return (data if gzip is None else gzip.write_shared(data)), False
         parts, shared, done = self.encode_parts(batch, connection.event_id, retry, nonce)
         if not parts:
             return b"", done
