@@ -16,7 +16,8 @@ from parlour import Component, after, event, subscribe
 from parlour.bus import Event
 from parlour.bus.nats import NatsBus
 from parlour.core.codec import decode
-from parlour.runtime.cluster_wire import unpack
+from parlour.runtime import cluster as cluster_module
+from parlour.runtime.cluster_wire import WireError, unpack
 from parlour.stores.nats_kv import NatsKvStore
 from parlour.testing import AsgiClient, SseStream
 from parlour.web.app import App
@@ -311,3 +312,55 @@ async def test_timers_armed_after_nats_restarts_still_fire_once(
         await count_on(sse, 1)
         await asyncio.sleep(0.5)
     assert (await stored(a, shell.cid)).rings == 1
+
+
+class Note(Component):
+    """A frame another node shows: its `ok` answers the frame below."""
+
+    def render(self) -> Element:
+        return div(self.root)[button(self.on("click", "ok"))["ok"]]
+
+    @event
+    def ok(self) -> Any:
+        from parlour import answer
+
+        return answer("seen")
+
+
+class Opener(Component):
+    said: str = ""
+
+    def render(self) -> Element:
+        return div(self.root)[span(".said")[self.said], button(self.on("click", "open"))["open"]]
+
+    @event
+    def open(self) -> Any:
+        from parlour import call
+
+        return call(Note(), resume=self.heard)
+
+    def heard(self, value: str) -> None:
+        self.said = value
+
+
+async def test_a_click_on_what_another_node_just_made_is_applied_before_its_notice_arrives(
+    make_node: MakeNode, monkeypatch: Any
+) -> None:
+    a, b = make_node(Opener), make_node(Opener)
+    door_a, door_b = node_clients(a, b)
+    shell = await open_shell(door_a)  # A holds the conversation: the Opener alone
+
+    def deaf(data: bytes) -> Any:
+        raise WireError("not heard (the test holds every notice back)")
+
+    monkeypatch.setattr(cluster_module, "decode_notice", deaf)
+    await click(door_b, shell, "open")  # B loads it and shows a Note: an instance A never saw
+    conv = decode(unpack((await b.store.load(shell.cid)) or b"").conversation)
+    (note,) = conv.stack[1:]
+    assert note not in a.runtime.live[shell.cid].conv.instances
+
+    # The tab's next click reaches A, whose copy is behind: it must be applied, not dropped
+    # as a click on something no longer shown.
+    response = await door_a.post(f"/_parlour/event/{shell.cid}/{note}/ok", json={})
+    assert response.status == 204
+    assert (await stored(a, shell.cid)).said == "seen"

@@ -44,7 +44,7 @@ from nats.errors import Error as NatsError
 from parlour.core import commands as cmd
 from parlour.core import kernel
 from parlour.core.codec import FormatError, decode, encode
-from parlour.core.conversation import Conversation, Subscription
+from parlour.core.conversation import Conversation, Instance, Subscription
 from parlour.core.errors import ParlourError
 from parlour.core.fragments import Fragment
 from parlour.runtime.cluster_bus import follow, join, mark_key
@@ -235,6 +235,16 @@ class Cluster:
             if not live.stale:
                 return True
         return True
+
+    async def instance(self, live: Live, iid: str) -> Instance | None:
+        """Instance `iid` of the newest stored value: a click may name one that another node
+        made a moment ago, before this node heard the notice (a stale copy must not turn an
+        acknowledged click into a dropped one). None when it is not there either."""
+        async with live.lock:
+            with _reachable(live.conv.id):
+                if not await self._reload(live, fresh=True):
+                    return None
+        return live.conv.instances.get(iid)
 
     async def _drop(self, cid: str) -> None:
         """Forget `cid` on this node only (it ended, or another node deleted it)."""

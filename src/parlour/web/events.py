@@ -189,6 +189,9 @@ class Events:
                 except BadSignals as exc:
                     return plain(400, str(exc))
         inst = live.conv.instances.get(iid)
+        if inst is None and runtime.cluster is not None:
+            # Another node may have made it a moment ago, before this one heard its notice.
+            inst = await runtime.cluster.instance(live, iid)
         if inst is None:
             return None  # a stale click on something no longer shown
         if name not in type(inst.component).__parlour_events__:
