@@ -84,7 +84,7 @@ class Runtime:
         queue_limit: int = 500,
         max_restores: int = 64,
         restore_slots: int = 8,
-        restore_line: int = 4096,
+        restore_line: int = 16384,
         ttl: float = 24 * 3600.0,
         services: Iterable[object] = (),
         views: SharedViews | None = None,
