@@ -364,3 +364,28 @@ async def test_a_click_on_what_another_node_just_made_is_applied_before_its_noti
     response = await door_a.post(f"/_parlour/event/{shell.cid}/{note}/ok", json={})
     assert response.status == 204
     assert (await stored(a, shell.cid)).said == "seen"
+
+
+async def test_a_click_stale_on_a_copy_that_is_behind_is_applied_to_the_newest_value(
+    make_node: MakeNode, monkeypatch: Any
+) -> None:
+    a, b = make_node(Opener), make_node(Opener)
+    door_a, door_b = node_clients(a, b)
+    shell = await open_shell(door_a)
+    await click(door_a, shell, "open")  # A's copy: the Note covers the Opener
+    conv = decode(unpack((await a.store.load(shell.cid)) or b"").conversation)
+    (note,) = conv.stack[1:]
+
+    def deaf(data: bytes) -> Any:
+        raise WireError("not heard (the test holds every notice back)")
+
+    monkeypatch.setattr(cluster_module, "decode_notice", deaf)
+    # B answers the Note; A never hears of it, so on A's copy the Opener is still covered.
+    assert (await door_b.post(f"/_parlour/event/{shell.cid}/{note}/ok", json={})).status == 204
+    assert (await stored(a, shell.cid)).said == "seen"
+    # The page (shown by B) offers "open" again, and the click reaches A: on A's copy it is a
+    # click on something covered, on the newest value a real one. It must be applied.
+    opener = shell.iid("open")
+    assert (await door_a.post(f"/_parlour/event/{shell.cid}/{opener}/open", json={})).status == 204
+    conv = decode(unpack((await a.store.load(shell.cid)) or b"").conversation)
+    assert len(conv.stack) == 2, "the second Note is open"

@@ -354,7 +354,13 @@ class Cluster:
         conv = step.conversation
         cid = conv.id
         if conv is live.conv and not step.fragments and not step.commands and not step.errors:
-            return  # nothing changed (a timer that was already gone): nothing to save
+            # Nothing changed (a timer that was already gone, a click on something no longer
+            # shown), unless only because this copy is behind: an event stale on it may not be
+            # on the newest value, and an acknowledged event must not be dropped for that.
+            entry = await self.store.load_revision(cid)
+            if entry is not None and entry[1] > live.revision:
+                raise Conflict(cid, expected=live.revision)
+            return
         if conv.ended:
             await self._end(live, step, urgent=urgent)
             return
