@@ -16,6 +16,7 @@ Modules, one concept each:
     api         the HTTP API, Starlette
     client      a synchronous client, standard library only
     async_client  the same for asyncio (asyncio streams), standard library only
+    client_core   what both clients share: building requests, reading answers
     answers     the kinds of question, their forms, and the answers each takes
     bodies      the API's request and response bodies (msgspec Structs)
     openapi     /api/openapi.json and /api/docs, generated from `bodies`

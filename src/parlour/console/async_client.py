@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import ssl
-import time
 import urllib.parse
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, Unpack, overload
 
-from parlour.console.client import (
-    GRACE,
-    POLL_WAIT,
+from parlour.console.client_core import (
     Answer,
+    Asking,
+    AskOptions,
+    Call,
     ClientError,
-    ask_body,
-    error_message,
-    outcome,
+    api_url,
+    decode,
+    encode,
+    request_headers,
 )
 
 __all__ = ["AsyncClient"]
@@ -47,16 +47,7 @@ class AsyncClient:
     """Talks to one console from asyncio; safe to share between tasks (no shared state)."""
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 10.0) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"AsyncClient({url!r}): expected the console's http(s) URL, "
-                "e.g. 'http://127.0.0.1:8000'."
-            )
-        if not timeout > 0:
-            raise ValueError(f"AsyncClient(timeout={timeout!r}): expected seconds > 0.")
-        base = url.rstrip("/")
-        self.api = base if base.endswith("/api") else base + "/api"
+        self.api = api_url("AsyncClient", url, timeout, need_hostname=True)
         self.token = token
         self.timeout = timeout
 
@@ -65,8 +56,7 @@ class AsyncClient:
 
     async def publish(self, topic: str, source: str = "", payload: Any = None) -> int:
         """Report an event; returns its id."""
-        body = {"topic": topic, "source": source, "payload": payload}
-        return int((await self._request("POST", "/events", body))["id"])
+        return int((await self._send(Call.publish(topic, source, payload)))["id"])
 
     @overload
     async def ask(
@@ -76,14 +66,8 @@ class AsyncClient:
         options: list[str] | tuple[str, ...] | None = None,
         timeout: float = 300.0,
         *,
-        qid: str | None = None,
-        multiple: bool = False,
-        kind: str | None = None,
-        schema: dict[str, Any] | None = None,
-        default: Any = None,
-        assignee: str | None = None,
-        idempotency_key: str | None = None,
         details: Literal[False] = False,
+        **typed: Unpack[AskOptions],
     ) -> Any: ...
     @overload
     async def ask(
@@ -93,14 +77,8 @@ class AsyncClient:
         options: list[str] | tuple[str, ...] | None = None,
         timeout: float = 300.0,
         *,
-        qid: str | None = None,
-        multiple: bool = False,
-        kind: str | None = None,
-        schema: dict[str, Any] | None = None,
-        default: Any = None,
-        assignee: str | None = None,
-        idempotency_key: str | None = None,
         details: Literal[True],
+        **typed: Unpack[AskOptions],
     ) -> Answer: ...
     async def ask(
         self,
@@ -109,123 +87,74 @@ class AsyncClient:
         options: list[str] | tuple[str, ...] | None = None,
         timeout: float = 300.0,
         *,
-        qid: str | None = None,
-        multiple: bool = False,
-        kind: str | None = None,
-        schema: dict[str, Any] | None = None,
-        default: Any = None,
-        assignee: str | None = None,
-        idempotency_key: str | None = None,
         details: bool = False,
+        **typed: Unpack[AskOptions],
     ) -> Any:
         """Ask a person and wait until they answer (see `Client.ask`)."""
-        typed = {
-            "id": qid,
-            "multiple": multiple,
-            "kind": kind,
-            "schema": schema,
-            "default": default,
-            "assignee": assignee,
-        }
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        body = ask_body(agent, question, options, timeout, typed)
-        created = await self._request("POST", "/questions", body, headers=headers)
-        qid = str(created["id"])
-        deadline = time.monotonic() + timeout + GRACE
-        while time.monotonic() < deadline:
-            answer = outcome(await self.question(qid, wait=POLL_WAIT), agent, question)
+        asking = Asking(agent, question, options, timeout, typed)
+        asking.created(await self._send(asking.call))
+        while asking.pending():
+            answer = asking.outcome(await self._send(asking.poll))
             if answer is not None:
                 return answer if details else answer.value
-        raise TimeoutError(f"question {qid} to {agent!r} still unanswered after {timeout:g}s")
+        raise asking.unanswered()
 
     async def question(self, qid: str, *, wait: float = 0) -> dict[str, Any]:
         """The question's state; with `wait`, held up to that many seconds until it closes."""
-        path = f"/questions/{urllib.parse.quote(qid, safe='')}"
-        if wait:
-            path += f"?wait={wait:g}"
-        return await self._request("GET", path, None, timeout=self.timeout + wait)
+        return await self._send(Call.question(qid, wait))
 
     async def answer(
         self, qid: str, answer: Any, *, on_behalf_of: str | None = None
     ) -> dict[str, Any]:
         """Answer a question; returns its state (see `Client.answer`)."""
-        path = f"/questions/{urllib.parse.quote(qid, safe='')}/answer"
-        body: dict[str, Any] = {"answer": answer}
-        if on_behalf_of is not None:
-            body["on_behalf_of"] = on_behalf_of
-        return await self._request("POST", path, body)
+        return await self._send(Call.answer(qid, answer, on_behalf_of))
 
     async def cancel(self, qid: str) -> dict[str, Any]:
         """Cancel a pending question; returns its state."""
-        path = f"/questions/{urllib.parse.quote(qid, safe='')}"
-        return await self._request("DELETE", path, None)
+        return await self._send(Call.cancel(qid))
 
     async def questions(self, state: str | None = None) -> list[dict[str, Any]]:
         """The known questions, or those in `state`."""
-        path = "/questions" + (f"?state={urllib.parse.quote(state)}" if state else "")
-        found: Any = (await self._request("GET", path, None))["questions"]
+        found: Any = (await self._send(Call.questions(state)))["questions"]
         return list(found)
 
     async def snapshot(self) -> dict[str, Any]:
         """The console's whole state, as `GET /api/snapshot` shows it."""
-        return await self._request("GET", "/snapshot", None)
+        return await self._send(Call.snapshot())
 
     # -- HTTP/1.1 ---------------------------------------------------------------------------
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        body: Any,
-        *,
-        timeout: float | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        url = urllib.parse.urlsplit(self.api + path)
+    async def _send(self, call: Call) -> dict[str, Any]:
+        timeout = self.timeout + call.wait
         try:
-            async with asyncio.timeout(timeout or self.timeout):
-                status, raw = await self._exchange(url, method, body, headers or {})
+            async with asyncio.timeout(timeout):
+                status, raw = await self._exchange(call)
         except TimeoutError:
             raise ClientError(
-                0, f"the console at {self.api} did not answer within {timeout or self.timeout:g}s"
+                0, f"the console at {self.api} did not answer within {timeout:g}s"
             ) from None
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             raise ClientError(0, f"cannot reach the console at {self.api}: {exc}") from exc
-        if status >= 400:
-            raise ClientError(status, error_message(raw, f"HTTP {status}"))
-        try:
-            decoded: Any = json.loads(raw)
-        except ValueError as exc:
-            raise ClientError(
-                0, f"the console at {self.api} answered non-JSON: {raw!r:.120}"
-            ) from exc
-        if not isinstance(decoded, dict):
-            raise ClientError(0, f"the console at {self.api} answered {decoded!r:.120}")
-        return decoded  # pyright: ignore[reportUnknownVariableType]
+        return decode(self.api, status, raw, f"HTTP {status}")
 
-    async def _exchange(
-        self, url: urllib.parse.SplitResult, method: str, body: Any, extra: dict[str, str]
-    ) -> tuple[int, bytes]:
+    async def _exchange(self, call: Call) -> tuple[int, bytes]:
+        url = urllib.parse.urlsplit(self.api + call.path)
         secure = url.scheme == "https"
         host = url.hostname or ""
         port = url.port or (443 if secure else 80)
         context = ssl.create_default_context() if secure else None
         reader, writer = await asyncio.open_connection(host, port, ssl=context, limit=MAX_RESPONSE)
         try:
-            data = json.dumps(body).encode() if body is not None else b""
+            data = encode(call) or b""
             target = url.path + (f"?{url.query}" if url.query else "")
-            lines = [
-                f"{method} {target} HTTP/1.1",
-                f"Host: {url.netloc}",
-                "Accept: application/json",
-                "Connection: close",
-                f"Content-Length: {len(data)}",
-            ]
-            if body is not None:
-                lines.append("Content-Type: application/json")
-            if self.token is not None:
-                lines.append(f"Authorization: Bearer {self.token}")
-            lines += [f"{name}: {value}" for name, value in extra.items()]
+            headers = {
+                "Host": url.netloc,
+                **request_headers(call, self.token),
+                "Connection": "close",
+                "Content-Length": str(len(data)),
+            }
+            lines = [f"{call.method} {target} HTTP/1.1"]
+            lines += [f"{name}: {value}" for name, value in headers.items()]
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
             await writer.drain()
             return await _read_response(reader)
