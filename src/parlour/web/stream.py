@@ -24,7 +24,6 @@ import asyncio
 import logging
 import os
 import random
-from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
@@ -37,7 +36,7 @@ from parlour.runtime.connection import Heartbeat
 from parlour.runtime.live import Live
 from parlour.runtime.views import is_shared
 from parlour.web.identity import Ownership
-from parlour.web.responses import EMPTY, plain
+from parlour.web.responses import EMPTY, plain, until_disconnect
 from parlour.web.security import Nonces
 from parlour.web.session import Owners
 from parlour.wire import SSE_HEADERS, comment, encode
@@ -140,17 +139,7 @@ class Streams:
             writer = asyncio.ensure_future(
                 self._write(connection, send, retry, nonce, scope, live, gzip)
             )
-            ends = _WriterEnds(asyncio.current_task())
-            writer.add_done_callback(ends)
-            try:
-                while (await receive())["type"] != "http.disconnect":
-                    pass  # (inline, not a helper coroutine: one frame less per idle stream)
-            except asyncio.CancelledError:
-                if not ends.ended or ends.task.uncancel() > 0:
-                    raise  # a cancellation from elsewhere (a server shutting down) stands
-            finally:
-                ends.waiting = False
-                writer.remove_done_callback(ends)
+            await _until_disconnect_or(writer, receive)
             if writer.done():
                 writer.result()  # its error, if it failed, is this request's
         finally:
@@ -320,24 +309,33 @@ class Streams:
         return text
 
 
-class _WriterEnds:
-    """The done-callback of a stream's writer: when the writer ends first (the page ended, a
-    reload), it cancels the request's wait for the client; the request takes that
-    cancellation back (`uncancel`), so one from elsewhere still stands. It does nothing once
-    the wait is over."""
+async def _until_disconnect_or(writer: asyncio.Task[None], receive: Receive) -> None:
+    """Wait until the client goes, or until `writer` ends (the page ended), whichever first.
 
-    __slots__ = ("ended", "task", "waiting")
+    A writer that ends first cancels this wait, and only this wait: the cancellation is taken
+    back (`uncancel`), so a cancellation of the request from elsewhere (a server shutting
+    down) still stands. The callback does nothing once the wait is over.
+    """
+    task = asyncio.current_task()
+    assert task is not None, "a stream is served inside a task"
+    waiting = True
+    ended = False
 
-    def __init__(self, task: asyncio.Task[Any] | None) -> None:
-        assert task is not None, "a stream is served inside a task"
-        self.task = task
-        self.waiting = True
-        self.ended = False
+    def stop(_: object) -> None:
+        nonlocal ended
+        if waiting:
+            ended = True
+            task.cancel()
 
-    def __call__(self, writer: object) -> None:
-        if self.waiting:
-            self.ended = True
-            self.task.cancel()
+    writer.add_done_callback(stop)
+    try:
+        await until_disconnect(receive)
+    except asyncio.CancelledError:
+        if not ended or task.uncancel() > 0:
+            raise
+    finally:
+        waiting = False
+        writer.remove_done_callback(stop)
 
 
 def _last(body: bytes) -> Message:
