@@ -142,6 +142,17 @@ APPS: dict[str, dict[str, Any]] = {
         ],
         "client": ["--profile"],
     },
+    "parlour-shared-profile": {
+        "label": "parlour-shared-w0 under cProfile, switched on for the publishes only "
+        "(for the profile: its figures are not comparable)",
+        "kind": "parlour",
+        "ready": "/_bench/stats",
+        "args": [
+            *("--app", "shared", "--window", "0"),
+            *("--profile", "{out}/fanout-shared-server.pstats"),
+        ],
+        "client": ["--profile"],
+    },
     "counter": {
         "label": "parlour examples/counter.py (shell + stream per viewer; memory only)",
         "kind": "counter",
@@ -332,6 +343,15 @@ def gc_text(ps: list[dict[str, Any]]) -> str:
     return f"{fmt(ms)} ({fmt(full)})"
 
 
+def waits(ps: list[dict[str, Any]]) -> str:
+    """The median publish's time on a run queue, server / client (others had the core)."""
+    if not all("srv_wait_ms" in p for p in ps):
+        return NONE
+    server = med([p["srv_wait_ms"] for p in ps])
+    client = med([p["cli_wait_ms"] for p in ps])
+    return f"{fmt(server, 1)} / {fmt(client, 1)}"
+
+
 def steps_of(recs: list[dict[str, Any]], app: str) -> dict[int, dict[str, Any]]:
     for r in recs:
         if r["app"] == app and "steps" in r.get("result", {}):
@@ -354,9 +374,9 @@ def report(recs: list[dict[str, Any]]) -> str:
         out.append(
             f"| K | app | deliveries/s | {X} floor | all delivered ms | p50 / p99 ms "
             f"| server CPU µs/delivery | {X} floor | server GC CPU ms (full passes) "
-            "| client core busy | complete |"
+            "| client core busy | server / client waited ms | complete |"
         )
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for k in ks:
             fp = floor.get(k, {}).get("publishes", [])
             f_dps = med([p["deliveries_per_s"] for p in fp])
@@ -375,7 +395,8 @@ def report(recs: list[dict[str, Any]]) -> str:
                     f"| {fmt(med([p['lat_p50_ms'] for p in ps]))} / "
                     f"{fmt(med([p['lat_p99_ms'] for p in ps]))} "
                     f"| {fmt(cpu, 1)} | {ratio(cpu, f_cpu)} | {gc_text(ps)} "
-                    f"| {med([p['cli_cpu_frac'] for p in ps]) or 0:.0%} | {done}/{len(ps)} |"
+                    f"| {med([p['cli_cpu_frac'] for p in ps]) or 0:.0%} "
+                    f"| {waits(ps)} | {done}/{len(ps)} |"
                 )
         out.append("")
     if not ks:

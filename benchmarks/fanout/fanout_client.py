@@ -291,6 +291,7 @@ class Client:
         pid = args.server_pid
         gc0 = await self.gc_stats(pub)
         cpu0, cli0 = server_cpu(pid), time.process_time()
+        wait0, cwait0 = waited(pid), waited(os.getpid())
         t0 = time.perf_counter()
         try:
             status, _, _ = await pub.get(path)
@@ -302,6 +303,7 @@ class Client:
             complete = False
         t1 = time.perf_counter()
         srv_cpu, cli_cpu = server_cpu(pid) - cpu0, time.process_time() - cli0
+        srv_wait, cli_wait = waited(pid) - wait0, waited(os.getpid()) - cwait0
         try:
             gc1 = await self.gc_stats(pub)
             if args.profile:
@@ -324,6 +326,10 @@ class Client:
             "lat_max_ms": 1000 * lat[-1] if lat else None,
             "srv_cpu_s": srv_cpu,
             "srv_cpu_us_per_delivery": 1e6 * srv_cpu / max(1, len(lat)),
+            # Time the server (client) was ready to run but another process had its core:
+            # a publish others disturbed shows it here, whatever its deliveries/s say.
+            "srv_wait_ms": 1000 * srv_wait,
+            "cli_wait_ms": 1000 * cli_wait,
             "cli_cpu_frac": cli_cpu / (t1 - t0),
             **(
                 {
@@ -428,6 +434,20 @@ def server_cpu(pid: int) -> float:
             t = q.cpu_times()
             total += t.user + t.system
     return total
+
+
+def waited(pid: int) -> float:
+    """Seconds the process's threads have waited on a run queue (schedstat's second field):
+    runnable, but the core was running something else."""
+    total = 0
+    for q in tree(pid) if pid != os.getpid() else [psutil.Process(pid)]:
+        try:
+            for tid in os.listdir(f"/proc/{q.pid}/task"):
+                with open(f"/proc/{q.pid}/task/{tid}/schedstat") as fh:
+                    total += int(fh.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
 
 
 def pct(values: list[float], p: float) -> float:
