@@ -392,7 +392,7 @@ def main() -> None:
             summarise = str(HERE / "profile" / "pstats_summary.py")
             for name, per_func, unit in (
                 ("server-click", "web/events.py:event", "click"),
-                ("fanout/fanout-server", "web/stream.py:encode_batch", "delivery"),
+                ("fanout/fanout-server", "runtime/connection.py:collect", "delivery"),
             ):
                 source = str(prof / f"{name}.pstats")
                 run(

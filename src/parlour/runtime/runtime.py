@@ -36,6 +36,7 @@ from parlour.runtime.admission import Admission, Refused
 from parlour.runtime.commands import Commands
 from parlour.runtime.connection import Connection
 from parlour.runtime.failures import OnError, log_failures, shown
+from parlour.runtime.fanout import FanOut
 from parlour.runtime.live import Live, Outbox
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
@@ -115,6 +116,8 @@ class Runtime:
         self.views.sink = self.fan_out
         self.context = Context(services, self.views)
         self._viewers: dict[str, set[Live]] = {}
+        self.fanning = FanOut()
+        """Shared-view updates on their way to the streams, a chunk per loop turn."""
         self.on_end = on_end
         self.on_error = on_error
         self.cluster: Cluster | None = None
@@ -232,10 +235,12 @@ class Runtime:
         The same fragment objects go to every stream (rendered once); no conversation is
         locked, dispatched or saved, since no conversation's state changed. The views' own
         window has coalesced the update already, so streams send it without waiting theirs.
+        Ten thousand streams are pushed a chunk per loop turn, so clicks get through
+        (`parlour.runtime.fanout`).
         """
-        for live in self._viewers.get(name, ()):
-            for connection in live.connections:
-                connection.offer(fragments)  # push(fragments, urgent=True), made short
+        viewers = self._viewers.get(name)
+        if viewers:
+            self.fanning.send([c for live in viewers for c in live.connections], fragments)
 
     def viewer_count(self, name: str) -> int:
         """How many live conversations show shared view `name`."""
