@@ -75,6 +75,7 @@ async def clicks(n: int, warm: int, profile: cProfile.Profile) -> int:
             assert r.status == 204, r.status
             event = await stream.next_event()
             assert f'class="count">{i + 1}<' in event.elements
+            await stream.next_event()  # the address bar's `?n=` (the counter's `url()`)
         profile.disable()
     await app.runtime.close()
     return n
