@@ -1,5 +1,5 @@
 # The two commands of the README's quickstart. Each does all of its own set-up.
-.PHONY: demo demo-cluster test setup lint typecheck docs unit bench clean
+.PHONY: demo demo-cluster test setup lint typecheck docs unit bench clean screenshots
 
 PY := .venv/bin/python
 # `make demo PORT=8080 HOST=0.0.0.0` serves on another address.
@@ -40,6 +40,11 @@ test: setup lint typecheck docs
 	@sh scripts/ensure-chromium
 	@sh scripts/ensure-haproxy
 	$(PY) -m pytest -q
+
+# The documentation's screenshots (docs/images), taken by the browser tests that show them.
+screenshots: setup
+	@sh scripts/ensure-chromium
+	PARLOUR_SCREENSHOTS=1 $(PY) -m pytest -q -p no:randomly tests/e2e/test_console_kinds.py tests/e2e/test_inspector.py
 
 # The "Live data" benchmarks (about 16 min on 2 cores): fan-out and idle memory against the raw
 # ASGI floor, peer-bench beside raw and Stario, profiles, a cluster behind HAProxy. BENCH_ARGS,

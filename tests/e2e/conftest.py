@@ -48,6 +48,20 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = DEBIAN_CHROMIUM
 DATASTAR_JS = PACKAGED  # the bundle `make setup` fetches; every app serves it by default
 SCREENSHOTS = REPO / "test-results"
+DOCS_IMAGES = REPO / "docs" / "images"
+
+
+def docs_image(name: str) -> Path:
+    """Where a test writes the screenshot the documentation shows as docs/images/NAME.
+
+    `make screenshots` (PARLOUR_SCREENSHOTS=1) writes into docs/images; an ordinary run writes
+    into test-results/docs-images (ignored by git), so the shot is still taken (and can fail)
+    while a test run leaves the working tree as it found it."""
+    on = os.environ.get("PARLOUR_SCREENSHOTS") == "1"
+    folder = DOCS_IMAGES if on else SCREENSHOTS / "docs-images"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
 
 SERVER_START_TIMEOUT = 10.0  # seconds until the port must accept connections
 SERVER_STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL

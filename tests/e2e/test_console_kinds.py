@@ -1,7 +1,8 @@
 """Each kind of question rendered and answered in a real page (Chromium), the asker waiting
 in `AsyncClient.ask`: free text, one of, several of, approve/reject, a form. The browser
 refuses what it can check (a reject without a reason, a required field left empty) before
-anything is sent. A screenshot of each card goes to docs/images/question-KIND.png."""
+anything is sent. A screenshot of each card goes to docs/images/question-KIND.png
+(`make screenshots`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from parlour.console import AsyncClient
-from tests.e2e.conftest import REPO
+from tests.e2e.conftest import docs_image
 
 pytestmark = pytest.mark.browser
 
 OpenPage = Callable[[str], Awaitable[Page]]
 Launch = Callable[..., str]
-IMAGES = REPO / "docs" / "images"
 ANSWERED_S = 10.0
 
 
@@ -36,8 +36,7 @@ async def card_for(page: Page, question: str) -> Locator:
 
 
 async def shoot(card: Locator, kind: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    await card.screenshot(path=str(IMAGES / f"question-{kind}.png"))
+    await card.screenshot(path=str(docs_image(f"question-{kind}.png")))
 
 
 async def still_pending(url: str, question: str) -> bool:

@@ -2,21 +2,20 @@
 live state, outlining a component, looking at a past step, returning, and resuming from one.
 
 The screenshot of the time-travel view is kept in the documentation
-(docs/images/inspector-time-travel.png).
+(docs/images/inspector-time-travel.png, written by `make screenshots`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
-pytestmark = pytest.mark.browser
+from tests.e2e.conftest import docs_image
 
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+pytestmark = pytest.mark.browser
 
 
 async def test_the_counter_in_dev_mode_inspected_and_travelled_in_time(
@@ -66,8 +65,7 @@ async def test_the_counter_in_dev_mode_inspected_and_travelled_in_time(
     await expect(page.locator("#root")).to_be_hidden()
     await expect(panel.locator("[data-parlour-field='count']")).to_have_text("1")
     await page.mouse.move(0, 0)
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(DOCS_IMAGES / "inspector-time-travel.png"))
+    await page.screenshot(path=str(docs_image("inspector-time-travel.png")))
 
     # Return: the page as it is now.
     await banner.get_by_role("button", name="Return to now").click()
