@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -210,6 +210,29 @@ class _Stored(msgspec.Struct, kw_only=True):
     history: list[bytes]  # last: `join` replaces the empty list a head ends with
 
 
+class _Head(msgspec.Struct):
+    """`_Stored` as a save writes it: the same fields in the same order, so the same bytes,
+    built positionally from the conversation's own values (its tuples and dicts as they are,
+    instances, timers and subscriptions as the arrays their structs are written as)."""
+
+    v: int
+    id: str
+    base: str
+    stack: tuple[str, ...]
+    instances: list[Any]
+    history_base: int
+    history_limit: int
+    created: float
+    touched: float
+    owner: str | None
+    next_id: int
+    last_url: str | None
+    ended: bool
+    timers: list[Any]
+    subscriptions: list[Any]
+    history: list[bytes]
+
+
 class _Version(msgspec.Struct):
     v: int = 0
 
@@ -259,44 +282,66 @@ def _is_delta(record: bytes) -> bool:
     return bool(record) and (0x90 <= record[0] <= 0x9F or record[0] in (0xDC, 0xDD))
 
 
-def _stored_keyed(keyed: Mapping[str, KeyedSlot]) -> dict[str, _StoredKeyed]:
-    return {
-        slot: _StoredKeyed(list(k.order), dict(k.children), dict(k.specs))
-        for slot, k in keyed.items()
-    }
+def _dict[K, V](mapping: Mapping[K, V]) -> dict[K, V]:
+    """`mapping` as msgpack can encode it: a dict as it is (no copy), anything else copied."""
+    return cast(dict[K, V], mapping) if type(mapping) is dict else dict(mapping)
 
 
-def _stored_instance(inst: Instance) -> _StoredInstance:
-    return _StoredInstance(
-        iid=inst.iid,
-        type=inst.type_name,
-        state=msgspec.Raw(inst.encoded_state()),
-        parent=inst.parent,
-        resume=inst.resume,
-        children=dict(inst.children),
-        keyed=_stored_keyed(inst.keyed),
-        slot=inst.slot,
-        previous=inst.previous,
-    )
+def _stored_keyed(keyed: Mapping[str, KeyedSlot]) -> dict[str, list[Any]]:
+    """Each keyed list as `_StoredKeyed` is written (an array: order, children, specs)."""
+    return {slot: [k.order, _dict(k.children), _dict(k.specs)] for slot, k in keyed.items()}
 
 
-def _stored_change(inst: Instance, prior: Instance | None) -> _StoredChange:
-    same_type = prior is not None and type(prior.component) is type(inst.component)
-    return _StoredChange(
-        iid=inst.iid,
-        type="" if same_type else inst.type_name,
-        state=msgspec.Raw(inst.encoded_state()),
-        parent=inst.parent,
-        resume=inst.resume,
-        children=None
-        if prior is not None and prior.children == inst.children
-        else dict(inst.children),
-        keyed=None
-        if prior is not None and prior.keyed == inst.keyed
-        else _stored_keyed(inst.keyed),
-        slot=inst.slot,
-        previous=inst.previous,
-    )
+def _stored_instance(inst: Instance) -> list[Any]:
+    """An instance as `_StoredInstance` is written: the same array, made without a Struct
+    (a save encodes every instance of the head and of history's first record)."""
+    keyed = inst.keyed
+    return [
+        inst.iid,
+        type(inst.component).__parlour_name__,
+        msgspec.Raw(inst.encoded_state()),
+        inst.parent,
+        inst.resume,
+        _dict(inst.children),
+        _stored_keyed(keyed) if keyed else {},
+        inst.slot,
+        inst.previous,
+    ]
+
+
+def _stored_change(inst: Instance, prior: Instance | None) -> list[Any]:
+    """An instance in a delta, as `_StoredChange` is written."""
+    if prior is None:
+        return [
+            inst.iid,
+            type(inst.component).__parlour_name__,
+            msgspec.Raw(inst.encoded_state()),
+            inst.parent,
+            inst.resume,
+            _dict(inst.children),
+            _stored_keyed(inst.keyed),
+            inst.slot,
+            inst.previous,
+        ]
+    return [
+        inst.iid,
+        "" if type(prior.component) is type(inst.component) else inst.type_name,
+        msgspec.Raw(inst.encoded_state()),
+        inst.parent,
+        inst.resume,
+        None if prior.children == inst.children else _dict(inst.children),
+        None if prior.keyed == inst.keyed else _stored_keyed(inst.keyed),
+        inst.slot,
+        inst.previous,
+    ]
+
+
+def _stored_timers(timers: tuple[Timer, ...]) -> list[list[Any]]:
+    return [[t.id, t.iid, t.due, t.method, t.payload] for t in timers]
+
+
+def _stored_subscriptions(subscriptions: tuple[Subscription, ...]) -> list[list[str]]:
+    return [[s.iid, s.pattern, s.method] for s in subscriptions]
 
 
 def _instance(si: _StoredInstance, type_name: str) -> Instance:
@@ -334,32 +379,36 @@ def _same_instance(a: Instance, b: Instance) -> bool:
 
 
 def _encode_delta(before: Conversation, conv: Conversation) -> bytes:
+    """`conv` as a `_StoredDelta` against `before`, written as the array that struct is."""
     old = before.instances
-    changed: list[_StoredChange] = []
-    for iid, inst in conv.instances.items():
+    new = conv.instances
+    changed: list[list[Any]] = []
+    for iid, inst in new.items():
         prior = old.get(iid)
         if prior is None or not _same_instance(prior, inst):
             changed.append(_stored_change(inst, prior))
-    new = conv.instances
-    removed = [iid for iid in old if iid not in new]
-    gone = set(removed)
-    applied = [iid for iid in old if iid not in gone] + [iid for iid in new if iid not in old]
     order = list(new)
-    delta = _StoredDelta(
-        stack=None if conv.stack == before.stack else list(conv.stack),
-        instances=changed,
-        removed=removed,
-        order=None if applied == order else order,
-        next_id=conv.next_id,
-        last_url=conv.last_url,
-        timers=None
-        if conv.timers is before.timers or conv.timers == before.timers
-        else [_StoredTimer(t.id, t.iid, t.due, t.method, t.payload) for t in conv.timers],
-        subscriptions=None
-        if conv.subscriptions == before.subscriptions
-        else [_StoredSubscription(s.iid, s.pattern, s.method) for s in conv.subscriptions],
+    if order == list(old):  # the usual click: the same instances, in the same order
+        removed: list[str] = []
+        reordered = None
+    else:
+        removed = [iid for iid in old if iid not in new]
+        gone = set(removed)
+        applied = [iid for iid in old if iid not in gone] + [iid for iid in new if iid not in old]
+        reordered = None if applied == order else order
+    timers, subscriptions = conv.timers, conv.subscriptions
+    return _encoder.encode(
+        [
+            None if conv.stack == before.stack else conv.stack,
+            changed,
+            removed,
+            reordered,
+            conv.next_id,
+            conv.last_url,
+            None if timers is before.timers or timers == before.timers else _stored_timers(timers),
+            None if subscriptions == before.subscriptions else _stored_subscriptions(subscriptions),
+        ]
     )
-    return _encoder.encode(delta)
 
 
 def _apply_delta(before: Conversation, record: bytes) -> Conversation:
@@ -458,24 +507,24 @@ def join(head: bytes, records: list[bytes]) -> bytes:
     return b"".join((head[:-1], _encoder.encode(records)))
 
 
-def _stored(conv: Conversation, *, history_base: int) -> _Stored:
-    return _Stored(
-        v=FORMAT_VERSION,
-        id=conv.id,
-        base=conv.base,
-        stack=list(conv.stack),
-        instances=[_stored_instance(inst) for inst in conv.instances.values()],
-        history_base=history_base,
-        history_limit=conv.history_limit,
-        created=conv.created,
-        touched=conv.touched,
-        owner=conv.owner,
-        next_id=conv.next_id,
-        last_url=conv.last_url,
-        ended=conv.ended,
-        timers=[_StoredTimer(t.id, t.iid, t.due, t.method, t.payload) for t in conv.timers],
-        subscriptions=[_StoredSubscription(s.iid, s.pattern, s.method) for s in conv.subscriptions],
-        history=[],
+def _stored(conv: Conversation, *, history_base: int) -> _Head:
+    return _Head(
+        FORMAT_VERSION,
+        conv.id,
+        conv.base,
+        conv.stack,
+        [_stored_instance(inst) for inst in conv.instances.values()],
+        history_base,
+        conv.history_limit,
+        conv.created,
+        conv.touched,
+        conv.owner,
+        conv.next_id,
+        conv.last_url,
+        conv.ended,
+        _stored_timers(conv.timers) if conv.timers else [],
+        _stored_subscriptions(conv.subscriptions) if conv.subscriptions else [],
+        [],
     )
 
 
