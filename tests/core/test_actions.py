@@ -3,6 +3,7 @@ from an `Actions` implementation plugged in from above (parlour.wire plugs Datas
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -60,4 +61,30 @@ def test_with_parlour_wire_imported_the_expression_is_datastars() -> None:
     h = Harness(Clicky, base="/_p", cid="c1")
     assert "@post(&#39;/_p/event/c1/p1/hit&#39;, {requestCancellation: &#39;disabled&#39;})" in (
         h.html
+    )
+
+
+@dataclasses.dataclass
+class Unhashable:
+    """An implementation that cannot be a key (a dataclass with eq): still asked every time."""
+
+    prefix: str = "U"
+
+    def event(self, url: str) -> str:
+        return f"{self.prefix}<{url}>"
+
+    def back(self, url: str) -> str:
+        return f"{self.prefix}<{url}>"
+
+
+@pytest.mark.usefixtures("plugged_back")
+def test_an_unhashable_implementation_is_asked_on_every_render() -> None:
+    plugged = Unhashable()
+    actions.plug(plugged)
+    assert (
+        'data-on:click="U&lt;/_p/event/c1/p1/hit&gt;"' in Harness(Clicky, base="/_p", cid="c1").html
+    )
+    plugged.prefix = "V"
+    assert (
+        'data-on:click="V&lt;/_p/event/c1/p1/hit&gt;"' in Harness(Clicky, base="/_p", cid="c1").html
     )

@@ -204,6 +204,33 @@ def test_on_posts_the_event_to_this_instance() -> None:
     }
 
 
+def test_on_follows_the_instance_wherever_it_is_mounted() -> None:
+    # The same attribute is remembered between renders: a conversation restored under a new
+    # id or base, or another instance, must still get its own URL.
+    todo = Todo()
+    for iid, cid, base in [
+        ("p3", "c1", "/_p"),
+        ("p3", "c2", "/_p"),
+        ("p3", "c1", "/b"),
+        ("p4", "c1", "/_p"),
+    ]:
+        [value] = mounted(todo, iid, cid, base).on("click", "toggle").values()
+        assert (
+            value
+            == f"@post('{base}/event/{cid}/{iid}/toggle', {{requestCancellation: 'disabled'}})"
+        )
+
+
+def test_on_gives_a_new_dict_each_time() -> None:
+    todo = mounted(Todo())
+    first = todo.on("click", "toggle")
+    first["data-on:click"] = "changed"
+    first["title"] = "x"
+    assert todo.on("click", "toggle") == {
+        "data-on:click": "@post('/_p/event/c1/p3/toggle', {requestCancellation: 'disabled'})"
+    }
+
+
 def test_on_accepts_a_bound_method_and_routes_to_its_instance() -> None:
     parent = mounted(Urgent(), iid="p1")
     attrs = mounted(Todo()).on("click", parent.escalate)
@@ -229,8 +256,9 @@ def test_on_puts_modifiers_in_the_attribute_name() -> None:
 
 
 def test_on_refuses_a_method_that_is_not_an_event() -> None:
-    with pytest.raises(ComponentDefinitionError, match="no @event method named 'not_an_event'"):
-        mounted(Todo()).on("click", "not_an_event")
+    for _ in range(2):  # a refusal is not remembered as an attribute
+        with pytest.raises(ComponentDefinitionError, match="no @event method named 'not_an_event'"):
+            mounted(Todo()).on("click", "not_an_event")
     with pytest.raises(TypeError, match="needs an @event method name or a bound method"):
         mounted(Todo()).on("click", lambda: None)
 

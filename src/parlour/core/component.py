@@ -41,6 +41,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol, cast
 from urllib.parse import quote
 
@@ -48,7 +49,7 @@ import msgspec
 from htpy import Node, button
 from markupsafe import Markup, escape
 
-from .actions import plugged
+from .actions import Actions, plugged
 from .errors import ComponentDefinitionError, UnknownComponentError
 from .routes import back_path, event_path
 from .state import IMMUTABLE, Field, collect_fields, state_decoder, state_of
@@ -283,6 +284,20 @@ class Component:
         mounted instance's method to route the event there). `payload` (JSON-able) reaches the
         handler as its argument. `modifiers` are Datastar's: `"debounce.300ms"`, `"prevent"`.
         """
+        if type(handler) is str and payload is None and not modifiers:
+            # The common case (`self.on("click", "inc")`): the same attribute on every render
+            # of this instance, remembered by everything it is made of (where the instance
+            # lives included, so a conversation restored elsewhere or under a new base gets
+            # its own); a new dict each time, since the caller may change it.
+            mount = self.mounted
+            try:
+                key, value = _plain_on(
+                    type(self), mount.base, mount.cid, mount.iid, handler, dom_event, plugged()
+                )
+            except TypeError:  # an unhashable Actions plugged in: built each time below
+                pass
+            else:
+                return {key: value}
         target, name = _event_target(self, handler)
         mount = target.mounted
         url = event_path(mount.base, mount.cid, mount.iid, name)
@@ -351,6 +366,22 @@ class Component:
 # -- event routing -----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _plain_on(
+    cls: type[Component],
+    base: str,
+    cid: str,
+    iid: str,
+    name: str,
+    dom_event: str,
+    actions: Actions,
+) -> tuple[str, str]:
+    """`on(dom_event, name)` of an instance of `cls` mounted at (base, cid, iid), as
+    (attribute, expression). Bounded: a miss only costs building the attribute again."""
+    _check_event(cls, name)
+    return f"data-on:{dom_event}", actions.event(event_path(base, cid, iid, name))
+
+
 def _event_target(self: Component, handler: str | Callable[..., Any]) -> tuple[Component, str]:
     if isinstance(handler, str):
         target, name = self, handler
@@ -362,14 +393,18 @@ def _event_target(self: Component, handler: str | Callable[..., Any]) -> tuple[C
                 f"of a component, got {handler!r}"
             )
         target, name = owner, handler.__name__
-    events = type(target).__parlour_events__
+    _check_event(type(target), name)
+    return target, name
+
+
+def _check_event(cls: type[Component], name: str) -> None:
+    events = cls.__parlour_events__
     if name not in events:
         raise ComponentDefinitionError(
-            f"{type(target).__qualname__} has no @event method named {name!r} "
+            f"{cls.__qualname__} has no @event method named {name!r} "
             f"(its events: {', '.join(sorted(events)) or 'none'}). Mark the method with @event "
             "so the browser may call it, or fix the name."
         )
-    return target, name
 
 
 _KEBAB_STEPS = (
