@@ -3,6 +3,7 @@ be htpy's, byte for byte, and anything it does not know is handed to htpy unchan
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 import pytest
@@ -12,6 +13,14 @@ from markupsafe import Markup
 from parlour.core import render
 
 theme: Context[str] = Context("theme", default="light")
+
+
+class Weekday(IntEnum):
+    MONDAY = 1
+
+
+class Label(str):
+    __slots__ = ()
 
 
 @theme.consumer
@@ -41,6 +50,16 @@ TREES: list[Any] = [
     html[div["page"]],  # <!doctype html>: htpy's
     div[0, -1, 10**20],
     div["é ☃ \u2028 line\nbreak"],
+    # each character text escapes, alone and among others, as the only child and in a list
+    *(div[c] for c in "&<>\"'"),
+    *(div[span, c, 1] for c in "&<>\"'"),
+    div[span["a'b\"c"]],
+    div[br],
+    div[None],
+    div[True],
+    div[Markup("<b>m</b>")],
+    div[[span["in a list"], ("nested", [0, None, False])]],
+    div[Weekday.MONDAY, Label("<sub>")],  # subclasses of int and str: htpy's
 ]
 
 

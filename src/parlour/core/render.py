@@ -130,9 +130,7 @@ def to_html(node: object) -> str:
     if node is None:
         return ""
     if type(node) is Element and FAST_HTPY:
-        out: list[str] = []
-        _serialise(node, out)
-        return "".join(out)
+        return _html(node)
     html = getattr(node, "__html__", None)
     if html is not None:
         return str(html())
@@ -145,7 +143,8 @@ def to_html(node: object) -> str:
 # which gives exactly htpy's output at a fraction of its cost: htpy's own walk checks every
 # child against a runtime-checkable Protocol. Anything else (contexts, fragments, callables,
 # generators, the <html> element, subclasses) is handed to htpy whole. It reads the three
-# slots htpy elements are made of; `FAST_HTPY` turns it off if a future htpy changes them.
+# slots htpy elements are made of (directly: it runs on every click); `FAST_HTPY` turns it
+# off if a future htpy changes them.
 _element_parts = attrgetter("_name", "_attrs", "_children")
 FAST_HTPY = (
     getattr(BaseElement, "__slots__", None) == ("_name", "_attrs", "_children")
@@ -154,30 +153,50 @@ FAST_HTPY = (
 )
 
 
-def _serialise(node: object, out: list[str]) -> None:
+def _html(node: object) -> str:
+    """`node` as HTML, each element's text built from its children's."""
     kind = type(node)
     if kind is Element:
-        name, attrs, children = _element_parts(node)
-        out.append(f"<{name}{attrs}>")
-        if children is not None:
-            _serialise(children, out)
-        out.append(f"</{name}>")
-    elif kind is str:
-        out.append(escape_html(node))
-    elif kind is tuple or kind is list:
-        for child in cast(Iterable[object], node):
-            _serialise(child, out)
-    elif kind is int:
-        out.append(str(node))
-    elif kind is Markup:
-        out.append(cast(Markup, node))
-    elif node is None or kind is bool:
-        return
-    elif kind is VoidElement:
-        name, attrs, _ = _element_parts(node)
-        out.append(f"<{name}{attrs}>")
-    else:
-        out.append(str(htpy_fragment[node]))  # pyright: ignore[reportArgumentType]
+        el = cast(Element, node)
+        name, attrs, children = el._name, el._attrs, el._children  # pyright: ignore[reportPrivateUsage]
+        kind = type(children)
+        if kind is tuple or kind is list:
+            # The leaves are written here rather than by a call each.
+            parts: list[str] = []
+            for child in cast(Iterable[object], children):
+                kind = type(child)
+                if kind is str:
+                    parts.append(_text(cast(str, child)))
+                elif kind is int:
+                    parts.append(str(child))
+                else:
+                    parts.append(_html(child))
+            return f"<{name}{attrs}>{''.join(parts)}</{name}>"
+        if kind is str:
+            return f"<{name}{attrs}>{_text(cast(str, children))}</{name}>"
+        return f"<{name}{attrs}>{_html(children)}</{name}>"
+    if kind is str:
+        return _text(cast(str, node))
+    if kind is int:
+        return str(node)
+    if kind is tuple or kind is list:
+        return "".join([_html(child) for child in cast(Iterable[object], node)])
+    if kind is Markup:
+        return cast(Markup, node)
+    if node is None or kind is bool:
+        return ""
+    if kind is VoidElement:
+        void = cast(VoidElement, node)
+        return f"<{void._name}{void._attrs}>"  # pyright: ignore[reportPrivateUsage]
+    return str(htpy_fragment[node])  # pyright: ignore[reportArgumentType]
+
+
+def _text(text: str) -> str:
+    """`text` escaped as markupsafe escapes it; most text has nothing to escape, and testing
+    for the five characters costs less than building the Markup that `escape` returns."""
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        return escape_html(text)
+    return text
 
 
 _ROOT_TAG = re.compile(r"\s*<[a-zA-Z][^\s/>]*(?P<attrs>[^>]*)>")
