@@ -120,6 +120,99 @@ async def test_any_other_host_is_400_on_every_route(make_app: MakeApp) -> None:
         assert (await client.get("/", headers={"host": host})).status == 400, host
 
 
+async def test_a_click_for_another_host_is_400_whatever_else_is_wrong_with_it(
+    make_app: MakeApp,
+) -> None:
+    """The event route checks the Host itself (it is served beside the guard, not through
+    it): before the method, the origin, the conversation and the session are looked at."""
+    app = make_app(Counter)
+    client = AsgiClient(app)
+    page = await open_page(client)
+    path = f"/_parlour/event/{page.cid}/{page.iid_of('inc')}/inc"
+    for host in ("evil.example", "", "localhost:abc", "[::1", "evil.example, localhost"):
+        for method, target, headers in [
+            ("POST", path, {}),
+            ("GET", path, {}),
+            ("POST", "/_parlour/event/nosuch/p1/inc", {}),
+            ("POST", path, {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}),
+            ("POST", path, {"cookie": "parlour_session=forged"}),
+        ]:
+            response = await client.request(method, target, headers={"host": host, **headers})
+            assert response.status == 400, (host, method, target, headers)
+            assert response.text == "Invalid host header"
+            assert response.headers["x-content-type-options"] == "nosniff"
+    assert top_count(app, page.cid) == 0
+    assert (await client.post(path)).status == 204  # the same click for our own host
+    assert (await client.post(path, headers={"host": "LOCALHOST:8000"})).status == 204
+    assert top_count(app, page.cid) == 2
+
+
+def top_count(app: App, cid: str) -> int:
+    conv = app.runtime.live[cid].conv
+    top = conv.stack[-1]
+    component = conv.instances[top].component
+    assert isinstance(component, Counter)
+    return component.count
+
+
+@pytest.mark.parametrize(
+    "extra", [(), ("app.example.com", "*.example.org"), ("10.0.0.5", "[2001:db8::1]")]
+)
+def test_the_host_check_answers_as_starlettes_trusted_host_middleware(
+    extra: tuple[str, ...],
+) -> None:
+    from starlette._utils import parse_host_header  # pyright: ignore[reportPrivateUsage]
+
+    from parlour.web.security import HostCheck
+
+    patterns = allowed_hosts(extra)
+    check = HostCheck(patterns)
+
+    def starlette(header: str | None) -> bool:  # TrustedHostMiddleware's rule, www_redirect off
+        parsed = parse_host_header(header)
+        if parsed is None:
+            return False
+        host = parsed.host.lower()
+        return any(host == p or (p.startswith("*") and host.endswith(p[1:])) for p in patterns)
+
+    headers = [None, "", " ", "localhost", "LOCALHOST", "localhost:8000", "localhost:", "[::1]",
+               "[::1]:80", "::1", "[::2]", "[::1", "127.0.0.1", "127.0.0.1:99999", "testserver",
+               "evil.example", "localhost.evil.example", "app.example.com", "APP.Example.COM:443",
+               "x.example.org", "a.b.example.org", "example.org", "example.org.evil", "10.0.0.5",
+               "[2001:db8::1]:8080", "[2001:DB8::1]", "localhost, evil.example", "local host",
+               "l\u00f6calhost", "localhost\r\n", "*.example.org", "\x00"]  # fmt: skip
+    for header in headers * 2:  # the second time, the remembered answer
+        assert check.allows(header) == starlette(header), header
+
+
+async def test_a_refused_click_carries_the_security_headers_too(make_app: MakeApp) -> None:
+    client = AsgiClient(make_app(Counter, max_body=16))
+    page = await open_page(client)
+    path = f"/_parlour/event/{page.cid}/{page.iid_of('inc')}/inc"
+    for status, target, headers, body in [
+        (403, path, {"origin": "http://evil.example"}, b""),
+        (404, "/_parlour/event/nosuch/p1/inc", {}, b""),
+        (404, f"/_parlour/event/{page.cid}/{page.iid_of('inc')}/nosuch", {}, b""),
+        (413, path, {"content-type": "application/json"}, b'{"a": "' + b"x" * 40 + b'"}'),
+        (400, path, {"content-type": "application/json"}, b"{nope"),
+        (405, path, {}, None),
+    ]:
+        if body is None:
+            response = await client.get(target, headers=headers)
+        else:
+            response = await client.post(target, headers=headers, body=body)
+        assert response.status == status, (target, headers, response.text)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["cache-control"] == "no-store"
+    response = await client.post(path)
+    assert response.status == 204
+    assert response.headers == {
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",
+    }
+
+
 async def test_named_hosts_are_added_to_the_local_ones(make_app: MakeApp) -> None:
     client = AsgiClient(make_app(Counter, allowed_hosts=["app.example.com", "*.example.org"]))
     for host in ("app.example.com", "APP.example.com:443", "a.b.example.org", "localhost"):

@@ -24,9 +24,10 @@ from starlette.types import Receive, Scope, Send
 
 from parlour.core import handlers, kernel
 from parlour.core.errors import SignalError
-from parlour.runtime import Runtime
+from parlour.runtime import RestoreBusy, Runtime
 from parlour.web.identity import Ownership
-from parlour.web.responses import EMPTY, NO_CONTENT, plain
+from parlour.web.responses import EMPTY, NO_CONTENT, busy, plain
+from parlour.web.security import Guard
 from parlour.web.session import COOKIE, Owners
 from parlour.wire import BadSignals, json_value, signals_from_body
 
@@ -140,28 +141,53 @@ class Events:
         self.ownership = ownership if ownership is not None else Ownership(owners)
         self.max_body = max_body
         self.clock = clock
+        self._guard: Guard | None = None
+        self._no_content = NO_CONTENT
+
+    @property
+    def guard(self) -> Guard | None:
+        """The app's guard (`parlour.web.security`): the event route is served beside it, not
+        through it, and asks it for the Host check and the security headers itself."""
+        return self._guard
+
+    @guard.setter
+    def guard(self, guard: Guard | None) -> None:
+        self._guard = guard
+        self._no_content = NO_CONTENT if guard is None else guard.secured(NO_CONTENT)
 
     async def event(
         self, scope: Scope, receive: Receive, send: Send, cid: str, iid: str, name: str
     ) -> None:
-        """The event route, as plain ASGI (every click takes it)."""
-        response = await self._handle_event(scope, receive, cid, iid, name)
-        if response is None:
-            await send(NO_CONTENT)
-            await send(EMPTY)
+        """The event route, as plain ASGI (every click takes it).
+
+        The headers are read first, in one pass: a `Host` the guard does not allow hands the
+        request to the guard, which refuses it as it refuses any other route's.
+        """
+        head = _EventHeaders(scope["headers"])
+        guard = self._guard
+        if guard is not None and not guard.hosts.allows(head.host):
+            await guard(scope, receive, send)
+            return
+        try:
+            response = await self._handle_event(scope, receive, head, cid, iid, name)
+        except RestoreBusy as exc:
+            response = busy(exc.reason)  # shed load: the client retries (not a refusal)
         else:
+            if response is None:
+                await send(self._no_content)
+                await send(EMPTY)
+                return
             _log_refusal(scope, response)
-            await response(scope, receive, send)
+        await response(scope, receive, send if guard is None else guard.secure(scope, send))
 
     async def _handle_event(
-        self, scope: Scope, receive: Receive, cid: str, iid: str, name: str
+        self, scope: Scope, receive: Receive, head: _EventHeaders, cid: str, iid: str, name: str
     ) -> Response | None:
         """Check and dispatch one event; None for the usual answer, 204 No Content.
 
-        The request's headers are read in one pass over the ASGI list (no `Headers`, no
+        The request's headers were read in one pass over the ASGI list (no `Headers`, no
         cookie dict for the whole header): this runs on every click (decision 0011).
         """
-        head = _EventHeaders(scope["headers"])
         if head.cross_origin():
             return plain(403, "cross-origin POST refused")
         runtime = self.runtime

@@ -3,9 +3,10 @@
     guard(app, allowed_hosts=["app.example.com"])   the ASGI app, wrapped:
 
     Host          a request whose `Host` is not an allowed host is answered 400 on every route
-                  (Starlette's `TrustedHostMiddleware`), so a DNS-rebinding page that resolves
-                  its own name to 127.0.0.1 cannot drive a local server, and no URL the server
-                  builds can carry a name an attacker chose
+                  (Starlette's `TrustedHostMiddleware` rule, the answer remembered per `Host`
+                  value: `HostCheck`), so a DNS-rebinding page that resolves its own name to
+                  127.0.0.1 cannot drive a local server, and no URL the server builds can
+                  carry a name an attacker chose
     redirects     a `Location` naming the request's own host is made relative (`/status`), so
                   no redirect echoes the `Host` header (Starlette's slash redirects are
                   absolute URLs built from it)
@@ -13,9 +14,11 @@
                   on HTML, a Content-Security-Policy (unless the response set its own, like the
                   shell's with its nonce) and `X-Frame-Options: DENY`
 
-`App` wraps itself with `guard`; the console wraps its whole app (pages and /api) with it too,
-so both refuse the same hosts with the same answer. The policy's directives, and why each is
-what it is, are in docs/security.md ("The request: Host, Origin, headers").
+`App` wraps itself with `guard` (its event route, which every click takes, asks the same
+`Guard` for the Host check and the headers itself); the console wraps its whole app (pages
+and /api) with it too, so both refuse the same hosts with the same answer. The policy's
+directives, and why each is what it is, are in docs/security.md ("The request: Host, Origin,
+headers").
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette._utils import parse_host_header  # pyright: ignore[reportPrivateUsage]
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlour.web.datastar import DatastarSource
@@ -38,6 +42,7 @@ from parlour.web.datastar import DatastarSource
 __all__ = [
     "LOCAL_HOSTS",
     "TEST_HOST",
+    "Guard",
     "Nonces",
     "Policy",
     "allowed_hosts",
@@ -91,10 +96,75 @@ _hosts = allowed_hosts  # `guard`'s keyword of the same name hides the function 
 def guard_hosts(app: ASGIApp, hosts: Iterable[str]) -> ASGIApp:
     """`app` answering only requests for `hosts` (as `allowed_hosts` returns them); any other
     `Host`, a missing one or a malformed one gets `400 Invalid host header`."""
-    hosts = tuple(hosts)
-    if hosts == (ANY,):
+    check = HostCheck(hosts)
+    if check.any:
         return app
-    return TrustedHostMiddleware(app, allowed_hosts=list(hosts), www_redirect=False)
+    return _TrustedHosts(app, check)
+
+
+_HOST_ANSWERS = 256
+"""How many distinct `Host` headers a `HostCheck` remembers its answer for (a server is
+reached by a handful of names; a flood of made-up ones only empties the memory)."""
+
+
+class HostCheck:
+    """Is a request's `Host` one of the allowed hosts? Starlette's `TrustedHostMiddleware`
+    rule exactly (the header parsed as it parses it, compared case-insensitively, `*.x`
+    matching any subdomain, no `www.` redirect), with the answer for each header value
+    remembered: every request asks it, and a browser sends the same `Host` every time."""
+
+    __slots__ = ("_answers", "any", "patterns")
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        self.patterns = tuple(pattern.lower() for pattern in hosts)
+        self.any = ANY in self.patterns
+        self._answers: dict[str | None, bool] = {}
+
+    def allows(self, host: str | None) -> bool:
+        """The answer for the value of a request's (first) `Host` header; None: none."""
+        answer = self._answers.get(host)
+        if answer is None:
+            answer = self.any or self._allowed(host)
+            if len(self._answers) >= _HOST_ANSWERS:
+                self._answers.clear()
+            self._answers[host] = answer
+        return answer
+
+    def allows_scope(self, scope: Scope) -> bool:
+        """The answer for a request: its first `Host` header, as `Headers.get` finds it."""
+        for key, value in scope["headers"]:
+            if key == b"host":
+                return self.allows(value.decode("latin-1"))
+        return self.allows(None)
+
+    def _allowed(self, header: str | None) -> bool:
+        parsed = parse_host_header(header)
+        if parsed is None:
+            return False
+        host = parsed.host.lower()
+        return any(
+            host == pattern or (pattern.startswith("*") and host.endswith(pattern[1:]))
+            for pattern in self.patterns
+        )
+
+
+class _TrustedHosts:
+    """The host check in front of `app`: HTTP and WebSocket requests for any other host are
+    answered `400 Invalid host header` (lifespan messages pass)."""
+
+    def __init__(self, app: ASGIApp, check: HostCheck) -> None:
+        self.app = app
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not self.check.allows_scope(scope):
+            await _invalid_host(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _invalid_host(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
 
 
 def _host_pattern(name: object) -> str:
@@ -253,11 +323,20 @@ _CSP = b"content-security-policy"
 _HTML = b"text/html"
 
 
-class _SecureResponses:
-    """Adds the security headers to every response and makes same-host redirects relative."""
+class Guard:
+    """`app` behind the host check, with the security headers on every response and same-host
+    redirects made relative (this module's docstring): what `guard` returns.
 
-    def __init__(self, app: ASGIApp, policy: Policy) -> None:
+    The event route, which every click takes, is served beside it rather than through it
+    (`parlour.web.app`) and asks its parts itself: `hosts.allows` with the `Host` it reads
+    anyway, `secured` once for its usual 204, `secure` for a refusal's answer. A request the
+    host check refuses is passed to the guard whole, to be refused exactly as here.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: HostCheck, policy: Policy) -> None:
         self.app = app
+        self.hosts = hosts
+        self._checked: ASGIApp = app if hosts.any else _TrustedHosts(app, hosts)
         self.html_headers = (
             (_CSP, policy.header().encode("latin-1")),
             (b"x-frame-options", b"DENY"),
@@ -265,15 +344,27 @@ class _SecureResponses:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self._checked(scope, receive, send)
             return
+        await self._checked(scope, receive, self.secure(scope, send))
+
+    def secure(self, scope: Scope, send: Send) -> Send:
+        """`send` adding the security headers to the response's start (and making a redirect
+        to the request's own host relative)."""
 
         async def secure_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = self._secured(scope, message)
             await send(message)
 
-        await self.app(scope, receive, secure_send)
+        return secure_send
+
+    def secured(self, start: Message) -> Message:
+        """The start message `start` (not a redirect) as `secure` would send it: a response
+        the same for every request, made once."""
+        if 300 <= start["status"] < 400:
+            raise ValueError(f"secured() takes no redirect (it has no request), got {start!r}")
+        return self._secured({}, start)
 
     def _secured(self, scope: Scope, message: Message) -> Message:
         # A new message: the hot routes send shared, module-level start messages.
@@ -321,7 +412,7 @@ def relative_location(location: str, host: str) -> str:
 
 def guard(
     app: ASGIApp, *, allowed_hosts: Iterable[str] = (), policy: Policy | None = None
-) -> ASGIApp:
+) -> Guard:
     """`app` with the host check, the security headers and relative redirects (this module's
     docstring). `allowed_hosts` are added to the local ones (`["*"]`: any host)."""
-    return _SecureResponses(guard_hosts(app, _hosts(allowed_hosts)), policy or Policy())
+    return Guard(app, HostCheck(_hosts(allowed_hosts)), policy or Policy())
