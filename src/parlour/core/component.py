@@ -53,6 +53,7 @@ from .actions import Actions, plugged
 from .errors import ComponentDefinitionError, UnknownComponentError
 from .routes import back_path, event_path
 from .state import IMMUTABLE, Field, collect_fields, state_decoder, state_of
+from .values import fast_init
 from .visit import Visit
 
 __all__ = [
@@ -92,6 +93,7 @@ class Host(Protocol):
     def can_go_back(self) -> bool: ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Mount:
     """Where an instance lives: its id, its conversation, the URL base and the kernel host."""

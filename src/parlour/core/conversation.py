@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from .component import Component
 from .state import encode_state
+from .values import fast_init
 
 if TYPE_CHECKING:
     from .codec import Snapshot
@@ -61,6 +62,7 @@ class KeyedSlot:
     specs: Mapping[str, bytes] = field(default_factory=dict[str, bytes])
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Instance:
     iid: str
@@ -121,6 +123,7 @@ class Instance:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Timer:
     """A pending `after` timer: call `iid.method(payload)` at `due` (unix seconds)."""
@@ -132,6 +135,7 @@ class Timer:
     payload: Any = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """Deliver bus events matching `pattern` to `iid.method(event)`."""
@@ -141,6 +145,7 @@ class Subscription:
     method: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, eq=False)
 class Conversation:
     id: str

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from . import commands as cmd
 from . import fragments as fr
 from .conversation import Conversation, Instance, Subscription, Timer
+from .values import fast_init
 
 if TYPE_CHECKING:
     from .codec import Snapshot
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ErrorReport", "Fold", "Step"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ErrorReport:
     """A failure the kernel turned into an error block; the runtime logs it."""
@@ -39,6 +41,7 @@ class ErrorReport:
     error: BaseException
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Step:
     """The result of one kernel call: the next conversation and what the world should see."""

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .values import fast_init
+
 __all__ = [
     "OVERLAY_ID",
     "OVERLAY_SELECTOR",
@@ -73,6 +75,7 @@ def single_line(what: str, value: str) -> str:
 PatchMode = Literal["outer", "inner", "replace", "prepend", "append", "before", "after", "remove"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Elements:
     """Patch `html` into the page.
@@ -89,6 +92,7 @@ class Elements:
     error: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Signals:
     """A JSON merge patch (RFC 7386) applied to the client's signals; `None` removes one."""
@@ -97,6 +101,7 @@ class Signals:
     only_if_missing: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Script:
     """JavaScript the browser runs once (appended to `body`, then removed)."""
@@ -104,6 +109,7 @@ class Script:
     js: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class History:
     """Change the browser's session history without navigating.

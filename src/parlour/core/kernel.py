@@ -42,6 +42,7 @@ from .keyed import reconcile
 from .render import error_block, error_html, error_in_page, mount, render, root_id
 from .state import clone, encode_checked
 from .tree import descendants, instantiate, mark_unrendered, remove, remove_subtree, shown, subtree
+from .values import fast_init
 from .visit import Visit
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One event for one instance.
