@@ -426,3 +426,35 @@ async def test_request_user_under_authentication_middleware_is_a_principal(
         assert (await tab.client.post(event_of(tab, "x"), json={})).status == 403
         await tab.open("/")
         assert tab.text(".who") == "nobody"
+
+
+async def test_without_authenticate_the_session_alone_decides_as_admit_would(
+    tmp_path: Any,
+) -> None:
+    """`admit_session`, the click's check when nobody signs in, answers as `admit` does for
+    every owner token: none, this session's, another's, and one a principal signed in to."""
+    from parlour.core.conversation import Conversation
+    from parlour.runtime.live import Live
+    from parlour.web.identity import Ownership
+    from parlour.web.session import Owners
+
+    owners = Owners("s" * 32, tmp_path)
+    ownership = Ownership(owners)
+    sid, cookie = owners.sessions.new()
+    other, _ = owners.sessions.new()
+    scope: dict[str, Any] = {"type": "http", "headers": []}
+    signed_in = ownership.owner(sid, {"id": "ada"})
+    for owner in (None, sid, other, signed_in, "", "."):
+        for value in (cookie, None, "", cookie + "x", "forged"):
+            slow, fast = (
+                Live(Conversation("c1", owner=owner)),
+                Live(Conversation("c1", owner=owner)),
+            )
+            slow.principal = fast.principal = "before"
+            cookies = {} if value is None else {COOKIE: value}
+            assert ownership.admit_session(value, fast) == await ownership.admit(
+                scope, cookies, slow
+            ), (owner, value)
+            assert fast.principal == slow.principal, (owner, value)
+    with pytest.raises(RuntimeError, match="await admit"):
+        Ownership(owners, lambda request: None).admit_session(cookie, fast)

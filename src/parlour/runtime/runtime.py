@@ -331,9 +331,29 @@ class Runtime:
         return True
 
     async def dispatch(self, cid: str, event: kernel.Event) -> bool:
-        """Apply one event (stale events are harmless no-ops)."""
+        """Apply one event (stale events are harmless no-ops).
+
+        `apply` written out for a conversation that is live in this process, the case of
+        every click: no closure for the kernel call, and the lock taken without a context
+        manager's coroutine (the same order: wait, check it did not end meanwhile, step,
+        commit, release).
+        """
         urgent = event.source == "browser"
-        return await self.apply(cid, lambda conv: kernel.dispatch(conv, event), urgent=urgent)
+        live = self.live.get(cid)
+        if live is None or live.stale or self.cluster is not None:
+            return await self.apply(cid, lambda conv: kernel.dispatch(conv, event), urgent=urgent)
+        lock = live.lock
+        await lock.acquire()
+        try:
+            if self.live.get(cid) is not live:
+                return False  # ended while we waited
+            with using(self.context, principal=live.principal) as used:
+                step = shown(kernel.dispatch(live.conv, event), self.on_error)
+            self._watch(live, step, used)
+            await self._commit(live, step, urgent=urgent)
+        finally:
+            lock.release()
+        return True
 
     async def back(self, cid: str, *, to: int | None = None) -> bool:
         now = self.clock()

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from parlour.core import handlers, kernel
 from parlour.core.errors import SignalError
@@ -111,17 +111,22 @@ class _EventHeaders:
 
     def cookies(self) -> Mapping[str, str]:
         """The session cookie, as `cookie_parser` reads it from the `Cookie` header."""
+        value = self.session()
+        return {} if value is None else {COOKIE: value}
+
+    def session(self) -> str | None:
+        """The session cookie's value, as `cookie_parser` reads it from the `Cookie` header."""
         raw = self.cookie
         if not raw:
-            return {}
+            return None
         try:
-            value = _cookie_values[raw]
+            return _cookie_values[raw]
         except KeyError:
             value = cookie_parser(raw).get(COOKIE)
             if len(_cookie_values) >= _HEADER_CACHE:
                 _cookie_values.clear()
             _cookie_values[raw] = value
-        return {} if value is None else {COOKIE: value}
+            return value
 
 
 class Events:
@@ -196,12 +201,26 @@ class Events:
             live = await runtime.get(cid, urgent=True)  # a click's restore goes first
             if live is None:
                 return plain(404, f"no conversation {cid!r}; reload the page")
-        refused = await self.ownership.admit(scope, head.cookies(), live)
+        ownership = self.ownership
+        if ownership.authenticate is None:
+            refused = ownership.admit_session(head.session(), live)
+        else:
+            refused = await ownership.admit(scope, head.cookies(), live)
         if refused is not None:
             return plain(403, refused.message)
-        body = await self._read_body(head.content_length, receive)
-        if isinstance(body, Response):
-            return body
+        length = head.content_length
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return plain(413, f"request body over {self.max_body} bytes")
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body: bytes = message.get("body", b"")  # the usual case: the body in one message
+            if len(body) > self.max_body:
+                return plain(413, f"request body over {self.max_body} bytes")
+        else:
+            read = await self._read_body(message, receive)
+            if isinstance(read, Response):
+                return read
+            body = read
         try:
             signals = signals_from_body(body, head.content_type)
         except BadSignals as exc:
@@ -231,17 +250,11 @@ class Events:
         await runtime.dispatch(cid, event)
         return None
 
-    async def _read_body(self, length: str | None, receive: Receive) -> bytes | Response:
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return plain(413, f"request body over {self.max_body} bytes")
-        message = await receive()
+    async def _read_body(self, message: Message, receive: Receive) -> bytes | Response:
+        """The rest of a body that did not come in one message (`message`, the first)."""
         if message["type"] != "http.request":
             return Response(status_code=400)  # the client went before its body arrived
         chunk: bytes = message.get("body", b"")
-        if not message.get("more_body", False):  # the usual case: the body in one message
-            if len(chunk) > self.max_body:
-                return plain(413, f"request body over {self.max_body} bytes")
-            return chunk
         chunks: list[bytes] = [chunk]
         size = len(chunk)
         while True:

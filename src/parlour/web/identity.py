@@ -153,16 +153,35 @@ class Ownership:
                 connection.nudge()
         return refused
 
+    def admit_session(self, cookie: str | None, live: Live) -> Refused | None:
+        """`admit` for an app without `authenticate`, where every request is nobody's: the
+        session cookie's value `cookie` decides, with no coroutine (every click asks)."""
+        if self.authenticate is not None:
+            raise RuntimeError(
+                "admit_session() is for an app without `authenticate`; this one has one: "
+                "await admit(scope, cookies, live), which asks it who the request is"
+            )
+        refused = self._owns(live.conv.owner, cookie, None)
+        if refused is None:
+            live.principal = None
+        elif refused.reason == "principal":
+            for connection in live.connections:  # a conversation someone signed in to
+                connection.nudge()
+        return refused
+
     def owns(
         self, owner: str | None, cookies: Mapping[str, str], principal: object
     ) -> Refused | None:
         """Do `cookies` and `principal` own a conversation whose owner token is `owner`?"""
+        return self._owns(owner, cookies.get(COOKIE), principal)
+
+    def _owns(self, owner: str | None, cookie: str | None, principal: object) -> Refused | None:
         if owner is None:
             return None  # minted outside any session (a runtime of a test): anyone may use it
         sid, _, digest = owner.partition(_SEPARATOR)
-        if self.owners.sessions.verify(cookies.get(COOKIE)) != sid:
+        if self.owners.sessions.verify(cookie) != sid:
             return _FOREIGN
-        key = identity(principal)
+        key = None if principal is None else identity(principal)
         if (_digest(key) if key is not None else "") != digest:
             return _SOMEONE_ELSE  # signed out, or in as someone else (or no longer asked)
         return None
