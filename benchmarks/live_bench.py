@@ -14,7 +14,8 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
            ASGI floor (`sse_app.py`), measured in the same run with the same client.
   peer     shared/peer-bench with parlour added as a framework (benchmarks/peer-bench/parlour):
            clicks/s, server CPU per click, latency and KB per idle user beside `raw`,
-           `stario` and the floors `asgi`, `proto` and `lean`.
+           `stario` and the floors `asgi`, `proto` and `lean`, and our own floor `htpyfloor`
+           (benchmarks/peer-bench/htpyfloor: the asgi floor rendering the counter with htpy).
   profile  where the time goes: cProfile and pyinstrument (sampling) of the server under the
            peer-bench click load and during fan-out publishes (5,000 viewers), the
            collector's share of a click run, and
@@ -183,15 +184,20 @@ def main() -> None:
     ap.add_argument("--publishes", type=int, default=3)
     # The floors of peer-bench (results-2026-12-07-floors.md) beside raw and Stario: asgi (a
     # bare ASGI callable on uvicorn), proto (asyncio.Protocol + httptools) and lean (parlour's
-    # click duties on bare ASGI), so every figure of issue 17 is a ratio within one run.
+    # click duties on bare ASGI), and htpyfloor (the asgi floor rendering the counter with
+    # htpy), so every figure of issue 17 is a ratio within one run.
     ap.add_argument(
-        "--peer-frameworks", default="raw,stario,asgi,proto,lean,parlour,parlour:sqlite"
+        "--peer-frameworks",
+        default="raw,stario,asgi,proto,lean,htpyfloor,parlour,parlour:sqlite",
     )
     ap.add_argument("--peer-reps", type=int, default=3, help="click-test repetitions")
     ap.add_argument("--hold-reps", type=int, default=1, help="memory-test repetitions")
     ap.add_argument("--hold-frameworks", default="raw,stario,asgi,lean,parlour")
     ap.add_argument("--hold-steps", default="1000,5000")
     ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument(
+        "--port-base", type=int, default=None, help="peer-bench's first port (two runs at once)"
+    )
     ap.add_argument("--profile-clicks", type=int, default=3000)
     ap.add_argument("--profile-viewers", type=int, default=5000, help="fan-out profile K")
     ap.add_argument("--storm-tabs", type=int, default=10_000)
@@ -247,7 +253,9 @@ def main() -> None:
         peer = tmp / "peer-bench"
         shutil.copytree(shared / "peer-bench", peer, ignore=shutil.ignore_patterns("results"))
         shutil.copytree(shared / "bench-baseline", tmp / "bench-baseline")
-        shutil.copytree(HERE / "peer-bench" / "parlour", peer / "frameworks" / "parlour")
+        for entry in sorted((HERE / "peer-bench").iterdir()):  # parlour and our own floors
+            if (entry / "framework.json").is_file():
+                shutil.copytree(entry, peer / "frameworks" / entry.name)
         before_src: Path | None = None
         if args.before:
             # REV's src/ beside this one: the `before` variant puts it first on the path.
@@ -303,6 +311,8 @@ def main() -> None:
 
         if "peer" in parts:
             common = [py, "bench.py", "--out", str(out / "peer-bench"), "--quiet-wait", "20"]
+            if args.port_base is not None:
+                common += ["--port-base", str(args.port_base)]
             run(
                 [
                     *common,
