@@ -7,6 +7,8 @@ results, `dispatch_to`, browser Back to any depth, a restart through the codec, 
 stream, and the reaper's `finish`. After every step it checks:
 
 * nothing escaped the kernel (every failure became an error block and a report);
+* every click gives the same Step by the plain click's short way as by the general one
+  (`tests/core/test_plain_click.py`);
 * the conversation survives `encode`/`decode`, and encoding again gives the same bytes;
 * the structure is whole: the stack and every parent, child, keyed child and parked
   (`previous`) reference names a live instance, every live instance hangs from a frame
@@ -66,6 +68,7 @@ from parlour.core.conversation import Conversation
 from parlour.core.effects import Effect
 from parlour.core.render import root_id
 from parlour.testing import Document
+from tests.core.test_plain_click import both_ways
 
 MAX_DEPTH = 3
 
@@ -502,7 +505,7 @@ class KernelMachine(RuleBasedStateMachine):
             signals = {f"n-{iid}": data.draw(st.integers(0, 5)), "_local": "client only"}
         ev = kernel.Event(iid, name, payload, signals, now=self.tick_clock())
         self.last_event = ev
-        self.apply(kernel.dispatch(self.conv, ev))
+        self.apply(both_ways(self.conv, ev))  # the plain click's short way agrees
 
     @rule(data=st.data())
     def user_clicks(self, data: st.DataObject) -> None:
@@ -522,7 +525,7 @@ class KernelMachine(RuleBasedStateMachine):
     def same_event_again(self) -> None:
         """A double click: the very same event, arriving after the first was applied."""
         assert self.last_event is not None
-        self.apply(kernel.dispatch(self.conv, self.last_event))
+        self.apply(both_ways(self.conv, self.last_event))
 
     @rule(data=st.data())
     def timer_fires(self, data: st.DataObject) -> None:

@@ -3,6 +3,8 @@
     Fold         instances, stack, history, timers, ... copied out of a conversation, changed in
                  place while effects are applied, and built back into a new conversation at the end
     Step         what a kernel call returns: the new conversation, fragments, commands, errors
+    unchanged, record_diff   the timers and subscriptions of the Step, and the commands for
+                 the ones a fold added or removed
     ErrorReport  a failure the kernel turned into an error block (the runtime logs it)
 
 A fold never escapes the kernel: the conversation values before and after it are immutable,
@@ -14,6 +16,7 @@ the instance tree (see `tree`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from .component import Mount
     from .render import Host
 
-__all__ = ["ErrorReport", "Fold", "Step"]
+__all__ = ["ErrorReport", "Fold", "Step", "record_diff", "unchanged"]
 
 
 @fast_init
@@ -115,3 +118,34 @@ class Fold:
             for f in self.frags
             if isinstance(f, fr.Elements) and f.selector != fr.OVERLAY_SELECTOR
         )
+
+
+def unchanged[T](items: list[T], old: tuple[T, ...]) -> tuple[T, ...]:
+    """`old` itself when `items` holds the same objects (so nothing is diffed), else a tuple."""
+    if len(items) != len(old):
+        return tuple(items)
+    for a, b in zip(items, old, strict=True):
+        if a is not b:
+            return tuple(items)
+    return old
+
+
+def record_diff(before: Conversation, after: Conversation) -> Iterable[cmd.Command]:
+    """Commands for timers and subscriptions that a fold added or removed."""
+    if before.timers is not after.timers:
+        # By id: a timer's payload may be a list or a dict, which cannot be hashed.
+        old, new = {t.id for t in before.timers}, {t.id for t in after.timers}
+        for t in before.timers:
+            if t.id not in new:
+                yield cmd.CancelTimer(after.id, t)
+        for t in after.timers:
+            if t.id not in old:
+                yield cmd.ScheduleTimer(after.id, t)
+    if before.subscriptions is not after.subscriptions:
+        old_s, new_s = set(before.subscriptions), set(after.subscriptions)
+        for s in before.subscriptions:
+            if s not in new_s:
+                yield cmd.Unsubscribe(after.id, s)
+        for s in after.subscriptions:
+            if s not in old_s:
+                yield cmd.Subscribe(after.id, s)

@@ -25,9 +25,9 @@ Rendering rules, which keep the page and the conversation in step:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, assert_never, cast
+from typing import TYPE_CHECKING, Any, Literal, assert_never, cast
 
 from . import commands as cmd
 from . import effects as fx
@@ -36,7 +36,7 @@ from . import handlers, history
 from .component import Component
 from .conversation import Conversation, Subscription, Timer
 from .errors import EffectError
-from .fold import ErrorReport, Fold, Step
+from .fold import ErrorReport, Fold, Step, record_diff, unchanged
 from .fragments import ROOT_SELECTOR
 from .keyed import reconcile
 from .render import error_block, error_html, error_in_page, mount, render, root_id
@@ -44,6 +44,9 @@ from .state import clone, encode_checked
 from .tree import descendants, instantiate, mark_unrendered, remove, remove_subtree, shown, subtree
 from .values import fast_init
 from .visit import Visit
+
+if TYPE_CHECKING:
+    from .codec import Snapshot
 
 __all__ = [
     "ErrorReport",
@@ -126,15 +129,21 @@ def _visited(root: Component, visit: Visit) -> None:
 def dispatch(conv: Conversation, event: Event) -> Step:
     """Apply one event. Stale events change nothing: an unknown instance, an ended
     conversation, or a browser event for an instance that is not on the page."""
+    return _dispatch(conv, event, plain=True)
+
+
+def _dispatch(conv: Conversation, event: Event, *, plain: bool) -> Step:
+    """`dispatch`; `plain`: a browser event whose handler returns nothing takes the short way
+    (`_plain_click`), which tests/core/test_plain_click.py holds to the general one."""
     inst = conv.instances.get(event.iid)
     if inst is None or conv.ended:
         return Step(conv)
-    if event.source == "browser" and not shown(conv, inst.iid):
+    browser = event.source == "browser"
+    if browser and not shown(conv, inst.iid):
         # A click on something no longer on the page (the second click of a double click on
         # a button that called a frame, a slot child since covered): stale as well.
         return Step(conv)
     fold = Fold(conv, event.now)
-    browser = event.source == "browser"
     try:
         comp = clone(inst.component)
         mount(fold, comp, inst.iid)
@@ -149,22 +158,11 @@ def dispatch(conv: Conversation, event: Event) -> Step:
             snapshot = history.snapshot_of(fold, shared=not lifted)
         else:
             snapshot = None
-        effects = handlers.coerce(comp, event.name, handlers.invoke(method, event.payload))
-        _store(fold, inst.iid, comp)
-        went_back = bool(effects) and any(isinstance(e, fx.Back) for e in effects)
-        if snapshot is not None and not went_back:
-            fold.push_history(snapshot)
-        fold.touched = event.now
-        top_before = fold.top
-        _run(fold, effects, inst.iid, auto_render=inst.iid)
-        if browser:
-            change = history.url_change(fold, effects)
-            if change is not None:
-                _step(fold, change, None)
-            _settle(fold)
-            if fold.top != top_before and fold.top is not None and not fold.ended and not went_back:
-                fold.frags.append(fr.History(fold.depth))
-        step = _finish(fold)
+        result = handlers.invoke(method, event.payload)
+        if result is None and snapshot is not None and plain:
+            step = _plain_click(fold, inst.iid, comp, snapshot)
+        else:
+            step = _general(fold, inst.iid, comp, event, snapshot, result)
     except Exception as exc:
         return _failed(conv, inst.iid, exc, "handle")
     failed = next((r for r in step.errors if r.phase == "render"), None) if step.errors else None
@@ -172,6 +170,44 @@ def dispatch(conv: Conversation, event: Event) -> Step:
         # The new state cannot be drawn: keep the conversation as it was, like a handler error.
         return replace(_failed(conv, inst.iid, failed.error, "render"), errors=(failed,))
     return step
+
+
+def _plain_click(fold: Fold, iid: str, comp: Component, snapshot: Snapshot) -> Step:
+    """The common click: a browser event whose handler returned nothing. What `_general` does
+    for it, without folding an empty list of effects: store, snapshot, re-render the instance,
+    follow the root's URL, settle."""
+    _store(fold, iid, comp)
+    fold.push_history(snapshot)
+    fold.touched = fold.now
+    if fold.instances[iid].rendered:
+        render(fold, iid, first=False)
+    mode, url = history.projected_url(fold)
+    if url is not None and url != fold.last_url:
+        fold.last_url = url
+        fold.frags.append(fr.History(fold.depth, url, mode))
+    return _finish(fold)
+
+
+def _general(
+    fold: Fold, iid: str, comp: Component, event: Event, snapshot: Snapshot | None, result: object
+) -> Step:
+    """The rest of any event: the handler's effects folded, the URL, the top frame settled."""
+    effects = handlers.coerce(comp, event.name, result)
+    _store(fold, iid, comp)
+    went_back = bool(effects) and any(isinstance(e, fx.Back) for e in effects)
+    if snapshot is not None and not went_back:
+        fold.push_history(snapshot)
+    fold.touched = event.now
+    top_before = fold.top
+    _run(fold, effects, iid, auto_render=iid)
+    if event.source == "browser":
+        change = history.url_change(fold, effects)
+        if change is not None:
+            _step(fold, change, None)
+        _settle(fold)
+        if fold.top != top_before and fold.top is not None and not fold.ended and not went_back:
+            fold.frags.append(fr.History(fold.depth))
+    return _finish(fold)
 
 
 def render_top(conv: Conversation, *, wake: bool = False) -> Step:
@@ -282,44 +318,13 @@ def _finish(fold: Fold) -> Step:
         fold.next_id,
         fold.last_url,
         fold.ended,
-        _unchanged(fold.timers, old.timers),
-        _unchanged(fold.subscriptions, old.subscriptions),
+        unchanged(fold.timers, old.timers),
+        unchanged(fold.subscriptions, old.subscriptions),
     )
     commands = tuple(fold.cmds)
     if old.timers is not conv.timers or old.subscriptions is not conv.subscriptions:
-        commands = (*commands, *_record_diff(old, conv))
+        commands = (*commands, *record_diff(old, conv))
     return Step(conv, tuple(fold.frags), commands, tuple(fold.errors))
-
-
-def _unchanged[T](items: list[T], old: tuple[T, ...]) -> tuple[T, ...]:
-    """`old` itself when `items` holds the same objects (so nothing is diffed), else a tuple."""
-    if len(items) != len(old):
-        return tuple(items)
-    for a, b in zip(items, old, strict=True):
-        if a is not b:
-            return tuple(items)
-    return old
-
-
-def _record_diff(before: Conversation, after: Conversation) -> Iterable[cmd.Command]:
-    """Commands for timers and subscriptions that a fold added or removed."""
-    if before.timers is not after.timers:
-        # By id: a timer's payload may be a list or a dict, which cannot be hashed.
-        old, new = {t.id for t in before.timers}, {t.id for t in after.timers}
-        for t in before.timers:
-            if t.id not in new:
-                yield cmd.CancelTimer(after.id, t)
-        for t in after.timers:
-            if t.id not in old:
-                yield cmd.ScheduleTimer(after.id, t)
-    if before.subscriptions is not after.subscriptions:
-        old_s, new_s = set(before.subscriptions), set(after.subscriptions)
-        for s in before.subscriptions:
-            if s not in new_s:
-                yield cmd.Unsubscribe(after.id, s)
-        for s in after.subscriptions:
-            if s not in old_s:
-                yield cmd.Subscribe(after.id, s)
 
 
 def _run(
