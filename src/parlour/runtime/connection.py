@@ -15,6 +15,11 @@ slow client never grows memory without limit and never holds anyone else back:
     `stale`: the writer then asks for one fresh full render instead of sending the backlog.
     Signals and scripts are kept, unless they alone exceed the limit (then all is dropped).
 
+A writer waits in one of two ways: with a future from `waiter` (awaited by a task, as `take`
+does), or as a listener (`listen`): the connection calls its `wake()` once, from inside the
+push (or beat, nudge, close, hang_up) that ends the wait. The stream's writer listens, so an
+idle stream holds no task, no coroutine and no future for its writer (parlour.web.stream).
+
 Heartbeats: an idle writer waits without a timer of its own; one `Heartbeat` per app wakes
 the writers that have been idle for a heartbeat (two of its sweeps), so a delivery to ten
 thousand streams arms and cancels no timers (it was a quarter of parlour's own work per
@@ -29,15 +34,25 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable
+from typing import Protocol
 
 from parlour.core.fragments import OVERLAY_SELECTOR, ROOT_SELECTOR, Close, Elements, Fragment
 
-__all__ = ["Connection", "Heartbeat"]
+__all__ = ["Connection", "Heartbeat", "Listener"]
 
 _REPLACING = frozenset({"outer", "inner", "replace", "remove"})
 """Patch modes after which only the newest patch of a target matters."""
 
 _ids = itertools.count(1)
+
+
+class Listener(Protocol):
+    """A writer that waits without a future (`Connection.listen`)."""
+
+    def wake(self) -> None:
+        """Called once, inside the push (beat, nudge, close, hang_up) that ends the wait: it
+        should do no more than schedule the writing."""
+        ...
 
 
 class Connection:
@@ -67,6 +82,8 @@ class Connection:
         # One future while the writer waits, resolved by the push that ends the wait: an idle
         # stream holds no Event objects, no task and no timer, only this.
         self._waiter: asyncio.Future[None] | None = None
+        self._listener: Listener | None = None
+        """The writer listening for the end of its wait (`listen`), instead of a future."""
         self._wants_urgent = False
 
     def __repr__(self) -> str:
@@ -79,7 +96,7 @@ class Connection:
     def waiting(self) -> bool:
         """Is the writer waiting (for a batch, or inside its window)?"""
         waiter = self._waiter
-        return waiter is not None and not waiter.done()
+        return self._listener is not None or (waiter is not None and not waiter.done())
 
     @property
     def event_id(self) -> str:
@@ -135,11 +152,23 @@ class Connection:
             return
         queue.extend(fragments)
         self._urgent = True
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            self._wants_urgent = False
+            listener.wake()
+            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     def _wake(self) -> None:
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            self._wants_urgent = False
+            listener.wake()
+            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -210,6 +239,22 @@ class Connection:
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         return waiter
 
+    def listen(self, listener: Listener, *, urgent_only: bool = False) -> bool:
+        """Have `listener.wake()` called once, by the next push (only by an urgent one, if
+        asked: the writer is holding a batch for its coalescing window), beat, nudge, close or
+        hang_up; the wait of a writer that is no task. False, and nothing armed, when a batch
+        (or the end) is ready now and the wait is not for an urgent push: then `collect`."""
+        if not urgent_only and (self._queue or self.stale or self.closed):
+            return False
+        self._listener = listener
+        self._wants_urgent = urgent_only
+        return True
+
+    def unlisten(self) -> None:
+        """Forget the listener (its window is over, or its stream has ended)."""
+        self._listener = None
+        self._wants_urgent = False
+
     def holds(self, window: float) -> bool:
         """Should what is queued wait out a coalescing `window` (background updates only)?"""
         return window > 0 and not self._urgent and not self.closed and not self.stale
@@ -221,6 +266,8 @@ class Connection:
     def collect(self) -> list[Fragment] | None:
         """Everything queued, in order; None when nothing is (a `beat` woke the writer)."""
         self._waiter = None
+        self._listener = None
+        self._wants_urgent = False
         self.idle = False
         self._urgent = False
         queue = self._queue
@@ -236,8 +283,15 @@ class Connection:
     def beat(self) -> bool:
         """Wake a writer waiting for a batch (not one inside its coalescing window): it finds
         nothing (take answers None) and sends a heartbeat. False when it was not waiting."""
+        if self._wants_urgent:
+            return False
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            listener.wake()
+            return True
         waiter = self._waiter
-        if waiter is None or self._wants_urgent or waiter.done():
+        if waiter is None or waiter.done():
             return False
         waiter.set_result(None)
         return True
