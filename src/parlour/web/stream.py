@@ -34,13 +34,13 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script
-from parlour.runtime import Connection, Runtime
+from parlour.runtime import Connection, RestoreBusy, Runtime
 from parlour.runtime.connection import Heartbeat
 from parlour.runtime.live import Live
 from parlour.runtime.views import is_shared
 from parlour.web.identity import Ownership
-from parlour.web.responses import EMPTY, plain
-from parlour.web.security import Nonces
+from parlour.web.responses import EMPTY, busy, plain
+from parlour.web.security import Guard, Nonces
 from parlour.web.session import Owners
 from parlour.wire import SSE_HEADERS, comment, encode
 from parlour.wire.compress import GzipStream, SharedDeflate, negotiate
@@ -101,41 +101,78 @@ class Streams:
         self._beats = Heartbeat(heartbeat / 2)
         self._shared_text: dict[str, tuple[Fragment, bytes]] = {}
         self.nonces = Nonces(lambda: owners.secret)
+        self._guard: Guard | None = None
+        self._starts = (_SSE_START, _GZIP_START)
+
+    @property
+    def guard(self) -> Guard | None:
+        """The app's guard (`parlour.web.security`), when the stream route is served beside it
+        rather than through it (as the event route is): the stream then checks the `Host`
+        itself (a refused one is handed to the guard, which answers as on every route), sends
+        a start message secured once, and secures its refusals' answers. Through the guard,
+        as without one, none of that is needed; doing it again there changes nothing."""
+        return self._guard
+
+    @guard.setter
+    def guard(self, guard: Guard | None) -> None:
+        self._guard = guard
+        if guard is None:
+            self._starts = (_SSE_START, _GZIP_START)
+        else:
+            self._starts = (guard.secured(_SSE_START), guard.secured(_GZIP_START))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, cid: str) -> None:
-        """The stream: a writer task takes batches and writes them, until the client goes or
+        """The stream: batches written as the runtime pushes them, until the client goes or
         the page ends; meanwhile the request waits for the client's disconnect, so a closed
         tab gives back its connection at once, not at the next heartbeat.
+
+        What an idle stream keeps is this coroutine's frame (and those of whatever awaits it),
+        its connection and its writer's fields: the headers are read in one pass and let go
+        before the wait.
         """
-        live = await self.runtime.get(cid)
+        head = _StreamHeaders(scope["headers"])
+        guard = self._guard
+        if guard is not None and not guard.hosts.allows(head.host):
+            await guard(scope, receive, send)
+            return
         nonce = self.nonces(cid)  # the page's scripts run only with it (parlour.web.security)
-        if live is None:
-            # Unknown (ended, reaped, or from a wiped store): reload into a fresh conversation.
-            await _reload(scope, receive, send, nonce)
-            return
-        headers = Headers(scope=scope)
-        refused = await self.ownership.admit(scope, cookie_parser(headers.get("cookie", "")), live)
-        if refused is not None:
-            if refused.reason == "principal":
-                # Signed out, or in as someone else: the reload shows the page for who it is now.
-                await _reload(scope, receive, send, nonce)
+        try:
+            live = await self.runtime.get(cid)
+            if live is None:
+                # Unknown (ended, reaped, or from a wiped store): reload into a fresh one.
+                await _reload(scope, receive, self._answer(scope, send), nonce)
                 return
-            response = plain(403, "this conversation belongs to another session; reload the page")
-            await response(scope, receive, send)
+            refused = await self.ownership.admit(scope, cookie_parser(head.cookie), live)
+            if refused is not None:
+                if refused.reason == "principal":
+                    # Signed out, or in as someone else: the reload shows the page for who it
+                    # is now.
+                    await _reload(scope, receive, self._answer(scope, send), nonce)
+                    return
+                response = plain(
+                    403, "this conversation belongs to another session; reload the page"
+                )
+                await response(scope, receive, self._answer(scope, send))
+                return
+            connection = await self.runtime.connect(cid, last_event_id=head.last_event_id)
+        except RestoreBusy as exc:
+            if guard is None:
+                raise  # the App answers it (503), as for any route behind the guard
+            await busy(exc.reason)(scope, receive, self._answer(scope, send))
             return
-        connection = await self.runtime.connect(cid, last_event_id=headers.get("last-event-id"))
         if connection is None:
-            await _reload(scope, receive, send, nonce)
+            await _reload(scope, receive, self._answer(scope, send), nonce)
             return
         gzip = None
-        if self.compress and negotiate(headers.get("accept-encoding")) is not None:
+        if self.compress and negotiate(head.accept_encoding) is not None:
             gzip = GzipStream(self.deflate)
+        del head
         # Spread reconnects after a restart: each stream tells its client a different delay.
         retry: int | None = random.randint(500, 2000)
         self._beats.add(connection)
         writer: _Writer | None = None
         try:
-            await send(_SSE_START if gzip is None else _GZIP_START)
+            await send(self._starts[gzip is not None])
             # The writer is no task: the connection calls it when something is pushed, and it
             # writes from a callback; only what must wait (a reauthentication, a refresh, a
             # full send buffer) runs in a task while it lasts. This request's coroutine waits
@@ -161,6 +198,10 @@ class Streams:
             if gzip is not None:
                 gzip.close()
             self.runtime.disconnect(connection)
+
+    def _answer(self, scope: Scope, send: Send) -> Send:
+        """`send` for an answer other than the stream (a refusal, a reload, a 503)."""
+        return send if self._guard is None else self._guard.secure(scope, send)
 
     def body(
         self,
@@ -518,6 +559,32 @@ class _Resumed:
 
 def _more(body: bytes) -> Message:
     return {"type": "http.response.body", "body": body, "more_body": True}
+
+
+class _StreamHeaders:
+    """The four headers the stream route reads, in one pass over the ASGI list (the first of
+    each, as `Headers.get` finds it)."""
+
+    __slots__ = ("accept_encoding", "cookie", "host", "last_event_id")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        host = cookie = last_event_id = accept_encoding = None
+        for key, value in raw:
+            if key == b"host":
+                if host is None:
+                    host = value.decode("latin-1")
+            elif key == b"cookie":
+                if cookie is None:
+                    cookie = value.decode("latin-1")
+            elif key == b"last-event-id":
+                if last_event_id is None:
+                    last_event_id = value.decode("latin-1")
+            elif key == b"accept-encoding" and accept_encoding is None:
+                accept_encoding = value.decode("latin-1")
+        self.host: str | None = host
+        self.cookie: str = cookie or ""
+        self.last_event_id: str | None = last_event_id
+        self.accept_encoding: str | None = accept_encoding
 
 
 def _last(body: bytes) -> Message:
