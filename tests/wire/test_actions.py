@@ -3,7 +3,11 @@ put in their attributes, and the scripts that keep the browser's history in step
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from parlour.core import actions
 from parlour.core.fragments import History, Script
@@ -74,3 +78,29 @@ def test_a_history_fragment_is_sent_as_the_script_that_applies_it() -> None:
 )
 def test_js_literal_is_json_with_the_html_specials_escaped(value: object, literal: str) -> None:
     assert js_literal(value) == literal
+
+
+def reference_literal(value: object) -> str:
+    """The one rule: JSON (ASCII), then `<`, `>` and `&` as unicode escapes."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def test_every_character_is_written_as_the_rule_says() -> None:
+    for code in [*range(0x3000), 0xFFFF, 0x10000, 0x1F600]:
+        text = chr(code)
+        assert js_literal(text) == reference_literal(text), hex(code)
+        assert js_literal(f"/a?b={text}x") == reference_literal(f"/a?b={text}x"), hex(code)
+
+
+@given(st.text())
+def test_any_string_is_written_as_the_rule_says(text: str) -> None:
+    assert js_literal(text) == reference_literal(text)
+
+
+@pytest.mark.parametrize("depth", [-1, 0, 1, 49, 10**12])
+def test_a_push_writes_the_states_as_their_json(depth: int) -> None:
+    script = history_script(History(depth=depth, url="/p"))
+    assert script == (
+        f"history.replaceState({reference_literal({'parlour': True, 'depth': depth - 1})},'');"
+        f"history.pushState({reference_literal({'parlour': True, 'depth': depth})},'',\"/p\")"
+    )

@@ -56,7 +56,13 @@ def history_script(fragment: History) -> str:
                 "change nothing (pass the URL, or drop the fragment)"
             )
         return f"history.replaceState(history.state,'',{js_literal(fragment.url)})"
-    left = js_literal({"parlour": True, "depth": fragment.depth - 1})
-    state = js_literal({"parlour": True, "depth": fragment.depth})
+    left, state = _entry_state(fragment.depth - 1), _entry_state(fragment.depth)
     target = "" if fragment.url is None else "," + js_literal(fragment.url)
     return f"history.replaceState({left},'');history.pushState({state},''{target})"
+
+
+def _entry_state(depth: int) -> str:
+    """`js_literal({"parlour": True, "depth": depth})`, written directly (a click's script)."""
+    if type(depth) is not int:
+        return js_literal({"parlour": True, "depth": depth})
+    return f'{{"parlour": true, "depth": {depth}}}'

@@ -16,6 +16,7 @@ script or a Datastar expression (the SSE encoder, the history scripts, the page 
 from __future__ import annotations
 
 import json
+import re
 
 __all__ = ["js_literal"]
 
@@ -26,4 +27,11 @@ def js_literal(value: object) -> str:
     `value` must be JSON-serialisable (str, int, float, bool, None, lists, dicts with str
     keys); anything else raises TypeError from `json.dumps`.
     """
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return f'"{value}"'  # what the general way gives for a string with nothing to escape
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_PLAIN = re.compile(r"[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*")
+"""Printable ASCII but `"`, `\\`, `<`, `>` and `&`: a string of these (a page URL, usually) is
+its own JSON text between quotes, and holds nothing to escape for HTML."""
