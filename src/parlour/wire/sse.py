@@ -97,8 +97,8 @@ def encode(
     the empty string: ending a stream is something the stream owner does, not an event, and
     an empty string keeps `"".join(encode(f) for f in fragments)` correct.
     """
-    if event_id is not None:
-        single_line("event_id", event_id)
+    if event_id is not None and ("\n" in event_id or "\r" in event_id or "\x00" in event_id):
+        single_line("event_id", event_id)  # raises, naming it
     if nonce is not None and nonce not in _CHECKED_NONCES:
         if not _NONCE.fullmatch(nonce):
             raise ValueError(
@@ -135,9 +135,28 @@ def encode(
     # datastar-py's execute_script: an auto-removing <script> appended to <body>.
     attributes = f' nonce="{nonce}"' if nonce else ""  # the nonce needs no escaping (_NONCE)
     tag = f'<script data-effect="el.remove()"{attributes}>{script}</script>'
-    lines = ["mode append", "selector body"]
-    lines.extend("elements " + line for line in tag.splitlines())
-    return _event("datastar-patch-elements", lines, event_id, retry)
+    return (
+        _head(_PATCH_ELEMENTS, event_id, retry)
+        + _SCRIPT_FIELDS
+        + _ELEMENTS_LINE.join(tag.splitlines())
+        + "\n\n"
+    )
+
+
+_PATCH_ELEMENTS = "event: datastar-patch-elements"
+_ELEMENTS_LINE = "\ndata: elements "
+"""Between two lines of HTML (and before the first): each is a `data: elements` field."""
+_SCRIPT_FIELDS = "\ndata: mode append\ndata: selector body" + _ELEMENTS_LINE
+"""How a script is patched in: appended to <body>, then its lines."""
+
+
+def _head(event: str, event_id: str | None, retry: int | None) -> str:
+    """`event` (the `event:` line) with the `id:` and `retry:` lines `_event` gives it."""
+    if event_id:
+        event += "\nid: " + event_id
+    if retry and retry != _DEFAULT_RETRY:
+        event += f"\nretry: {retry}"
+    return event
 
 
 _CHECKED = 4096
@@ -195,6 +214,19 @@ def comment(text: str = "ping") -> str:
 def _encode_elements(fragment: Elements, event_id: str | None, retry: int | None) -> str:
     selector = fragment.selector
     mode = fragment.mode
+    if mode == "outer" and selector is None:
+        # A morph by id, what a click's re-render sends: the fields written out at once.
+        html = fragment.html
+        if not html:
+            return _head(_PATCH_ELEMENTS, event_id, retry) + "\n\n"
+        if type(html) is not str:
+            html = str(html)  # Markup: its `+` would escape the field names
+        return (
+            _head(_PATCH_ELEMENTS, event_id, retry)
+            + _ELEMENTS_LINE
+            + _ELEMENTS_LINE.join(html.splitlines())
+            + "\n\n"
+        )
     if selector is not None:
         single_line("Elements.selector", selector)
     if mode not in _MODES:
