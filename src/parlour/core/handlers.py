@@ -105,6 +105,8 @@ def lift_signals(comp: Component, iid: str, signals: Mapping[str, Any]) -> bool:
     True when some signal was copied (the instance's state may differ from the stored one).
     A signal its field cannot hold raises SignalError (see `check_signals`).
     """
+    if not signals or not type(comp).keep:
+        return False  # most events: nothing kept, or no signals sent
     lifted = False
     for name, value in _kept(comp, iid, signals):
         setattr(comp, name, value)

@@ -22,7 +22,6 @@ import html as htmllib
 import re
 import weakref
 from collections.abc import Iterable
-from operator import attrgetter
 from typing import cast
 
 from htpy import BaseElement, Element, VoidElement
@@ -145,7 +144,6 @@ def to_html(node: object) -> str:
 # generators, the <html> element, subclasses) is handed to htpy whole. It reads the three
 # slots htpy elements are made of (directly: it runs on every click); `FAST_HTPY` turns it
 # off if a future htpy changes them.
-_element_parts = attrgetter("_name", "_attrs", "_children")
 FAST_HTPY = (
     getattr(BaseElement, "__slots__", None) == ("_name", "_attrs", "_children")
     and Element.iter_chunks is BaseElement.iter_chunks
@@ -221,17 +219,21 @@ def render_html(fold: Fold, iid: str) -> str:
     comp = inst.component
     mount(fold, comp, iid)
     node = comp.render()
-    if isinstance(node, str) and not isinstance(node, Markup):
-        raise RenderError(
-            f"{type(comp).__qualname__}.render() returned a str ({node[:60]!r}). A str is text, "
-            "not HTML: it would be escaped, so its tags would show on the page as text and "
-            "the page could not find the instance by its id. Return htpy elements "
-            "(`div(self.root)[...]`), or wrap HTML you built and trust in `Markup(...)`."
-        )
-    html = to_html(node)
-    if type(node) is Element and _element_parts(node)[1].startswith(f' id="{iid}"'):
-        found = iid  # htpy's attributes begin with the id: what root_id would find, cheaply
+    if type(node) is Element and FAST_HTPY:
+        html = _html(node)
+        # htpy's attributes begin with the id: what root_id would find, cheaply.
+        attrs = cast(Element, node)._attrs  # pyright: ignore[reportPrivateUsage]
+        found = iid if attrs.startswith(f' id="{iid}"') else root_id(html)
     else:
+        if isinstance(node, str) and not isinstance(node, Markup):
+            raise RenderError(
+                f"{type(comp).__qualname__}.render() returned a str ({node[:60]!r}). A str is "
+                "text, not HTML: it would be escaped, so its tags would show on the page as "
+                "text and the page could not find the instance by its id. Return htpy "
+                "elements (`div(self.root)[...]`), or wrap HTML you built and trust in "
+                "`Markup(...)`."
+            )
+        html = to_html(node)
         found = root_id(html)
     if found != iid:
         raise RenderError(
