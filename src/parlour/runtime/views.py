@@ -36,7 +36,7 @@ from parlour.core.errors import ParlourError
 from parlour.core.fragments import Elements, Fragment, single_line
 from parlour.core.render import root_id
 
-__all__ = ["SharedViews", "Sink", "is_shared", "view_key"]
+__all__ = ["SHARED_KEY_PREFIX", "SharedViews", "Sink", "is_shared", "view_key"]
 
 type Sink = Callable[[str, tuple[Fragment, ...]], None]
 type _Render = Callable[[], object]
@@ -46,6 +46,8 @@ type _Items = Callable[[], Sequence[tuple[str, object]]]
 _FRAME_MARK = Markup("\x00parlour-items\x00")
 
 _KEY_PREFIX = "view:"
+SHARED_KEY_PREFIX = _KEY_PREFIX
+"""How the key of a shared view's patch begins (`is_shared`, for code that inlines it)."""
 
 
 def view_key(name: str, suffix: str = "") -> str:

@@ -26,18 +26,19 @@ import logging
 import os
 import random
 from collections.abc import Coroutine, Generator
-from typing import Any
+from types import CoroutineType
+from typing import Any, cast
 
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from parlour.core.fragments import Close, Elements, Fragment, History, Redirect, Script
+from parlour.core.fragments import Close, Elements, Fragment, Script
 from parlour.runtime import Connection, RestoreBusy, Runtime
 from parlour.runtime.connection import Heartbeat
 from parlour.runtime.live import Live
-from parlour.runtime.views import is_shared
+from parlour.runtime.views import SHARED_KEY_PREFIX, is_shared
 from parlour.web.identity import Ownership
 from parlour.web.responses import EMPTY, busy, plain
 from parlour.web.security import Guard, Nonces
@@ -59,8 +60,6 @@ _GZIP_START: Message = {
 _PING = comment("ping").encode()
 _SHARED_CACHE = 4096
 """Shared patches whose SSE bytes are kept (the newest per view key)."""
-_SCRIPTS = (Script, History, Redirect)
-"""Fragments sent as a `<script>`: encoded per stream, with that page's nonce."""
 
 COMPRESS_ENV = "PARLOUR_COMPRESS"
 """`PARLOUR_COMPRESS=0` (or false, no, off) turns stream compression off where the App does
@@ -234,22 +233,29 @@ class Streams:
     ) -> tuple[list[bytes], list[bool], bool]:
         """A batch's events as `(parts, shared, done)`: `shared[i]` when part i is a shared
         view's patch, the same bytes object for every stream (compressed once, if at all)."""
-        sendable = [f for f in batch if not isinstance(f, Close)]
-        done = len(sendable) != len(batch)
+        sendable = batch
+        for fragment in batch:
+            if isinstance(fragment, Close):
+                sendable = [f for f in batch if not isinstance(f, Close)]
+                break
+        done = sendable is not batch
+        # (is_shared inline: this runs for every batch of every stream)
+        flags = [
+            isinstance(f, Elements) and (f.key or "").startswith(SHARED_KEY_PREFIX)
+            for f in sendable
+        ]
         # The id goes on the conversation's own last patch: shared-view patches are not in the
         # conversation's outbox, and are encoded once for all streams (no id, no retry).
-        last = max(
-            (i for i, f in enumerate(sendable) if not is_shared(f)), default=len(sendable) - 1
-        )
+        last = len(sendable) - 1
+        for index in range(last, -1, -1):
+            if not flags[index]:
+                last = index
+                break
         parts: list[bytes] = []
         shared: list[bool] = []
         for index, fragment in enumerate(sendable):
             try:
-                if (
-                    is_shared(fragment)
-                    and not (index == 0 and retry is not None)
-                    and not isinstance(fragment, _SCRIPTS)
-                ):
+                if flags[index] and (index or retry is None):
                     parts.append(self.encode_shared(fragment))
                     shared.append(True)
                     continue
@@ -449,7 +455,11 @@ class _Writer:
     def _sent(self, message: Message, last: bool) -> bool:
         """Send `message` now; True when it went at once and more may follow. With `last`,
         the stream ends after it (the end itself is sent after a last batch)."""
-        sending = self.send(message).__await__()
+        awaitable = self.send(message)
+        sending = cast(
+            "Coroutine[Any, Any, None] | Generator[Any, Any, None]",
+            awaitable if type(awaitable) is CoroutineType else awaitable.__await__(),
+        )
         try:
             pending = sending.send(None)
         except StopIteration:
@@ -536,7 +546,11 @@ class _Resumed:
 
     __slots__ = ("coroutine", "pending")
 
-    def __init__(self, coroutine: Generator[Any, Any, Any], pending: object) -> None:
+    def __init__(
+        self,
+        coroutine: Coroutine[Any, Any, Any] | Generator[Any, Any, Any],
+        pending: object,
+    ) -> None:
         self.coroutine = coroutine
         self.pending = pending
 

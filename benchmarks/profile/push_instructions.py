@@ -1,0 +1,186 @@
+"""Instructions for the stream side of a click, counted by valgrind: from the push of the
+click's batch into the tab's connection to its bytes handed to the server's `send`.
+
+    .venv/bin/python benchmarks/profile/push_instructions.py             # this checkout
+    .venv/bin/python benchmarks/profile/push_instructions.py --rev HEAD~1 --rev HEAD
+    .venv/bin/python benchmarks/profile/push_instructions.py --src /tmp/tree/src
+
+The counter (`examples/counter.py`) is opened in-process: its page, then its stream, called as
+an ASGI server calls the App (through every layer around the route), with a `send` that keeps
+nothing. One real click's batch (its patch and the address bar's entry) is captured, then
+pushed again and again as the runtime pushes a click's answer (`Connection.push(batch,
+seq=..., urgent=True)`), each followed by one turn of the event loop, in which the stream
+writes it. As in `click_instructions.py`, the child runs twice under callgrind (100 and 400
+pushes after a warm-up) and the difference / 300 is one push's cost: the queue, the writer's
+wake-up, the encoding, the send, and the loop's turn. No figure is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+WARM = 200
+sys.path.insert(0, str(HERE))
+
+from click_instructions import _toggle  # noqa: E402
+
+
+def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _pushes(n: int) -> None:
+    os.environ["PARLOUR_DATASTAR_JS"] = ""
+    from examples.counter import Counter
+
+    from parlour.web.app import App
+
+    app = App(Counter, secret="instructions-only")
+    page: list[dict[str, Any]] = []
+
+    async def nothing() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def keep(message: dict[str, Any]) -> None:
+        page.append(message)
+
+    await app(_scope("GET", "/", []), nothing, keep)
+    cookie = next(v for k, v in page[0]["headers"] if k == b"set-cookie").split(b";")[0]
+    found = re.search(rb"/_parlour/sse/([A-Za-z0-9_-]+)", page[1]["body"])
+    assert found is not None, "no conversation in the shell"
+    cid = found.group(1).decode()
+    sent = 0
+    gone = asyncio.get_running_loop().create_future()
+
+    async def receive() -> dict[str, Any]:
+        await gone
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal sent
+        sent += 1
+
+    headers = [(b"cookie", cookie), (b"accept", b"text/event-stream")]
+    request = asyncio.ensure_future(
+        app(_scope("GET", f"/_parlour/sse/{cid}", headers), receive, send)
+    )
+    while sent < 2:  # the start and the full render  # noqa: ASYNC110 (counting turns)
+        await asyncio.sleep(0)
+    live = app.runtime.live[cid]
+    connection = next(iter(live.connections))
+    batches: list[tuple[Any, ...]] = []
+    push = connection.push
+
+    def capture(fragments: Any, **options: Any) -> None:
+        batches.append(tuple(fragments))
+        push(fragments, **options)
+
+    connection.push = capture  # type: ignore[method-assign]
+    clicked = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+
+    async def body() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    await app(
+        _scope("POST", f"/_parlour/event/{cid}/p1/inc", [(b"cookie", cookie), *clicked]),
+        body,
+        keep,
+    )
+    del connection.push  # type: ignore[attr-defined]
+    assert batches, "the click pushed nothing"
+    batch = batches[0]
+    before = sent
+    for i in range(WARM + n):
+        if i == WARM:
+            _toggle()
+        connection.push(batch, seq=live.seq + i + 1, urgent=True)
+        await asyncio.sleep(0)
+    _toggle()
+    assert sent - before == WARM + n, (sent, before)
+    gone.set_result(None)
+    await request
+    await app.runtime.close()
+
+
+def _count(src: Path, n: int, workdir: Path) -> int:
+    out = workdir / f"callgrind.{n}.out"
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=f"{src}{os.pathsep}{REPO}")
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            "--child",
+            str(n),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=900,
+    )
+    totals = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
+    assert totals is not None, f"no totals in {out}"
+    return int(totals.group(1))
+
+
+def measure(src: Path) -> float:
+    """Thousands of instructions per push with `src` first on the path."""
+    with tempfile.TemporaryDirectory(prefix="parlour-push-") as tmp:
+        small, large = _count(src, 100, Path(tmp)), _count(src, 400, Path(tmp))
+    return (large - small) / 300 / 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rev", action="append", default=[], help="a git revision (repeatable)")
+    ap.add_argument("--src", action="append", default=[], help="a src/ directory (repeatable)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        asyncio.run(_pushes(args.child))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("push_instructions: needs valgrind (apt-get install valgrind)")
+    if not args.rev and not args.src:
+        print(f"{measure(REPO / 'src'):8.1f}k instructions per push  (this checkout)")
+        return
+    for src in args.src:
+        print(f"{measure(Path(src)):8.1f}k instructions per push  ({src})", flush=True)
+    for rev in args.rev:
+        with tempfile.TemporaryDirectory(prefix="parlour-rev-") as tmp:
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            print(f"{measure(Path(tmp) / 'src'):8.1f}k instructions per push  ({rev})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
