@@ -244,7 +244,7 @@ class Component:
                 "or URLs yet. Render it through the kernel (parlour.testing.Harness, or an App), "
                 "not by calling render() directly."
             )
-        return cast(Mount, mount)
+        return mount
 
     @property
     def iid(self) -> str:

@@ -21,8 +21,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import weakref
-from collections.abc import Iterable
-from typing import cast
+from typing import Any
 
 from htpy import BaseElement, Element, VoidElement
 from htpy import fragment as htpy_fragment
@@ -151,42 +150,48 @@ FAST_HTPY = (
 )
 
 
-def _html(node: object) -> str:
-    """`node` as HTML, each element's text built from its children's."""
-    kind = type(node)
+def _html(node: Any) -> str:
+    """`node` as HTML, each element's text built from its children's.
+
+    `node` is typed Any so that no `cast` (a call at run time) is needed on this hot path: the
+    type tests below are what tell the kinds apart.
+    """
+    kind = type(node)  # pyright: ignore[reportUnknownVariableType]
     if kind is Element:
-        el = cast(Element, node)
-        name, attrs, children = el._name, el._attrs, el._children  # pyright: ignore[reportPrivateUsage]
-        kind = type(children)
+        name, attrs, children = node._name, node._attrs, node._children
+        kind = type(children)  # pyright: ignore[reportUnknownVariableType]
         if kind is tuple or kind is list:
             # The leaves are written here rather than by a call each.
             parts: list[str] = []
-            for child in cast(Iterable[object], children):
-                kind = type(child)
+            for child in children:
+                kind = type(child)  # pyright: ignore[reportUnknownVariableType]
                 if kind is str:
-                    parts.append(_text(cast(str, child)))
+                    parts.append(_text(child))
                 elif kind is int:
                     parts.append(str(child))
                 else:
                     parts.append(_html(child))
             return f"<{name}{attrs}>{''.join(parts)}</{name}>"
         if kind is str:
-            return f"<{name}{attrs}>{_text(cast(str, children))}</{name}>"
+            return f"<{name}{attrs}>{_text(children)}</{name}>"
         return f"<{name}{attrs}>{_html(children)}</{name}>"
     if kind is str:
-        return _text(cast(str, node))
+        return _text(node)
     if kind is int:
         return str(node)
     if kind is tuple or kind is list:
-        return "".join([_html(child) for child in cast(Iterable[object], node)])
+        return "".join([_html(child) for child in node])
     if kind is Markup:
-        return cast(Markup, node)
+        return node
     if node is None or kind is bool:
         return ""
     if kind is VoidElement:
-        void = cast(VoidElement, node)
-        return f"<{void._name}{void._attrs}>"  # pyright: ignore[reportPrivateUsage]
-    return str(htpy_fragment[node])  # pyright: ignore[reportArgumentType]
+        return f"<{node._name}{node._attrs}>"
+    return str(htpy_fragment[node])
+
+
+def _attrs_of(node: Any) -> str:
+    return node._attrs
 
 
 def _text(text: str) -> str:
@@ -222,7 +227,7 @@ def render_html(fold: Fold, iid: str) -> str:
     if type(node) is Element and FAST_HTPY:
         html = _html(node)
         # htpy's attributes begin with the id: what root_id would find, cheaply.
-        attrs = cast(Element, node)._attrs  # pyright: ignore[reportPrivateUsage]
+        attrs = _attrs_of(node)
         found = iid if attrs.startswith(f' id="{iid}"') else root_id(html)
     else:
         if isinstance(node, str) and not isinstance(node, Markup):
