@@ -13,6 +13,10 @@ seq=..., urgent=True)`), each followed by one turn of the event loop, in which t
 writes it. As in `click_instructions.py`, the child runs twice under callgrind (100 and 400
 pushes after a warm-up) and the difference / 300 is one push's cost: the queue, the writer's
 wake-up, the encoding, the send, and the loop's turn. No figure is asserted.
+
+`--fanout K`: a shared view's delivery instead: K counter tabs open, one shared patch offered
+to every stream per round (`Connection.offer`, as `Runtime.fan_out` does), the loop turned
+until all have written it; the figure is per delivery (20 and 80 rounds, the difference / 60K).
 """
 
 from __future__ import annotations
@@ -51,6 +55,63 @@ def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[s
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def _fanout(n: int, k: int) -> None:
+    os.environ["PARLOUR_DATASTAR_JS"] = ""
+    from examples.counter import Counter
+
+    from parlour.core.fragments import Elements
+    from parlour.runtime.views import view_key
+    from parlour.web.app import App
+
+    app = App(Counter, secret="instructions-only", window=0)
+    sent = 0
+    gone = asyncio.get_running_loop().create_future()
+
+    async def receive() -> dict[str, Any]:
+        await gone
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal sent
+        sent += 1
+
+    requests: list[asyncio.Future[None]] = []
+    for _ in range(k):
+        page: list[dict[str, Any]] = []
+
+        async def nothing() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def keep(message: dict[str, Any], page: list[dict[str, Any]] = page) -> None:
+            page.append(message)
+
+        await app(_scope("GET", "/", []), nothing, keep)
+        cookie = next(v for k, v in page[0]["headers"] if k == b"set-cookie").split(b";")[0]
+        found = re.search(rb"/_parlour/sse/([A-Za-z0-9_-]+)", page[1]["body"])
+        assert found is not None, "no conversation in the shell"
+        path = f"/_parlour/sse/{found.group(1).decode()}"
+        headers = [(b"cookie", cookie), (b"accept", b"text/event-stream")]
+        requests.append(asyncio.ensure_future(app(_scope("GET", path, headers), receive, send)))
+    while sent < 2 * k:  # every start and full render  # noqa: ASYNC110 (counting turns)
+        await asyncio.sleep(0)
+    connections = [c for live in app.runtime.live.values() for c in live.connections]
+    assert len(connections) == k
+    key = view_key("instructions")
+    for i in range(WARM // 10 + n):
+        if i == WARM // 10:
+            _toggle()
+        patch = (Elements(f'<p id="shared">update {i}</p>', key=key),)
+        before = sent
+        for connection in connections:
+            connection.offer(patch)
+        while sent < before + k:  # noqa: ASYNC110 (counting turns)
+            await asyncio.sleep(0)
+    _toggle()
+    gone.set_result(None)
+    await asyncio.gather(*requests)
+    await app.runtime.close()
 
 
 async def _pushes(n: int) -> None:
@@ -126,7 +187,7 @@ async def _pushes(n: int) -> None:
     await app.runtime.close()
 
 
-def _count(src: Path, n: int, workdir: Path) -> int:
+def _count(src: Path, n: int, workdir: Path, fanout: int = 0) -> int:
     out = workdir / f"callgrind.{n}.out"
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=f"{src}{os.pathsep}{REPO}")
     subprocess.run(
@@ -139,6 +200,8 @@ def _count(src: Path, n: int, workdir: Path) -> int:
             __file__,
             "--child",
             str(n),
+            "--fanout",
+            str(fanout),
         ],
         check=True,
         env=env,
@@ -150,9 +213,14 @@ def _count(src: Path, n: int, workdir: Path) -> int:
     return int(totals.group(1))
 
 
-def measure(src: Path) -> float:
-    """Thousands of instructions per push with `src` first on the path."""
+def measure(src: Path, fanout: int = 0) -> float:
+    """Thousands of instructions per push (per delivery, with `fanout`) with `src` first on
+    the path."""
     with tempfile.TemporaryDirectory(prefix="parlour-push-") as tmp:
+        if fanout:
+            small = _count(src, 20, Path(tmp), fanout)
+            large = _count(src, 80, Path(tmp), fanout)
+            return (large - small) / 60 / fanout / 1000
         small, large = _count(src, 100, Path(tmp)), _count(src, 400, Path(tmp))
     return (large - small) / 300 / 1000
 
@@ -161,25 +229,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rev", action="append", default=[], help="a git revision (repeatable)")
     ap.add_argument("--src", action="append", default=[], help="a src/ directory (repeatable)")
+    ap.add_argument("--fanout", type=int, default=0, help="K streams: a shared delivery's cost")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        asyncio.run(_pushes(args.child))
+        asyncio.run(_fanout(args.child, args.fanout) if args.fanout else _pushes(args.child))
         return
+    what = "delivery" if args.fanout else "push"
     if shutil.which("valgrind") is None:
         sys.exit("push_instructions: needs valgrind (apt-get install valgrind)")
     if not args.rev and not args.src:
-        print(f"{measure(REPO / 'src'):8.1f}k instructions per push  (this checkout)")
+        print(
+            f"{measure(REPO / 'src', args.fanout):8.1f}k instructions per {what}  (this checkout)"
+        )
         return
     for src in args.src:
-        print(f"{measure(Path(src)):8.1f}k instructions per push  ({src})", flush=True)
+        print(
+            f"{measure(Path(src), args.fanout):8.1f}k instructions per {what}  ({src})", flush=True
+        )
     for rev in args.rev:
         with tempfile.TemporaryDirectory(prefix="parlour-rev-") as tmp:
             archive = subprocess.run(
                 ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
             ).stdout
             subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-            print(f"{measure(Path(tmp) / 'src'):8.1f}k instructions per push  ({rev})", flush=True)
+            per = measure(Path(tmp) / "src", args.fanout)
+            print(f"{per:8.1f}k instructions per {what}  ({rev})", flush=True)
 
 
 if __name__ == "__main__":
