@@ -23,8 +23,9 @@ value, shared structurally.
 A conversation is created with keywords (`Conversation(id=..., ...)`, in `kernel.boot` and
 `codec.decode`) and every other one is derived from an existing value with
 `dataclasses.replace`, naming only what changed, except on the click path: `without_history`
-here and `kernel._finish` call the constructor positionally (three times cheaper). So a new
-field is an edit here, in those two, and in the stored format in `codec` if it is stored.
+here, `kernel._finish` and `click.plain_click` call the constructor positionally (three times
+cheaper). So a new field is an edit here, in those three, and in the stored format in `codec`
+if it is stored.
 
 What this module does not do: apply events (see `kernel`), serialise (see `codec`, which also
 defines `Snapshot`, the entry type of `history`), or perform any I/O.

@@ -33,6 +33,7 @@ from . import commands as cmd
 from . import effects as fx
 from . import fragments as fr
 from . import handlers, history
+from .click import plain_click, settle, store
 from .component import Component
 from .conversation import Conversation, Subscription, Timer
 from .errors import EffectError
@@ -40,7 +41,7 @@ from .fold import ErrorReport, Fold, Step, record_diff, unchanged
 from .fragments import ROOT_SELECTOR
 from .keyed import reconcile
 from .render import error_block, error_html, error_in_page, mount, render, root_id
-from .state import clone, encode_checked
+from .state import clone
 from .tree import descendants, instantiate, mark_unrendered, remove, remove_subtree, shown, subtree
 from .values import fast_init
 from .visit import Visit
@@ -134,7 +135,7 @@ def dispatch(conv: Conversation, event: Event) -> Step:
 
 def _dispatch(conv: Conversation, event: Event, *, plain: bool) -> Step:
     """`dispatch`; `plain`: a browser event whose handler returns nothing takes the short way
-    (`_plain_click`), which tests/core/test_plain_click.py holds to the general one."""
+    (`click.plain_click`), which tests/core/test_plain_click.py holds to the general one."""
     inst = conv.instances.get(event.iid)
     if inst is None or conv.ended:
         return Step(conv)
@@ -160,7 +161,7 @@ def _dispatch(conv: Conversation, event: Event, *, plain: bool) -> Step:
             snapshot = None
         result = handlers.invoke(method, event.payload)
         if result is None and snapshot is not None and plain:
-            step = _plain_click(fold, inst.iid, comp, snapshot)
+            step = plain_click(fold, inst.iid, comp, snapshot)
         else:
             step = _general(fold, inst.iid, comp, event, snapshot, result)
     except Exception as exc:
@@ -172,28 +173,12 @@ def _dispatch(conv: Conversation, event: Event, *, plain: bool) -> Step:
     return step
 
 
-def _plain_click(fold: Fold, iid: str, comp: Component, snapshot: Snapshot) -> Step:
-    """The common click: a browser event whose handler returned nothing. What `_general` does
-    for it, without folding an empty list of effects: store, snapshot, re-render the instance,
-    follow the root's URL, settle."""
-    _store(fold, iid, comp)
-    fold.push_history(snapshot)
-    fold.touched = fold.now
-    if fold.instances[iid].rendered:
-        render(fold, iid, first=False)
-    mode, url = history.projected_url(fold)
-    if url is not None and url != fold.last_url:
-        fold.last_url = url
-        fold.frags.append(fr.History(fold.depth, url, mode))
-    return _finish(fold)
-
-
 def _general(
     fold: Fold, iid: str, comp: Component, event: Event, snapshot: Snapshot | None, result: object
 ) -> Step:
     """The rest of any event: the handler's effects folded, the URL, the top frame settled."""
     effects = handlers.coerce(comp, event.name, result)
-    _store(fold, iid, comp)
+    store(fold, iid, comp)
     went_back = bool(effects) and any(isinstance(e, fx.Back) for e in effects)
     if snapshot is not None and not went_back:
         fold.push_history(snapshot)
@@ -204,7 +189,7 @@ def _general(
         change = history.url_change(fold, effects)
         if change is not None:
             _step(fold, change, None)
-        _settle(fold)
+        settle(fold)
         if fold.top != top_before and fold.top is not None and not fold.ended and not went_back:
             fold.frags.append(fr.History(fold.depth))
     return _finish(fold)
@@ -290,17 +275,9 @@ def finish(conv: Conversation, now: float) -> Step:
 # -- folding ---------------------------------------------------------------------------------
 
 
-def _settle(fold: Fold) -> None:
-    """The top frame must be on the page: render it into #root if it is not."""
-    if not fold.ended and fold.stack:
-        top = fold.instances.get(fold.stack[-1])
-        if top is not None and not top.rendered:
-            render(fold, top.iid, first=True)
-
-
 def _finish(fold: Fold) -> Step:
     """Settle, and build the Step: the new conversation, what the page and the world get."""
-    _settle(fold)
+    settle(fold)
     old = fold.conv
     # Positionally, in field order (`dataclasses.replace` costs a few µs on every click):
     # a new field of Conversation is added here too.
@@ -557,17 +534,8 @@ def _resume(
     mount(fold, comp, parent_iid)
     bound = handlers.method(comp, method, browser=False)
     effects = handlers.coerce(comp, method, handlers.invoke(bound, value))
-    _store(fold, parent_iid, comp)
+    store(fold, parent_iid, comp)
     _run(fold, effects, parent_iid, auto_render=parent_iid)
-
-
-def _store(fold: Fold, iid: str, comp: Component) -> None:
-    """Keep a handler's new state; refuse state that cannot be stored or does not fit the
-    annotations (StateError), so the fold fails and the conversation keeps its last good state."""
-    inst = fold.instances.get(iid)
-    if inst is None:
-        return
-    fold.instances[iid] = inst.with_component(comp, encode_checked(comp))
 
 
 def _hook(fold: Fold, iid: str, name: str, *, keep_state: bool = True) -> None:
@@ -578,7 +546,7 @@ def _hook(fold: Fold, iid: str, name: str, *, keep_state: bool = True) -> None:
     mount(fold, comp, iid)
     effects = handlers.coerce(comp, name, getattr(comp, name)())
     if keep_state:
-        _store(fold, iid, comp)
+        store(fold, iid, comp)
     if effects:
         _run(fold, effects, iid, auto_render=None)
 
