@@ -100,34 +100,61 @@ class Outbox:
 
 
 class Connections:
-    """The open streams of one conversation: a set's `add`, `discard`, `len` and iteration
-    over a list (a tab has one stream, rarely two: an empty set alone is 216 bytes, and every
-    idle open tab holds one of these)."""
+    """The open streams of one conversation: a set's `add`, `discard`, `len` and iteration.
+
+    A tab has one stream, rarely two, and every idle open tab holds one of these: a single
+    stream is kept as itself, more in a list (an empty set alone was 216 bytes, a list of one
+    88)."""
 
     __slots__ = ("_items",)
 
     def __init__(self) -> None:
-        self._items: list[Connection] = []
+        self._items: Connection | list[Connection] | None = None
 
     def __repr__(self) -> str:
-        return f"Connections({self._items!r})"
+        return f"Connections({list(self)!r})"
 
     def __len__(self) -> int:
-        return len(self._items)
+        items = self._items
+        if items is None:
+            return 0
+        return len(items) if type(items) is list else 1
 
     def __iter__(self) -> Iterator[Connection]:
-        return iter(self._items)
+        items = self._items
+        if items is None:
+            return iter(())
+        if type(items) is list:
+            return iter(items)
+        return iter((cast(Connection, items),))
 
     def __contains__(self, connection: object) -> bool:
-        return connection in self._items
+        items = self._items
+        if type(items) is list:
+            return connection in items
+        return items is not None and items is connection
 
     def add(self, connection: Connection) -> None:
-        if connection not in self._items:
-            self._items.append(connection)
+        items = self._items
+        if items is None:
+            self._items = connection
+        elif type(items) is list:
+            if connection not in items:
+                items.append(connection)
+        elif items is not connection:
+            self._items = [cast(Connection, items), connection]
 
     def discard(self, connection: Connection) -> None:
-        if connection in self._items:
-            self._items.remove(connection)
+        items = self._items
+        if type(items) is list:
+            if connection in items:
+                items.remove(connection)
+                if len(items) == 1:
+                    self._items = items[0]
+                elif not items:
+                    self._items = None
+        elif items is connection:
+            self._items = None
 
 
 @dataclass(eq=False, slots=True)
