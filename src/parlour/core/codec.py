@@ -272,6 +272,7 @@ class _StoredDelta(msgspec.Struct, array_like=True):
 
 
 _encoder = msgspec.msgpack.Encoder()
+_Raw = msgspec.Raw
 _decoder = msgspec.msgpack.Decoder(_Stored)
 _version_decoder = msgspec.msgpack.Decoder(_Version)
 _delta_decoder = msgspec.msgpack.Decoder(_StoredDelta)
@@ -295,14 +296,14 @@ def _stored_keyed(keyed: Mapping[str, KeyedSlot]) -> dict[str, list[Any]]:
 def _stored_instance(inst: Instance) -> list[Any]:
     """An instance as `_StoredInstance` is written: the same array, made without a Struct
     (a save encodes every instance of the head and of history's first record)."""
-    keyed = inst.keyed
+    keyed, children, state = inst.keyed, inst.children, inst.state
     return [
         inst.iid,
         type(inst.component).__parlour_name__,
-        msgspec.Raw(inst.encoded_state()),
+        _Raw(inst.encoded_state() if state is None else state),
         inst.parent,
         inst.resume,
-        _dict(inst.children),
+        children if type(children) is dict else dict(children),
         _stored_keyed(keyed) if keyed else {},
         inst.slot,
         inst.previous,
@@ -366,15 +367,19 @@ def _keyed(stored: dict[str, _StoredKeyed]) -> dict[str, KeyedSlot]:
 
 def _same_instance(a: Instance, b: Instance) -> bool:
     """Whether `a` and `b` store the same record (`rendered` is not stored)."""
-    return a is b or (
-        type(a.component) is type(b.component)
+    if a is b:
+        return True
+    state_a, state_b = a.state, b.state  # the encodings, compared first: what a click changes
+    return (
+        (a.encoded_state() if state_a is None else state_a)
+        == (b.encoded_state() if state_b is None else state_b)
+        and type(a.component) is type(b.component)
         and a.parent == b.parent
         and a.resume == b.resume
         and a.slot == b.slot
         and a.previous == b.previous
         and a.children == b.children
         and a.keyed == b.keyed
-        and a.encoded_state() == b.encoded_state()
     )
 
 
@@ -539,18 +544,22 @@ def _history_records(history: tuple[Snapshot, ...]) -> list[bytes]:
     if not history:
         return []
     newest = history[-1]
-    if newest._records is not None and newest._records_for == history[:-1]:  # pyright: ignore[reportPrivateUsage]
-        return newest._records  # pyright: ignore[reportPrivateUsage]
+    done = newest._records  # pyright: ignore[reportPrivateUsage]
+    if done is not None and newest._records_for == history[:-1]:  # pyright: ignore[reportPrivateUsage]
+        return done
     records: list[bytes] | None = None
     if len(history) >= 2:
         prior = history[-2]
-        cached, cached_for = prior._records, prior._records_for  # pyright: ignore[reportPrivateUsage]
-        dropped = len(cached_for) + 2 - len(history)
-        if cached is not None and dropped >= 0 and history[:-2] == cached_for[dropped:]:
-            records = cached[dropped:]
-            records[0] = history[0]._record_after(None)  # pyright: ignore[reportPrivateUsage]
-            records.append(newest._record_after(prior))  # pyright: ignore[reportPrivateUsage]
-            prior._records, prior._records_for = None, ()  # pyright: ignore[reportPrivateUsage]
+        cached = prior._records  # pyright: ignore[reportPrivateUsage]
+        if cached is not None:
+            cached_for = prior._records_for  # pyright: ignore[reportPrivateUsage]
+            dropped = len(cached_for) + 2 - len(history)
+            if dropped >= 0 and history[:-2] == cached_for[dropped:]:
+                records = cached[dropped:]
+                if dropped:
+                    records[0] = history[0]._record_after(None)  # pyright: ignore[reportPrivateUsage]
+                records.append(newest._record_after(prior))  # pyright: ignore[reportPrivateUsage]
+                prior._records, prior._records_for = None, ()  # pyright: ignore[reportPrivateUsage]
     if records is None:
         records = []
         before: Snapshot | None = None

@@ -334,23 +334,21 @@ class Runtime:
         """Apply one event (stale events are harmless no-ops).
 
         `apply` written out for a conversation that is live in this process, the case of
-        every click: no closure for the kernel call, and the lock taken without a context
-        manager's coroutine (the same order: wait, check it did not end meanwhile, step,
-        commit, release).
+        every click: the lock taken without a context manager's coroutine (the same order:
+        wait, check it did not end meanwhile, step, commit, release). The kernel call still
+        goes through `_run` (the inspector's step log wraps it and reads the event from it).
         """
         urgent = event.source == "browser"
+        call: Callable[[Conversation], kernel.Step] = lambda conv: kernel.dispatch(conv, event)  # noqa: E731
         live = self.live.get(cid)
         if live is None or live.stale or self.cluster is not None:
-            return await self.apply(cid, lambda conv: kernel.dispatch(conv, event), urgent=urgent)
+            return await self.apply(cid, call, urgent=urgent)
         lock = live.lock
         await lock.acquire()
         try:
             if self.live.get(cid) is not live:
                 return False  # ended while we waited
-            with using(self.context, principal=live.principal) as used:
-                step = shown(kernel.dispatch(live.conv, event), self.on_error)
-            self._watch(live, step, used)
-            await self._commit(live, step, urgent=urgent)
+            await self._commit(live, self._run(live, call), urgent=urgent)
         finally:
             lock.release()
         return True
@@ -377,7 +375,10 @@ class Runtime:
             await self._forget(conv.id)
         elif save:
             try:
-                await self._save(live, conv)
+                if self._parts:
+                    await self._save(live, conv)
+                else:  # a store of whole conversations: `_save` written out (every click)
+                    await self.store.save(conv.id, encode(conv), touched=conv.touched)
             except ParlourError as exc:
                 log.error("parlour: cannot save conversation %s: %s", conv.id, exc)
         for command in step.commands:

@@ -34,7 +34,12 @@ class MemoryStore:
 
     async def save(self, cid: str, data: bytes, *, touched: float) -> None:
         self._check_open()
-        self._rows[check_cid(cid)] = (bytes(data), check_touched(touched))
+        rows = self._rows
+        if cid not in rows:  # a cid already held passed the check when it was first saved
+            check_cid(cid)
+        if type(touched) is not float or touched - touched != 0.0:  # not a finite float
+            touched = check_touched(touched)
+        rows[cid] = (data if type(data) is bytes else bytes(data), touched)
 
     async def load(self, cid: str) -> bytes | None:
         self._check_open()
