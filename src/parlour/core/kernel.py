@@ -11,7 +11,8 @@
 
 No I/O, no clock, no randomness: time comes in with the event, ids come from a counter in the
 conversation, and side effects leave as commands. A fold accumulates into a private `Fold`
-(see `fold`) and every effect passes through one `match` in `_step`.
+(see `fold`) and every effect passes through one `match` in `_step`. The most common event, a
+click whose handler returns nothing, takes a short way with the same result (`click`).
 
 Rendering rules, which keep the page and the conversation in step:
   * a handler that produced no HTML of its own gets its instance re-rendered (morph by id);
