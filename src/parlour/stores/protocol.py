@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+import msgspec
 
 __all__ = [
     "CID_PATTERN",
@@ -136,8 +137,7 @@ the depth of the first record and the records (the runtime keeps it to make the 
 `Change`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     """One save of a conversation to a store in parts: what changed since the save before.
 
         head      the conversation without its history (`codec.encode_head`), replaced whole
@@ -149,7 +149,8 @@ class Change:
         trim      the range `base .. base+count-1` shrank at an end: drop what is outside it
 
     Made by `Change.of` from the records of the save before, which are compared by value
-    (records that did not change are the same bytes objects, so this is cheap).
+    (records that did not change are the same bytes objects, so this is cheap). A frozen
+    struct: one is made on every save of a click, and its constructor is C code.
     """
 
     head: bytes
@@ -168,7 +169,7 @@ class Change:
         is none this process knows of) to the history `records` starting at depth `base`."""
         count = len(records)
         if before is None:
-            written = tuple((base + i, record) for i, record in enumerate(records))
+            written = tuple([(base + i, record) for i, record in enumerate(records)])
             return cls(head, touched, base, count, written, True, True)
         old_base, old = before
         shift = base - old_base  # record i now was record i + shift then
@@ -182,7 +183,7 @@ class Change:
                 changed += [i for i in range(lo + 1, hi) if records[i] != old[i + shift]]
         changed += range(max(hi, lo), count)
         trim = shift > 0 or base + count < old_base + len(old)
-        written = tuple((base + i, records[i]) for i in changed)
+        written = tuple([(base + i, records[i]) for i in changed])
         return cls(head, touched, base, count, written, False, trim)
 
 
