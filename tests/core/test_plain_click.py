@@ -302,3 +302,51 @@ def test_a_url_of_the_wrong_shape_is_the_handlers_error() -> None:
     assert isinstance(report.error, EffectError)
     assert report.phase == "handle"
     assert step.conversation is conv
+
+
+class Methods(Component, name="tests.plain.Methods"):
+    """Handlers of every shape an event may name."""
+
+    calls: list[str] = []
+
+    def render(self) -> Element:
+        return div(self.root)[len(self.calls)]
+
+    @event
+    def plain(self) -> None:
+        self.calls = [*self.calls, "plain"]
+
+    @event
+    def with_payload(self, payload: Any) -> None:
+        self.calls = [*self.calls, f"payload {payload}"]
+
+    def internal(self, *args: Any) -> None:
+        self.calls = [*self.calls, f"internal {args}"]
+
+    @staticmethod
+    def static(payload: Any = None) -> Effect:
+        return patch_signals({"static": payload})
+
+    @classmethod
+    def klass(cls) -> Effect:
+        return patch_signals({"class": cls.__name__})
+
+
+def test_every_shape_of_handler_is_called_as_before_and_again() -> None:
+    conv = kernel.boot(Methods(), cid="c1").conversation
+    for _ in range(2):  # the second time, the method is known for the class
+        conv = both_ways(conv, kernel.Event("p1", "plain")).conversation
+        conv = both_ways(conv, kernel.Event("p1", "with_payload", 7)).conversation
+        for name, payload in [("internal", 3), ("static", 4), ("klass", None)]:
+            step = kernel.deliver(conv, "p1", name, payload, now=1.0)
+            assert not step.errors
+            conv = step.conversation
+    [comp] = [i.component for i in conv.instances.values()]
+    assert comp.calls == ["plain", "payload 7", "internal (3,)"] * 2  # pyright: ignore[reportAttributeAccessIssue]
+    step = kernel.deliver(conv, "p1", "static", 4, now=1.0)
+    assert kernel.fr.Signals({"static": None}) in step.fragments  # one parameter: called bare
+    step = kernel.deliver(conv, "p1", "klass", None, now=1.0)
+    assert kernel.fr.Signals({"class": "Methods"}) in step.fragments
+    for name in ["internal", "calls", "_private", "missing"]:
+        [report] = kernel.dispatch(conv, kernel.Event("p1", name)).errors
+        assert report.phase == "handle"

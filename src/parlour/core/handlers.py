@@ -2,6 +2,7 @@
 
     method(comp, name, browser=)    the bound method an event, timer or resume names, checked
     invoke(method, payload)         call it with the payload if it takes one, else without
+    call(comp, name, payload, browser=)   both: the method looked up once per class
     coerce(comp, name, result)      its result as a list of effects (or a clear error)
     error_method_name(method)       `on_error_<m>`: where a failure of `m`'s work goes
     lift_signals(comp, iid, sigs)   copy the browser's kept signals onto the state fields
@@ -15,6 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
+from types import FunctionType
 from typing import Any
 
 import msgspec
@@ -24,6 +26,7 @@ from .component import Component, kebab_case
 from .errors import EffectError, HandlerReturnError, SignalError
 
 __all__ = [
+    "call",
     "check_signals",
     "coerce",
     "error_method_name",
@@ -69,6 +72,28 @@ def invoke(bound: Callable[..., Any], payload: Any) -> Any:
     func = getattr(bound, "__func__", bound)
     # Bound methods: the function's first parameter is self.
     return bound(payload) if _arity(func) > 1 else bound()
+
+
+_plain: dict[tuple[type[Component], str, bool], tuple[Callable[..., Any], bool]] = {}
+"""(class, name, browser) -> the method's function and whether it takes the payload."""
+
+
+def call(comp: Component, name: str, payload: Any, *, browser: bool) -> Any:
+    """`invoke(method(comp, name, browser=browser), payload)`: what every event does.
+
+    For a plain method (a function in the class), which one it is and whether it takes the
+    payload are remembered per class, so an event calls it at once (no bound method, no
+    checks again); anything else (a staticmethod, a classmethod) is looked up each time.
+    """
+    found = _plain.get((type(comp), name, browser))
+    if found is None:
+        bound = method(comp, name, browser=browser)  # raises, naming the mistake
+        func = getattr(bound, "__func__", None)
+        if type(func) is not FunctionType or getattr(bound, "__self__", None) is not comp:
+            return invoke(bound, payload)
+        found = _plain[type(comp), name, browser] = (func, _arity(func) > 1)
+    func, takes_payload = found
+    return func(comp, payload) if takes_payload else func(comp)
 
 
 def coerce(comp: Component, name: str, result: object) -> list[fx.Effect]:

@@ -150,7 +150,6 @@ def _dispatch(conv: Conversation, event: Event, *, plain: bool) -> Step:
         comp = clone(inst.component)
         mount(fold, comp, inst.iid)
         lifted = handlers.lift_signals(comp, inst.iid, event.signals)
-        method = handlers.method(comp, event.name, browser=browser)
         if browser:
             # Snapshot with the kept signals already lifted: going back shows what the user
             # had typed, not the state before they typed it. Nothing lifted: the snapshot is
@@ -160,7 +159,7 @@ def _dispatch(conv: Conversation, event: Event, *, plain: bool) -> Step:
             snapshot = history.snapshot_of(fold, shared=not lifted)
         else:
             snapshot = None
-        result = handlers.invoke(method, event.payload)
+        result = handlers.call(comp, event.name, event.payload, browser=browser)
         if result is None and snapshot is not None and plain:
             step = plain_click(fold, inst.iid, comp, snapshot)
         else:
@@ -533,8 +532,7 @@ def _resume(
         method, value = handler, error
     comp = clone(parent.component)
     mount(fold, comp, parent_iid)
-    bound = handlers.method(comp, method, browser=False)
-    effects = handlers.coerce(comp, method, handlers.invoke(bound, value))
+    effects = handlers.coerce(comp, method, handlers.call(comp, method, value, browser=False))
     store(fold, parent_iid, comp)
     _run(fold, effects, parent_iid, auto_render=parent_iid)
 
