@@ -59,8 +59,8 @@ class KeyedSlot:
     """A keyed list of children: their order, key -> iid, and key -> spec (to spot changes)."""
 
     order: tuple[str, ...] = ()
-    children: Mapping[str, str] = field(default_factory=dict[str, str])
-    specs: Mapping[str, bytes] = field(default_factory=dict[str, bytes])
+    children: Mapping[str, str] = field(default_factory=lambda: {})
+    specs: Mapping[str, bytes] = field(default_factory=lambda: {})
 
 
 @fast_init
@@ -70,8 +70,8 @@ class Instance:
     component: Component
     parent: str | None = None
     resume: str | None = None
-    children: Mapping[str, str] = field(default_factory=dict[str, str])
-    keyed: Mapping[str, KeyedSlot] = field(default_factory=dict[str, KeyedSlot])
+    children: Mapping[str, str] = field(default_factory=lambda: {})
+    keyed: Mapping[str, KeyedSlot] = field(default_factory=lambda: {})
     slot: str | None = None
     previous: str | None = None
     rendered: bool = False
@@ -152,7 +152,7 @@ class Conversation:
     id: str
     base: str = "/_parlour"
     stack: tuple[str, ...] = ()
-    instances: Mapping[str, Instance] = field(default_factory=dict[str, Instance])
+    instances: Mapping[str, Instance] = field(default_factory=lambda: {})
     history: tuple[Snapshot, ...] = ()
     history_base: int = 0
     """How many snapshots were dropped from the front of history (so depths stay absolute)."""

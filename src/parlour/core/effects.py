@@ -135,7 +135,7 @@ class Patch:
 
 @dataclass(frozen=True, slots=True)
 class PatchSignals:
-    signals: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    signals: Mapping[str, Any] = field(default_factory=lambda: {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,7 @@ class Elements:
 class Signals:
     """A JSON merge patch (RFC 7386) applied to the client's signals; `None` removes one."""
 
-    data: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    data: Mapping[str, Any] = field(default_factory=lambda: {})
     only_if_missing: bool = False
 
 

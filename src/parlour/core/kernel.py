@@ -78,7 +78,7 @@ class Event:
     iid: str
     name: str
     payload: Any = None
-    signals: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    signals: Mapping[str, Any] = field(default_factory=lambda: {})
     source: Literal["browser", "internal"] = "browser"
     now: float = 0.0
 
@@ -489,7 +489,7 @@ def _answer(fold: Fold, origin: str | None, value: Any, error: BaseException | N
             )
         # Everything under the leaving child goes, including occupants parked inside its own
         # slots; only the occupant it displaced (and what hangs below that) comes back.
-        back_in = set(subtree(fold, leaving.previous)) if leaving.previous else set[str]()
+        back_in: set[str] = set(subtree(fold, leaving.previous)) if leaving.previous else set()
         gone = [iid for iid in subtree(fold, origin) if iid not in back_in]
         for iid in gone:
             _hook(fold, iid, "stop", keep_state=False)

@@ -44,8 +44,8 @@ class Visit:
     """
 
     path: str = "/"
-    query: Mapping[str, str] = field(default_factory=dict[str, str])
-    params: Mapping[str, str] = field(default_factory=dict[str, str])
+    query: Mapping[str, str] = field(default_factory=lambda: {})
+    params: Mapping[str, str] = field(default_factory=lambda: {})
     query_string: str = ""
 
     @property
