@@ -66,44 +66,41 @@ def _log_refusal(scope: Scope, response: Response) -> None:
 
 _HEADER_CACHE = 1024
 """How many distinct `Cookie` headers (and origin/host pairs) the event route remembers."""
-_cookie_values: dict[str, str | None] = {}
-_origin_checks: dict[tuple[str | None, str | None, str], bool] = {}
+_cookie_values: dict[bytes, str | None] = {}
+_origin_checks: dict[tuple[bytes | None, bytes | None, bytes | None], bool] = {}
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 class _EventHeaders:
-    """The headers of an event POST that the route reads, found in one pass over the ASGI
-    list (the first of each, as Starlette's `Headers.get` gives it)."""
+    """The headers of an event POST that the route reads (the first of each, as Starlette's
+    `Headers.get` gives it), kept as bytes: a browser sends the same ones on every click, so
+    what the route makes of them (the origin check, the session cookie, the Host check) is
+    remembered by their bytes, and only the content type is decoded every time."""
 
     __slots__ = ("content_length", "content_type", "cookie", "host", "origin", "site")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
-        self.host = self.origin = self.site = self.cookie = None
-        self.content_length = self.content_type = None
-        host: str | None = None
-        for key, value in raw:
-            match key:
-                case b"host" if host is None:
-                    host = self.host = value.decode("latin-1")
-                case b"origin" if self.origin is None:
-                    self.origin = value.decode("latin-1")
-                case b"sec-fetch-site" if self.site is None:
-                    self.site = value.decode("latin-1")
-                case b"cookie" if self.cookie is None:
-                    self.cookie = value.decode("latin-1")
-                case b"content-length" if self.content_length is None:
-                    self.content_length = value.decode("latin-1")
-                case b"content-type" if self.content_type is None:
-                    self.content_type = value.decode("latin-1")
-                case _:
-                    pass
+        # One dict of all the headers, built in C; reversed, so the first of a name wins.
+        first = dict(reversed(raw if isinstance(raw, list) else list(raw)))
+        get = first.get
+        self.host = get(b"host")
+        self.origin = get(b"origin")
+        self.site = get(b"sec-fetch-site")
+        self.cookie = get(b"cookie")
+        self.content_length = get(b"content-length")
+        kind = get(b"content-type")
+        self.content_type = None if kind is None else kind.decode("latin-1")
 
     def cross_origin(self) -> bool:
         """`cross_origin` of these headers; the answer for a (site, origin, host) is kept,
         since a browser sends the same ones on every click."""
-        key = (self.site, self.origin, self.host or "")
+        key = (self.site, self.origin, self.host)
         found = _origin_checks.get(key)
         if found is None:
-            found = _cross_origin(self.site, self.origin, self.host or "")
+            found = _cross_origin(_text(self.site), _text(self.origin), _text(self.host) or "")
             if len(_origin_checks) >= _HEADER_CACHE:
                 _origin_checks.clear()
             _origin_checks[key] = found
@@ -122,7 +119,7 @@ class _EventHeaders:
         try:
             return _cookie_values[raw]
         except KeyError:
-            value = cookie_parser(raw).get(COOKIE)
+            value = cookie_parser(raw.decode("latin-1")).get(COOKIE)
             if len(_cookie_values) >= _HEADER_CACHE:
                 _cookie_values.clear()
             _cookie_values[raw] = value
@@ -208,7 +205,7 @@ class Events:
             refused = await ownership.admit(scope, head.cookies(), live)
         if refused is not None:
             return plain(403, refused.message)
-        length = head.content_length
+        length = head.content_length  # bytes: isdigit() is true of ASCII digits only
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return plain(413, f"request body over {self.max_body} bytes")
         message = await receive()

@@ -118,10 +118,11 @@ class HostCheck:
     def __init__(self, hosts: Iterable[str]) -> None:
         self.patterns = tuple(pattern.lower() for pattern in hosts)
         self.any = ANY in self.patterns
-        self._answers: dict[str | None, bool] = {}
+        self._answers: dict[str | bytes | None, bool] = {}
 
-    def allows(self, host: str | None) -> bool:
-        """The answer for the value of a request's (first) `Host` header; None: none."""
+    def allows(self, host: str | bytes | None) -> bool:
+        """The answer for the value of a request's (first) `Host` header, decoded or as its
+        bytes; None: none."""
         answer = self._answers.get(host)
         if answer is None:
             answer = self.any or self._allowed(host)
@@ -137,7 +138,9 @@ class HostCheck:
                 return self.allows(value.decode("latin-1"))
         return self.allows(None)
 
-    def _allowed(self, header: str | None) -> bool:
+    def _allowed(self, header: str | bytes | None) -> bool:
+        if isinstance(header, bytes):
+            header = header.decode("latin-1")
         parsed = parse_host_header(header)
         if parsed is None:
             return False
