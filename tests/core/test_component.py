@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any, ClassVar
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import msgspec
 import pytest
@@ -229,6 +229,25 @@ def test_on_gives_a_new_dict_each_time() -> None:
     assert todo.on("click", "toggle") == {
         "data-on:click": "@post('/_p/event/c1/p3/toggle', {requestCancellation: 'disabled'})"
     }
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [None, 0, 1.5, True, "a b&c", "é ☃ '\"", [1, [2]], {"t": "x", "n": None}, "x" * 300],
+)
+@pytest.mark.parametrize("modifiers", [(), "", "prevent", ["debounce.300ms", "", "stop"]])
+def test_on_gives_what_its_parts_say_every_time(payload: Any, modifiers: Any) -> None:
+    todo, parent = mounted(Todo()), mounted(Urgent(), iid="p1")
+    for handler, iid in [("rename", "p3"), (parent.escalate, "p1")]:
+        name = handler if isinstance(handler, str) else handler.__name__
+        url = f"/_p/event/c1/{iid}/{name}"
+        if payload is not None:
+            url += "?p=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
+        mods = [modifiers] if isinstance(modifiers, str) else list(modifiers)
+        attribute = "data-on:input" + "".join(f"__{m}" for m in mods if m)
+        expected = {attribute: f"@post('{url}', {{requestCancellation: 'disabled'}})"}
+        for _ in range(2):  # built, then remembered
+            assert todo.on("input", handler, payload=payload, modifiers=modifiers) == expected
 
 
 def test_on_accepts_a_bound_method_and_routes_to_its_instance() -> None:

@@ -286,28 +286,38 @@ class Component:
         mounted instance's method to route the event there). `payload` (JSON-able) reaches the
         handler as its argument. `modifiers` are Datastar's: `"debounce.300ms"`, `"prevent"`.
         """
+        # The same attribute on every render of an instance: remembered by everything it is
+        # made of (where the instance lives included, so a conversation restored elsewhere or
+        # under a new base gets its own); a new dict each time, since the caller may change it.
         if type(handler) is str and payload is None and not modifiers:
-            # The common case (`self.on("click", "inc")`): the same attribute on every render
-            # of this instance, remembered by everything it is made of (where the instance
-            # lives included, so a conversation restored elsewhere or under a new base gets
-            # its own); a new dict each time, since the caller may change it.
+            # The common case, `self.on("click", "inc")`: the shortest way.
             mount = self.mounted
             try:
-                key, value = _plain_on(
-                    type(self), mount.base, mount.cid, mount.iid, handler, dom_event, plugged()
-                )
+                key, value = _on_attribute(
+                    type(self), mount.base, mount.cid, mount.iid, handler, dom_event, "", "",
+                    plugged(),
+                )  # fmt: skip
             except TypeError:  # an unhashable Actions plugged in: built each time below
                 pass
             else:
                 return {key: value}
         target, name = _event_target(self, handler)
+        query = "" if payload is None else _compact_json.encode(payload)
+        if isinstance(modifiers, str):
+            suffix = f"__{modifiers}" if modifiers else ""
+        else:
+            suffix = "".join([f"__{m}" for m in modifiers if m])
         mount = target.mounted
-        url = event_path(mount.base, mount.cid, mount.iid, name)
-        if payload is not None:
-            url += "?p=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
-        mods = [modifiers] if isinstance(modifiers, str) else list(modifiers)
-        suffix = "".join(f"__{m}" for m in mods if m)
-        return {f"data-on:{dom_event}{suffix}": plugged().event(url)}
+        made = (type(target), mount.base, mount.cid, mount.iid, name, dom_event, suffix, query)
+        if len(query) <= _REMEMBERED_PAYLOAD:
+            try:
+                key, value = _on_attribute(*made, plugged())
+            except TypeError:  # as above
+                pass
+            else:
+                return {key: value}
+        key, value = _on_attribute.__wrapped__(*made, plugged())
+        return {key: value}
 
     def bind(self, signal: str) -> dict[str, bool]:
         """A `data-bind` attribute for `signal`, keeping its kebab-case name on the wire.
@@ -368,20 +378,33 @@ class Component:
 # -- event routing -----------------------------------------------------------------------------
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":"))
+"""`json.dumps(payload, separators=(",", ":"))` without building an encoder per call."""
+
+_REMEMBERED_PAYLOAD = 200
+"""Longer payloads (as JSON) are not remembered, so the bounded cache stays small."""
+
+
 @lru_cache(maxsize=4096)
-def _plain_on(
+def _on_attribute(
     cls: type[Component],
     base: str,
     cid: str,
     iid: str,
     name: str,
     dom_event: str,
+    suffix: str,
+    query: str,
     actions: Actions,
 ) -> tuple[str, str]:
-    """`on(dom_event, name)` of an instance of `cls` mounted at (base, cid, iid), as
-    (attribute, expression). Bounded: a miss only costs building the attribute again."""
+    """The attribute `on()` gives for an instance of `cls` mounted at (base, cid, iid), as
+    (name, expression); `query` is the payload's JSON ("" for none), `suffix` the modifiers.
+    Bounded: a miss only costs building the attribute again."""
     _check_event(cls, name)
-    return f"data-on:{dom_event}", actions.event(event_path(base, cid, iid, name))
+    url = event_path(base, cid, iid, name)
+    if query:
+        url += "?p=" + quote(query, safe="")
+    return f"data-on:{dom_event}{suffix}", actions.event(url)
 
 
 def _event_target(self: Component, handler: str | Callable[..., Any]) -> tuple[Component, str]:
