@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -255,13 +255,23 @@ class YieldingStore(MemoryStore):
         self.saves = 0
 
     async def save(self, cid: str, data: bytes, *, touched: float) -> None:
+        await self._counted(cid, lambda: MemoryStore.save(self, cid, data, touched=touched))
+
+    async def save_records(
+        self, cid: str, head: bytes, records: list[bytes], *, touched: float
+    ) -> None:  # how the runtime saves to a memory store (a RecordStore)
+        await self._counted(
+            cid, lambda: MemoryStore.save_records(self, cid, head, records, touched=touched)
+        )
+
+    async def _counted(self, cid: str, saving: Callable[[], Awaitable[None]]) -> None:
         self.active[cid] += 1
         self.most[cid] = max(self.most[cid], self.active[cid])
         try:
             for _ in range(self.saves % 4):
                 await asyncio.sleep(0)
             self.saves += 1
-            await super().save(cid, data, touched=touched)
+            await saving()
         finally:
             self.active[cid] -= 1
 
@@ -290,11 +300,13 @@ async def test_different_conversations_do_not_wait_for_each_other(
             self.entered = asyncio.Event()
             self.gate = asyncio.Event()
 
-        async def save(self, cid: str, data: bytes, *, touched: float) -> None:
+        async def save_records(
+            self, cid: str, head: bytes, records: list[bytes], *, touched: float
+        ) -> None:  # how the runtime saves to a memory store (a RecordStore)
             if cid == self.blocked:
                 self.entered.set()
                 await self.gate.wait()
-            await super().save(cid, data, touched=touched)
+            await super().save_records(cid, head, records, touched=touched)
 
     store = GatedStore()
     rt = runtimes(store=store)

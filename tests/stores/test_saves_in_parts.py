@@ -320,3 +320,53 @@ async def test_two_clicks_in_one_turn_on_two_conversations_commit_once(tmp_path:
     for live in (one, two):
         assert decode(await store.load(live.conv.id) or b"").instances["p1"].component.count == 1
     await runtime.close()
+
+
+# -- the memory store holds the records as they are ----------------------------------------------
+
+
+async def test_the_memory_store_holds_a_head_and_its_records_and_loads_them_whole() -> None:
+    from parlour.stores import MemoryStore, RecordStore
+
+    store = MemoryStore()
+    assert isinstance(store, RecordStore)
+    for times in (0, 1, 3, 60):
+        conv = clicked(times, limit=8)
+        await store.save_records(
+            "tally-1", encode_head(conv), history_records(conv), touched=float(times)
+        )
+        assert await store.load("tally-1") == encode(conv)
+        assert await store.idle_since(float(times) + 1) == ["tally-1"]
+    await store.save("tally-1", encode(clicked(2)), touched=1.0)  # whole again
+    assert await store.load("tally-1") == encode(clicked(2))
+    with pytest.raises(ValueError, match="invalid conversation id"):
+        await store.save_records("../x", b"", [], touched=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        await store.save_records("tally-2", b"", [], touched=float("nan"))
+
+
+async def test_a_runtime_saves_each_click_to_a_memory_store_as_head_and_records() -> None:
+    from parlour.stores import MemoryStore
+
+    class Watched(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.held: list[int] = []
+
+        async def save(self, cid: str, data: bytes, *, touched: float) -> None:
+            raise AssertionError("a click's save joined the whole conversation")
+
+        async def save_records(
+            self, cid: str, head: bytes, records: list[bytes], *, touched: float
+        ) -> None:
+            self.held.append(len(records))
+            await super().save_records(cid, head, records, touched=touched)
+
+    store = Watched()
+    rt = Runtime(store=store, history_limit=5)
+    live, _ = await rt.mint(Tally(), owner=None, base="/_parlour")
+    for _ in range(8):
+        assert await rt.dispatch(live.conv.id, kernel.Event("p1", "inc", source="browser"))
+        assert await store.load(live.conv.id) == encode(live.conv)  # saved before acknowledged
+    assert store.held == [0, 1, 2, 3, 4, 5, 5, 5, 5]
+    await rt.close()

@@ -40,7 +40,13 @@ from parlour.runtime.fanout import FanOut
 from parlour.runtime.live import Live, Outbox
 from parlour.runtime.views import SharedViews
 from parlour.stores.memory import MemoryStore
-from parlour.stores.protocol import Change, ConversationStore, PartStore, RevisionedStore
+from parlour.stores.protocol import (
+    Change,
+    ConversationStore,
+    PartStore,
+    RecordStore,
+    RevisionedStore,
+)
 
 if TYPE_CHECKING:
     from parlour.runtime.cluster import Cluster
@@ -95,6 +101,7 @@ class Runtime:
         self.store: ConversationStore = store if store is not None else MemoryStore()
         self.store_is_default = store is None
         self._parts = isinstance(self.store, PartStore)  # saves what changed (`_save`)
+        self._held = isinstance(self.store, RecordStore)  # holds the records (`_commit`)
         self.bus = bus
         self.history_limit = history_limit
         self.clock = clock
@@ -139,6 +146,7 @@ class Runtime:
         self.store = store
         self.store_is_default = False
         self._parts = isinstance(store, PartStore)
+        self._held = isinstance(store, RecordStore)
 
     def use_bus(self, bus: EventBus) -> EventBus | None:
         """Publish and subscribe on `bus` from now on; the bus used before (to close)."""
@@ -375,7 +383,11 @@ class Runtime:
             await self._forget(conv.id)
         elif save:
             try:
-                if self._parts:
+                if self._held:  # in this process's memory: the head and the records as they are
+                    await cast(RecordStore, self.store).save_records(
+                        conv.id, encode_head(conv), history_records(conv), touched=conv.touched
+                    )
+                elif self._parts:
                     await self._save(live, conv)
                 else:  # a store of whole conversations: `_save` written out (every click)
                     await self.store.save(conv.id, encode(conv), touched=conv.touched)
@@ -394,7 +406,8 @@ class Runtime:
 
     async def _save(self, live: Live, conv: Conversation) -> None:
         """Save `conv` before its event is acknowledged: to a store in parts, what changed
-        since the last save (the head and the new history record), else the whole of it."""
+        since the last save (the head and the new history record), else the whole of it
+        (`_commit` saves to a `RecordStore` itself)."""
         if not self._parts:
             await self.store.save(conv.id, encode(conv), touched=conv.touched)
             return

@@ -11,6 +11,8 @@ never parses those bytes: the conversation format belongs to the kernel alone.
     PartStore, Change    a store that keeps a conversation in parts, and one save to it:
                          the head and the history records that changed (protocol.py;
                          SqliteStore is one)
+    RecordStore          a store in this process's memory that holds the head and the history
+                         records as they are: a save copies nothing (protocol.py; MemoryStore)
     RevisionedStore      a store several nodes share: compare-and-set saves (protocol.py)
     NatsKvStore          a NATS JetStream KV bucket, for a cluster (nats_kv.py; nats-py)
     open_store(spec)     `memory` | `file:DIR` | `sqlite:PATH` | `nats://HOST:PORT[/BUCKET]`
@@ -33,6 +35,7 @@ from .protocol import (
     Conflict,
     ConversationStore,
     PartStore,
+    RecordStore,
     RevisionedStore,
     StoreFormatError,
     check_cid,
@@ -55,6 +58,7 @@ __all__ = [
     "MemoryStore",
     "NatsKvStore",
     "PartStore",
+    "RecordStore",
     "RevisionedStore",
     "SqliteStore",
     "StoreFormatError",

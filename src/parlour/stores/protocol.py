@@ -39,6 +39,7 @@ __all__ = [
     "Conflict",
     "ConversationStore",
     "PartStore",
+    "RecordStore",
     "RevisionedStore",
     "StoreFormatError",
     "check_cid",
@@ -200,6 +201,23 @@ class PartStore(ConversationStore, Protocol):
     async def save_change(self, cid: str, change: Change) -> None:
         """Apply `change` to `cid` (creating it): after it, the store holds `change.head` and
         the records of depths `change.base .. change.base + change.count - 1`."""
+        ...
+
+
+@runtime_checkable
+class RecordStore(ConversationStore, Protocol):
+    """A store in this process's memory that holds a conversation as its head and its history
+    records themselves: the bytes objects its snapshots hold (`codec.history_records`), which
+    nobody changes. A save then encodes the head and the one new record and copies nothing,
+    where a whole conversation would be joined into new bytes on every click (`MemoryStore`).
+    `load` joins them (`parlour.core.codec.join`); a plain `save` replaces them whole.
+    """
+
+    async def save_records(
+        self, cid: str, head: bytes, records: list[bytes], *, touched: float
+    ) -> None:
+        """Hold `head` (`codec.encode_head`) and `records` (`codec.history_records`, kept as
+        they are, never changed) as `cid`, replacing what it held."""
         ...
 
 
