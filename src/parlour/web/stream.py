@@ -124,59 +124,13 @@ class Streams:
         tab gives back its connection at once, not at the next heartbeat.
 
         What an idle stream keeps is this coroutine's frame (and those of whatever awaits it),
-        its connection and its writer's fields: the headers are read in one pass and let go
-        before the wait.
+        its connection and its writer's fields: the stream is opened by a coroutine of its own
+        (`_open`) that is gone before the wait, with its headers and locals.
         """
-        head = _StreamHeaders(scope["headers"])
-        guard = self._guard
-        if guard is not None and not guard.hosts.allows(head.host):
-            await guard(scope, receive, send)
-            return
-        nonce = self.nonces(cid)  # the page's scripts run only with it (parlour.web.security)
+        writer = await self._open(scope, receive, send, cid)
+        if writer is None:
+            return  # answered otherwise (a refusal, a reload, a 503)
         try:
-            live = await self.runtime.get(cid)
-            if live is None:
-                # Unknown (ended, reaped, or from a wiped store): reload into a fresh one.
-                await _reload(scope, receive, self._answer(scope, send), nonce)
-                return
-            refused = await self.ownership.admit(scope, cookie_parser(head.cookie), live)
-            if refused is not None:
-                if refused.reason == "principal":
-                    # Signed out, or in as someone else: the reload shows the page for who it
-                    # is now.
-                    await _reload(scope, receive, self._answer(scope, send), nonce)
-                    return
-                response = plain(
-                    403, "this conversation belongs to another session; reload the page"
-                )
-                await response(scope, receive, self._answer(scope, send))
-                return
-            connection = await self.runtime.connect(cid, last_event_id=head.last_event_id)
-        except RestoreBusy as exc:
-            if guard is None:
-                raise  # the App answers it (503), as for any route behind the guard
-            await busy(exc.reason)(scope, receive, self._answer(scope, send))
-            return
-        if connection is None:
-            await _reload(scope, receive, self._answer(scope, send), nonce)
-            return
-        gzip = None
-        if self.compress and negotiate(head.accept_encoding) is not None:
-            gzip = GzipStream(self.deflate)
-        del head
-        # Spread reconnects after a restart: each stream tells its client a different delay.
-        retry: int | None = random.randint(500, 2000)
-        self._beats.add(connection)
-        writer: Writer | None = None
-        try:
-            await send(self._starts[gzip is not None])
-            # The writer is no task: the connection calls it when something is pushed, and it
-            # writes from a callback; only what must wait (a reauthentication, a refresh, a
-            # full send buffer) runs in a task while it lasts. This request's coroutine waits
-            # for the client to go. An idle stream holds this coroutine, its connection and
-            # the writer's few fields: no task, no coroutine, no future of the writer's own.
-            writer = Writer(self, connection, send, retry, nonce, scope, live, gzip)
-            writer.start()
             try:
                 while (await receive())["type"] != "http.disconnect":
                     pass  # (inline, not a helper coroutine: one frame less per idle stream)
@@ -188,13 +142,72 @@ class Streams:
             if writer.error is not None:
                 raise writer.error  # the writer's error is this request's
         finally:
-            connection.hang_up()  # the client left (or the page ended): the writer stops
-            if writer is not None:
-                writer.stop()
-            self._beats.discard(connection)
-            if gzip is not None:
-                gzip.close()
-            self.runtime.disconnect(connection)
+            self._close(writer.connection, writer, writer.gzip)
+
+    async def _open(self, scope: Scope, receive: Receive, send: Send, cid: str) -> Writer | None:
+        """Check the request, open the conversation's stream, send the response's start and
+        start its writer; None when the request was answered otherwise."""
+        head = _StreamHeaders(scope["headers"])
+        guard = self._guard
+        if guard is not None and not guard.hosts.allows(head.host):
+            await guard(scope, receive, send)
+            return None
+        nonce = self.nonces(cid)  # the page's scripts run only with it (parlour.web.security)
+        try:
+            live = await self.runtime.get(cid)
+            if live is None:
+                # Unknown (ended, reaped, or from a wiped store): reload into a fresh one.
+                await _reload(scope, receive, self._answer(scope, send), nonce)
+                return None
+            refused = await self.ownership.admit(scope, cookie_parser(head.cookie), live)
+            if refused is not None:
+                if refused.reason == "principal":
+                    # Signed out, or in as someone else: the reload shows the page for who it
+                    # is now.
+                    await _reload(scope, receive, self._answer(scope, send), nonce)
+                    return None
+                response = plain(
+                    403, "this conversation belongs to another session; reload the page"
+                )
+                await response(scope, receive, self._answer(scope, send))
+                return None
+            connection = await self.runtime.connect(cid, last_event_id=head.last_event_id)
+        except RestoreBusy as exc:
+            if guard is None:
+                raise  # the App answers it (503), as for any route behind the guard
+            await busy(exc.reason)(scope, receive, self._answer(scope, send))
+            return None
+        if connection is None:
+            await _reload(scope, receive, self._answer(scope, send), nonce)
+            return None
+        gzip = None
+        if self.compress and negotiate(head.accept_encoding) is not None:
+            gzip = GzipStream(self.deflate)
+        # Spread reconnects after a restart: each stream tells its client a different delay.
+        retry = random.randint(500, 2000)
+        self._beats.add(connection)
+        try:
+            await send(self._starts[gzip is not None])
+        except BaseException:
+            self._close(connection, None, gzip)
+            raise
+        # The writer is no task: the connection calls it when something is pushed, and it
+        # writes from a callback; only what must wait (a reauthentication, a refresh, a full
+        # send buffer) runs in a task while it lasts (`parlour.web.stream_writer`).
+        writer = Writer(self, connection, send, retry, nonce, scope, live, gzip)
+        writer.start()
+        return writer
+
+    def _close(
+        self, connection: Connection, writer: Writer | None, gzip: GzipStream | None
+    ) -> None:
+        connection.hang_up()  # the client left (or the page ended): the writer stops
+        if writer is not None:
+            writer.stop()
+        self._beats.discard(connection)
+        if gzip is not None:
+            gzip.close()
+        self.runtime.disconnect(connection)
 
     def _answer(self, scope: Scope, send: Send) -> Send:
         """`send` for an answer other than the stream (a refusal, a reload, a 503)."""
