@@ -376,9 +376,9 @@ class Runtime:
         if self.cluster is not None:
             await self.cluster.commit(live, step, save=save, urgent=urgent)
             return
-        live.conv = step.conversation
-        self._log_errors(step)
-        conv = step.conversation
+        live.conv = conv = step.conversation
+        if step.errors:
+            self._log_errors(step)
         if conv.ended:
             await self._forget(conv.id)
         elif save:

@@ -388,9 +388,10 @@ class App:
             path: str = scope["path"]
             if scope.get("root_path"):
                 path = route_path(scope)
-            if path.startswith(self._event_route):
-                parts = path[len(self._event_route) :].split("/")
-                if len(parts) == 3 and all(parts):
+            prefix = self._event_route
+            if path.startswith(prefix):
+                parts = path[len(prefix) :].split("/")
+                if len(parts) == 3 and "" not in parts:
                     cid, iid, name = parts
                     await self._events.event(scope, receive, send, cid, iid, name)
                     return
