@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import gc
 import importlib
+import os
 import re
 import sys
 import tracemalloc
@@ -120,6 +121,15 @@ async def _open(app: Any, n: int, gzip: bool) -> list[Tab]:
     return tabs
 
 
+def _rss() -> int:
+    """This process's resident memory, in bytes (Linux), else 0."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 def _types() -> Counter[str]:
     return Counter(type(o).__qualname__ for o in gc.get_objects())
 
@@ -145,6 +155,7 @@ async def main() -> None:
     )
     ap.add_argument("--gzip", action="store_true", help="the streams accept gzip, as browsers do")
     ap.add_argument("--top", type=int, default=20, help="allocation sites to list")
+    ap.add_argument("--rss", action="store_true", help="only the resident memory per tab")
     args = ap.parse_args()
     sys.path.insert(0, args.repo)
     module, _, attr = args.app.partition(":")
@@ -155,6 +166,13 @@ async def main() -> None:
         await tab.close()
     await asyncio.sleep(0.05)
     gc.collect()
+    if args.rss:
+        rss = _rss()
+        tabs = await _open(app, args.n, args.gzip)
+        await asyncio.sleep(0.05)
+        gc.collect()
+        print(f"{args.n} idle tabs: {(_rss() - rss) / args.n:,.0f} bytes of RSS per tab")
+        return
     tracemalloc.start(1)
     base = _sites()
     gc.collect()
