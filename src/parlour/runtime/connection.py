@@ -77,7 +77,8 @@ class Connection:
         """The writer should check its request again (see `nudge`)."""
         self.idle = False
         """Nothing taken since the last sweep of the `Heartbeat` (set by it, cleared by take)."""
-        self._queue: list[Fragment] = []  # a list, not a deque: 56 bytes idle, not 760
+        self._queue: list[Fragment] | None = None
+        """What is queued; None when nothing is (an idle stream holds no list: 56 bytes)."""
         self._urgent = False
         # One future while the writer waits, resolved by the push that ends the wait: an idle
         # stream holds no Event objects, no task and no timer, only this.
@@ -87,10 +88,11 @@ class Connection:
         self._wants_urgent = False
 
     def __repr__(self) -> str:
-        return f"Connection(cid={self.cid!r}, id={self.id}, queued={len(self._queue)})"
+        return f"Connection(cid={self.cid!r}, id={self.id}, queued={len(self)})"
 
     def __len__(self) -> int:
-        return len(self._queue)
+        queue = self._queue
+        return 0 if queue is None else len(queue)
 
     @property
     def waiting(self) -> bool:
@@ -122,6 +124,8 @@ class Connection:
         if seq is not None:
             self.seq = seq
         queue = self._queue
+        if queue is None:
+            queue = self._queue = []
         for fragment in fragments:
             if (
                 queue
@@ -129,15 +133,14 @@ class Connection:
                 and fragment.key is not None
                 and fragment.mode in _REPLACING
             ):
-                self._supersede(fragment)
-                queue = self._queue
+                queue = self._supersede(queue, fragment)
             queue.append(fragment)
-        if len(self._queue) > self.limit:
+        if len(queue) > self.limit:
             # Drop the page patches (a full render replaces them), keep what changes state.
-            kept: list[Fragment] = [f for f in self._queue if not isinstance(f, Elements)]
+            kept: list[Fragment] = [f for f in queue if not isinstance(f, Elements)]
             if len(kept) > self.limit:
                 kept = []  # a flood of scripts/signals: nothing bounded can keep them all
-            self.coalesced += len(self._queue) - len(kept)
+            self.coalesced += len(queue) - len(kept)
             self._queue = kept
             self.stale = True
         if not self._wants_urgent or self._urgent or self.stale:
@@ -146,11 +149,10 @@ class Connection:
     def offer(self, fragments: tuple[Fragment, ...]) -> None:
         """`push(fragments, urgent=True)` for a fan-out: the same, made short for the usual
         case (an idle stream, its queue empty), since it runs once per viewer per update."""
-        queue = self._queue
-        if queue or self.closed or len(fragments) > self.limit:
+        if self._queue or self.closed or len(fragments) > self.limit:
             self.push(fragments, urgent=True)
             return
-        queue.extend(fragments)
+        self._queue = list(fragments)
         self._urgent = True
         listener = self._listener
         if listener is not None:
@@ -187,20 +189,23 @@ class Connection:
             if timer is not None:
                 timer.cancel()
 
-    def _supersede(self, fragment: Elements) -> None:
+    def _supersede(self, queue: list[Fragment], fragment: Elements) -> list[Fragment]:
+        """The queue without what `fragment` supersedes (the queue itself when nothing)."""
         full = fragment.key == ROOT_SELECTOR
-        before = len(self._queue)
+        before = len(queue)
         kept = [
             f
-            for f in self._queue
+            for f in queue
             if not (
                 isinstance(f, Elements)
                 and ((full and f.selector != OVERLAY_SELECTOR) or f.key == fragment.key)
             )
         ]
-        if len(kept) != before:
-            self.coalesced += before - len(kept)
-            self._queue = kept
+        if len(kept) == before:
+            return queue
+        self.coalesced += before - len(kept)
+        self._queue = kept
+        return kept
 
     async def take(
         self, timeout: float | None = None, *, window: float | Callable[[], float] = 0.0
@@ -271,14 +276,15 @@ class Connection:
         self.idle = False
         self._urgent = False
         queue = self._queue
-        if not queue and not self.stale and not self.closed:
-            return None
-        # A copy, and the list kept: a new empty queue per batch would stay alive until the
-        # next, one more object per stream for the collector to scan.
-        batch = queue[:]
-        queue.clear()
-        self.sent += len(batch)
-        return batch
+        if not queue:
+            if not self.stale and not self.closed:
+                return None
+            queue = []
+        # The queue itself: the next push starts a new one, and a stream that waits holds no
+        # list (nor one more object for the collector to scan during a fan-out).
+        self._queue = None
+        self.sent += len(queue)
+        return queue
 
     def beat(self) -> bool:
         """Wake a writer waiting for a batch (not one inside its coalescing window): it finds
@@ -304,7 +310,11 @@ class Connection:
 
     def close(self) -> None:
         """End the stream after what is queued (the conversation ended or was replaced)."""
-        self._queue.append(Close())
+        queue = self._queue
+        if queue is None:
+            self._queue = [Close()]
+        else:
+            queue.append(Close())
         self.closed = True
         self._wake()
 
