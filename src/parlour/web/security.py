@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
@@ -353,12 +353,18 @@ class Guard:
 
     def secure(self, scope: Scope, send: Send) -> Send:
         """`send` adding the security headers to the response's start (and making a redirect
-        to the request's own host relative)."""
+        to the request's own host relative).
 
-        async def secure_send(message: Message) -> None:
+        A plain function handing back the server's own awaitable: every message of every
+        response passes here (each batch of a stream), and a coroutine of ours around each
+        would cost more than what it does.
+        """
+        secured = self._secured
+
+        def secure_send(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
-                message = self._secured(scope, message)
-            await send(message)
+                message = secured(scope, message)
+            return send(message)
 
         return secure_send
 
