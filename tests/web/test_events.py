@@ -31,7 +31,7 @@ class Counter(Component):
         self.count += 1
 
 
-async def post(app: App, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> int:
+async def post(app: Any, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> int:
     """POST through the app with exactly these raw header pairs; the status."""
     scope: dict[str, Any] = {
         "type": "http",
@@ -99,3 +99,26 @@ async def test_no_header_value_makes_a_click_fail_with_a_5xx(make_app: MakeApp) 
         status = await post(app, path, [host, (b"cookie", value)], b"{}")
         assert status == 403, (value, status)
         assert await post(app, path, [(b"host", value), (b"cookie", cookie)]) == 400, value
+
+
+async def test_a_middleware_that_changes_the_answer_of_one_click_changes_no_other(
+    make_app: MakeApp,
+) -> None:
+    """The 204's start message is the app's to reuse only if nobody changes it: a middleware
+    around the app may (Starlette's CORS adds its headers to the list it is given)."""
+    app, path, cookie = await a_click(make_app)
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def stamping(scope: Any, receive: Any, send: Any) -> None:
+        async def stamp(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-stamp", b"1"))  # in place
+                seen.append(list(message["headers"]))
+            await send(message)
+
+        await app(scope, receive, stamp)
+
+    for _ in range(3):
+        assert await post(stamping, path, [(b"host", b"localhost"), (b"cookie", cookie)]) == 204
+    assert [[k for k, _ in headers].count(b"x-stamp") for headers in seen] == [1, 1, 1]
+    assert all((b"x-content-type-options", b"nosniff") in headers for headers in seen)

@@ -176,7 +176,10 @@ class Events:
             response = busy(exc.reason)  # shed load: the client retries (not a refusal)
         else:
             if response is None:
-                await send(self._no_content)
+                # A new start message each time (its headers made once): a middleware around
+                # the app may change the message it is given (Starlette's CORS adds headers).
+                start = self._no_content
+                await send({"type": start["type"], "status": 204, "headers": [*start["headers"]]})
                 await send(EMPTY)
                 return
             _log_refusal(scope, response)
