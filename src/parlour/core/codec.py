@@ -211,9 +211,8 @@ class _Stored(msgspec.Struct, kw_only=True):
 
 
 class _Head(msgspec.Struct):
-    """`_Stored` as a save writes it: the same fields in the same order, so the same bytes,
-    built positionally from the conversation's own values (its tuples and dicts as they are,
-    instances, timers and subscriptions as the arrays their structs are written as)."""
+    """`_Stored` as a save writes it (the same fields in order, so the same bytes), made from
+    the conversation's own values; instances, timers and subscriptions as arrays."""
 
     v: int
     id: str
@@ -294,8 +293,7 @@ def _stored_keyed(keyed: Mapping[str, KeyedSlot]) -> dict[str, list[Any]]:
 
 
 def _stored_instance(inst: Instance) -> list[Any]:
-    """An instance as `_StoredInstance` is written: the same array, made without a Struct
-    (a save encodes every instance of the head and of history's first record)."""
+    """An instance as `_StoredInstance` is written: the same array, without a Struct."""
     keyed, children, state = inst.keyed, inst.children, inst.state
     return [
         inst.iid,
@@ -311,23 +309,13 @@ def _stored_instance(inst: Instance) -> list[Any]:
 
 
 def _stored_change(inst: Instance, prior: Instance | None) -> list[Any]:
-    """An instance in a delta, as `_StoredChange` is written."""
+    """An instance in a delta, as `_StoredChange` is written (a new one: as in a record)."""
     if prior is None:
-        return [
-            inst.iid,
-            type(inst.component).__parlour_name__,
-            msgspec.Raw(inst.encoded_state()),
-            inst.parent,
-            inst.resume,
-            _dict(inst.children),
-            _stored_keyed(inst.keyed),
-            inst.slot,
-            inst.previous,
-        ]
+        return _stored_instance(inst)
     return [
         inst.iid,
         "" if type(prior.component) is type(inst.component) else inst.type_name,
-        msgspec.Raw(inst.encoded_state()),
+        _Raw(inst.encoded_state()),
         inst.parent,
         inst.resume,
         None if prior.children == inst.children else _dict(inst.children),
@@ -341,8 +329,8 @@ def _stored_timers(timers: tuple[Timer, ...]) -> list[list[Any]]:
     return [[t.id, t.iid, t.due, t.method, t.payload] for t in timers]
 
 
-def _stored_subscriptions(subscriptions: tuple[Subscription, ...]) -> list[list[str]]:
-    return [[s.iid, s.pattern, s.method] for s in subscriptions]
+def _stored_subscriptions(subs: tuple[Subscription, ...]) -> list[list[str]]:
+    return [[s.iid, s.pattern, s.method] for s in subs]
 
 
 def _instance(si: _StoredInstance, type_name: str) -> Instance:
@@ -401,19 +389,12 @@ def _encode_delta(before: Conversation, conv: Conversation) -> bytes:
         gone = set(removed)
         applied = [iid for iid in old if iid not in gone] + [iid for iid in new if iid not in old]
         reordered = None if applied == order else order
-    timers, subscriptions = conv.timers, conv.subscriptions
-    return _encoder.encode(
-        [
-            None if conv.stack == before.stack else conv.stack,
-            changed,
-            removed,
-            reordered,
-            conv.next_id,
-            conv.last_url,
-            None if timers is before.timers or timers == before.timers else _stored_timers(timers),
-            None if subscriptions == before.subscriptions else _stored_subscriptions(subscriptions),
-        ]
-    )
+    stack = None if conv.stack == before.stack else conv.stack
+    timers = None if conv.timers == before.timers else _stored_timers(conv.timers)
+    subs = conv.subscriptions
+    subs = None if subs == before.subscriptions else _stored_subscriptions(subs)
+    delta = [stack, changed, removed, reordered, conv.next_id, conv.last_url, timers, subs]
+    return _encoder.encode(delta)
 
 
 def _apply_delta(before: Conversation, record: bytes) -> Conversation:
