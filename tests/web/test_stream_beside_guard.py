@@ -1,6 +1,6 @@
-"""The stream route served beside the app's guard (as the event route is), so that an idle
+"""The stream route is served beside the app's guard (as the event route is), so that an idle
 stream does not keep the guard's layers alive: the stream checks the Host and adds the
-security headers itself, exactly as the guard would."""
+security headers itself, exactly as the guard would. The requests here go through the App."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from tests.web.test_stream_writer import stream_scope
 async def call_stream(
     app: Any, scope: dict[str, Any], cid: str
 ) -> tuple[asyncio.Task[None], asyncio.Queue[Any], asyncio.Event]:
-    streams = app._streams  # the route as App.__call__ would call it beside the guard
-    streams.guard = app._events.guard
     sent: asyncio.Queue[Any] = asyncio.Queue()
     gone = asyncio.Event()
     asked = False
@@ -30,7 +28,7 @@ async def call_stream(
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    request = asyncio.ensure_future(streams(scope, receive, sent.put, cid))
+    request = asyncio.ensure_future(app(scope, receive, sent.put))
     return request, sent, gone
 
 
@@ -89,3 +87,30 @@ async def test_beside_the_guard_another_sessions_stream_is_refused_with_the_head
         start = await sent.get()
     assert start["status"] == 403
     assert header(start, b"x-content-type-options") == b"nosniff"
+
+
+async def test_a_middleware_that_changes_one_streams_start_changes_no_other(
+    make_app: MakeApp,
+) -> None:
+    """The stream's start message is prepared once; a middleware around the app may change
+    the message it is given in place (Starlette's CORS adds its headers)."""
+    app, client, cid = await opened(make_app)
+
+    async def stamping(scope: Any, receive: Any, send: Any) -> None:
+        async def stamp(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-stamp", b"1"))  # in place
+            await send(message)
+
+        await app(scope, receive, stamp)
+
+    stamps: list[int] = []
+    for _ in range(3):
+        request, sent, gone = await call_stream(stamping, stream_scope(client, cid), cid)
+        async with asyncio.timeout(5):
+            start = await sent.get()
+        stamps.append([k for k, _ in start["headers"]].count(b"x-stamp"))
+        gone.set()
+        async with asyncio.timeout(5):
+            await request
+    assert stamps == [1, 1, 1]

@@ -385,7 +385,13 @@ _REMEMBERED_PAYLOAD = 200
 """Longer payloads (as JSON) are not remembered, so the bounded cache stays small."""
 
 
-@lru_cache(maxsize=4096)
+_ON_CACHE = 512
+"""How many `on()` attributes are remembered: those of the tabs being clicked (a counter's
+two buttons on 256 tabs). Each is ~440 bytes, kept while it is among the newest; a bigger
+bound turned every idle open tab into ~0.9 KB of cache (the stream's memory benchmark)."""
+
+
+@lru_cache(maxsize=_ON_CACHE)
 def _on_attribute(
     cls: type[Component],
     base: str,

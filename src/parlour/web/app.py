@@ -196,6 +196,7 @@ class App:
         self.runtime.on_end = self._uploads.ended(on_end)
         self._hot = self.base + "/"
         self._event_route = f"{self.base}/{EVENT}/"
+        self._stream_route = f"{self.base}/{STREAM}/"
         self._guard()
         static = StaticFiles(self._datastar, self.assets.files)
         recovery = Recovery(self.runtime, self._ownership)
@@ -379,22 +380,33 @@ class App:
         of every route; the event route asks the same guard's parts itself."""
         self._guarded = guard(self._serve, allowed_hosts=self._allowed_hosts, policy=self.policy)
         self._events.guard = self._guarded
+        self._streams.guard = self._guarded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._started and scope["method"] == "POST":
-            # A click: `event/CID/IID/NAME` is matched here and its route checks the Host
-            # itself, with the guard's cached answer (it reads the headers anyway), instead of
-            # passing through the guard's layers (docs/decisions/0011-click-path-by-hand.md).
-            path: str = scope["path"]
-            if scope.get("root_path"):
-                path = route_path(scope)
-            prefix = self._event_route
-            if path.startswith(prefix):
-                parts = path[len(prefix) :].split("/")
-                if len(parts) == 3 and "" not in parts:
-                    cid, iid, name = parts
-                    await self._events.event(scope, receive, send, cid, iid, name)
-                    return
+        if scope["type"] == "http" and self._started:
+            # A click (`POST event/CID/IID/NAME`) and a tab's stream (`GET sse/CID`) are matched
+            # here and their routes check the Host themselves, with the guard's cached answer
+            # (they read the headers anyway), instead of passing through the guard's layers: an
+            # idle stream awaited inside them kept their frames alive, 1.5 KB per open tab
+            # (docs/decisions/0011-click-path-by-hand.md, 0013-the-click-and-the-htpy-floor.md).
+            method = scope["method"]
+            if method == "POST" or method == "GET":
+                path: str = scope["path"]
+                if scope.get("root_path"):
+                    path = route_path(scope)
+                if method == "POST":
+                    prefix = self._event_route
+                    if path.startswith(prefix):
+                        parts = path[len(prefix) :].split("/")
+                        if len(parts) == 3 and "" not in parts:
+                            cid, iid, name = parts
+                            await self._events.event(scope, receive, send, cid, iid, name)
+                            return
+                elif path.startswith(self._stream_route):
+                    cid = path[len(self._stream_route) :]
+                    if cid and "/" not in cid:
+                        await self._streams(scope, receive, send, cid)
+                        return
         await self._guarded(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:

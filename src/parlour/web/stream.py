@@ -187,7 +187,10 @@ class Streams:
         retry = random.randint(500, 2000)
         self._beats.add(connection)
         try:
-            await send(self._starts[gzip is not None])
+            # A start of its own for each stream: a middleware around the app may change the
+            # message it is given in place (Starlette's CORS adds its headers).
+            start = self._starts[gzip is not None]
+            await send({**start, "headers": [*start["headers"]]})
         except BaseException:
             self._close(connection, None, gzip)
             raise
