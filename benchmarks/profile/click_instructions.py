@@ -24,7 +24,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +31,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WARM = 200
+sys.path.insert(0, str(HERE))
+
+from callgrind import instructions, revision_src, toggle  # noqa: E402
 
 
 async def _clicks(n: int) -> None:
@@ -46,58 +48,26 @@ async def _clicks(n: int) -> None:
     async with contextlib.AsyncExitStack() as stack:
         shell = await client.get("/")
         found = re.search(r"/_parlour/sse/([A-Za-z0-9_-]+)", shell.text)
-        assert shell.status == 200 and found is not None, "no conversation in the shell"
+        assert shell.status == 200, shell.status
+        assert found is not None, "no conversation in the shell"
         cid = found.group(1)
         stream = await stack.enter_async_context(client.stream(f"/_parlour/sse/{cid}"))
         await stream.next_event()  # the full render
         path = f"/_parlour/event/{cid}/p1/inc"
         for i in range(WARM + n):
             if i == WARM:
-                _toggle()
+                toggle()
             response = await client.post(path, json={})
             assert response.status == 204, response.status
             patch = await stream.next_event()
             assert f'class="count">{i + 1}<' in patch.elements, patch
             await stream.next_event()  # the address bar's `?n=` (the counter's `url()`)
-        _toggle()
+        toggle()
     await app.runtime.close()
 
 
-def _toggle() -> None:
-    """Switch callgrind's instrumentation (a no-op outside valgrind)."""
-    subprocess.run(
-        ["callgrind_control", "-i", "on" if not _toggle.on else "off", str(os.getpid())],
-        check=False,
-        capture_output=True,
-    )
-    _toggle.on = not _toggle.on
-
-
-_toggle.on = False  # type: ignore[attr-defined]
-
-
 def _count(src: Path, n: int, workdir: Path) -> int:
-    out = workdir / f"callgrind.{n}.out"
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=f"{src}{os.pathsep}{REPO}")
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            __file__,
-            "--child",
-            str(n),
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=900,
-    )
-    totals = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
-    assert totals is not None, f"no totals in {out}"
-    return int(totals.group(1))
+    return instructions(__file__, ["--child", str(n)], src, workdir)
 
 
 def measure(src: Path) -> float:
@@ -121,12 +91,8 @@ def main() -> None:
         print(f"{measure(REPO / 'src'):8.0f}k instructions per click  (this checkout)")
         return
     for rev in args.rev:
-        with tempfile.TemporaryDirectory(prefix="parlour-rev-") as tmp:
-            archive = subprocess.run(
-                ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-            print(f"{measure(Path(tmp) / 'src'):8.0f}k instructions per click  ({rev})", flush=True)
+        with revision_src(rev) as src:
+            print(f"{measure(src):8.0f}k instructions per click  ({rev})", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import asyncio
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -37,7 +36,7 @@ REPO = HERE.parents[1]
 WARM = 200
 sys.path.insert(0, str(HERE))
 
-from click_instructions import _toggle  # noqa: E402
+from callgrind import instructions, revision_src, toggle  # noqa: E402
 
 
 def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
@@ -101,14 +100,14 @@ async def _fanout(n: int, k: int) -> None:
     key = view_key("instructions")
     for i in range(WARM // 10 + n):
         if i == WARM // 10:
-            _toggle()
+            toggle()
         patch = (Elements(f'<p id="shared">update {i}</p>', key=key),)
         before = sent
         for connection in connections:
             connection.offer(patch)
         while sent < before + k:  # noqa: ASYNC110 (counting turns)
             await asyncio.sleep(0)
-    _toggle()
+    toggle()
     gone.set_result(None)
     await asyncio.gather(*requests)
     await app.runtime.close()
@@ -179,10 +178,10 @@ async def _pushes(n: int) -> None:
     before = sent
     for i in range(WARM + n):
         if i == WARM:
-            _toggle()
+            toggle()
         connection.push(batch, seq=live.seq + i + 1, urgent=True)
         await asyncio.sleep(0)
-    _toggle()
+    toggle()
     assert sent - before == WARM + n, (sent, before)
     gone.set_result(None)
     await request
@@ -190,29 +189,7 @@ async def _pushes(n: int) -> None:
 
 
 def _count(src: Path, n: int, workdir: Path, fanout: int = 0) -> int:
-    out = workdir / f"callgrind.{n}.out"
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=f"{src}{os.pathsep}{REPO}")
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            __file__,
-            "--child",
-            str(n),
-            "--fanout",
-            str(fanout),
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=900,
-    )
-    totals = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
-    assert totals is not None, f"no totals in {out}"
-    return int(totals.group(1))
+    return instructions(__file__, ["--child", str(n), "--fanout", str(fanout)], src, workdir)
 
 
 def measure(src: Path, fanout: int = 0) -> float:
@@ -250,12 +227,8 @@ def main() -> None:
             f"{measure(Path(src), args.fanout):8.1f}k instructions per {what}  ({src})", flush=True
         )
     for rev in args.rev:
-        with tempfile.TemporaryDirectory(prefix="parlour-rev-") as tmp:
-            archive = subprocess.run(
-                ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-            per = measure(Path(tmp) / "src", args.fanout)
+        with revision_src(rev) as src:
+            per = measure(src, args.fanout)
             print(f"{per:8.1f}k instructions per {what}  ({rev})", flush=True)
 
 
