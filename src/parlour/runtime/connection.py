@@ -154,15 +154,7 @@ class Connection:
             return
         self._queue = list(fragments)
         self._urgent = True
-        listener = self._listener
-        if listener is not None:
-            self._listener = None
-            self._wants_urgent = False
-            listener.wake()
-            return
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
     def _wake(self) -> None:
         listener = self._listener
