@@ -63,23 +63,7 @@ class WireStream:
 async def wire_stream(
     app: App, client: AsgiClient, cid: str, headers: Mapping[str, str] = GZIP
 ) -> AsyncIterator[WireStream]:
-    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    raw = {"host": "testserver", "cookie": cookie, **headers}
-    path = f"/_parlour/sse/{cid}"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in raw.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = client.scope("GET", f"/_parlour/sse/{cid}", headers)
     gone = asyncio.Event()
     queue: asyncio.Queue[Any] = asyncio.Queue()
 

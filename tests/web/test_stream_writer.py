@@ -14,22 +14,7 @@ from tests.web.test_shared_views import Board, score_app
 
 
 def stream_scope(client: AsgiClient, cid: str) -> dict[str, Any]:
-    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    path = f"/_parlour/sse/{cid}"
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    return client.scope("GET", f"/_parlour/sse/{cid}")
 
 
 async def open_request(

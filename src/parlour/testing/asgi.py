@@ -46,6 +46,13 @@ class AsgiClient:
         self.root_path = root_path
         self.cookies: dict[str, str] = {}
 
+    def scope(
+        self, method: str, path: str, headers: Mapping[str, str] | None = None, query: str = ""
+    ) -> dict[str, Any]:
+        """The ASGI scope this client would send (its host and cookies included), for a test
+        that calls the app itself, e.g. to drive a stream's `receive` and `send` by hand."""
+        return self._scope(method, path, headers or {}, query)
+
     def _scope(
         self, method: str, path: str, headers: Mapping[str, str], query: str
     ) -> dict[str, Any]:
