@@ -334,21 +334,25 @@ async def test_with_the_real_window_a_stream_gets_at_most_one_batch_per_flush(
 
 
 async def test_queues_stay_bounded_and_a_stalled_tab_resnapshots_to_the_final_state(
-    console: Console, hub: Hub, open_tab: OpenTab
+    console: Console, hub: Hub, open_tab: OpenTab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hold_window(console)
     runtime = console.pages.runtime
     runtime.queue_limit = 16  # fewer than the 70 rows one flush may change
     lengths: dict[int, int] = {}
+    push = Connection.push
+
+    def pushed(
+        self: Connection, fragments: Any, *, seq: int | None = None, urgent: bool = False
+    ) -> None:
+        push(self, fragments, seq=seq, urgent=urgent)
+        if self.id in lengths:
+            lengths[self.id] = max(lengths[self.id], len(self))
+
+    monkeypatch.setattr(Connection, "push", pushed)  # the runtime's fan-out calls push
 
     def watch(connection: Connection) -> None:
-        push = connection.push
-
-        def pushed(fragments: Any, *, seq: int | None = None, urgent: bool = False) -> None:
-            push(fragments, seq=seq, urgent=urgent)
-            lengths[connection.id] = max(lengths.get(connection.id, 0), len(connection))
-
-        connection.push = pushed  # the runtime's fan-out calls connection.push
+        lengths[connection.id] = len(connection)
 
     # The reader falls behind too and resnapshots: a remove queued before its fresh full
     # render may name log entries that render no longer has, which the browser ignores.

@@ -45,6 +45,7 @@ def plain_click(fold: Fold, iid: str, comp: Component, snapshot: Snapshot) -> St
         fold.last_url = url
         fold.frags.append(fr.History(fold.depth, url, mode))
     settle(fold)
+    fold.close()
     # The kernel's `_finish`, knowing that no effect ran: the stack, ids, timers and
     # subscriptions are the old ones, and there are no commands. (A new field of Conversation
     # is added here too, as in `kernel._finish` and `conversation.without_history`.)

@@ -33,7 +33,7 @@ from typing import Any, cast
 import msgspec
 
 from .component import lookup
-from .conversation import Conversation, Instance, KeyedSlot, Subscription, Timer
+from .conversation import EMPTY, Conversation, Instance, KeyedSlot, Subscription, Timer
 from .state import decode_state
 
 __all__ = [
@@ -341,8 +341,8 @@ def _instance(si: _StoredInstance, type_name: str) -> Instance:
         component=decode_state(cls, state),
         parent=si.parent,
         resume=si.resume,
-        children=si.children,
-        keyed=_keyed(si.keyed),
+        children=si.children or EMPTY,
+        keyed=_keyed(si.keyed) if si.keyed else EMPTY,
         slot=si.slot,
         previous=si.previous,
         state=state,

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .component import Component
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .codec import Snapshot
 
 __all__ = [
+    "EMPTY",
     "Conversation",
     "Instance",
     "KeyedSlot",
@@ -54,13 +56,20 @@ __all__ = [
 ]
 
 
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+"""The children (or keyed lists) of an instance that has none: one read-only mapping shared by
+all, where an empty dict each would cost every instance of every open conversation 64 bytes.
+The kernel never changes these mappings in place (it builds a new one), so sharing is safe,
+and read-only makes it certain."""
+
+
 @dataclass(frozen=True, slots=True)
 class KeyedSlot:
     """A keyed list of children: their order, key -> iid, and key -> spec (to spot changes)."""
 
     order: tuple[str, ...] = ()
-    children: Mapping[str, str] = field(default_factory=lambda: {})
-    specs: Mapping[str, bytes] = field(default_factory=lambda: {})
+    children: Mapping[str, str] = EMPTY
+    specs: Mapping[str, bytes] = EMPTY
 
 
 @fast_init
@@ -70,8 +79,8 @@ class Instance:
     component: Component
     parent: str | None = None
     resume: str | None = None
-    children: Mapping[str, str] = field(default_factory=lambda: {})
-    keyed: Mapping[str, KeyedSlot] = field(default_factory=lambda: {})
+    children: Mapping[str, str] = EMPTY
+    keyed: Mapping[str, KeyedSlot] = EMPTY
     slot: str | None = None
     previous: str | None = None
     rendered: bool = False

@@ -16,6 +16,7 @@ the instance tree (see `tree`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from .render import Host
 
 __all__ = ["ErrorReport", "Fold", "Step", "record_diff", "unchanged"]
+
+_SHARED_IDS = 1024
+"""Instance ids numbered below this are interned (a bounded set, whatever the conversations)."""
 
 
 @fast_init
@@ -79,6 +83,12 @@ class Fold:
         self.host: Host | None = None
         self.mounts: dict[str, Mount] = {}
 
+    def close(self) -> None:
+        """The fold is over: its components' host lets go of it (`render.Host`)."""
+        host = self.host
+        if host is not None:
+            host.release()
+
     @property
     def cid(self) -> str:
         return self.conv.id
@@ -94,7 +104,10 @@ class Fold:
     def new_id(self, prefix: str = "p") -> str:
         n = self.next_id
         self.next_id += 1
-        return f"{prefix}{n}"
+        iid = f"{prefix}{n}"
+        # Every conversation numbers its instances from 1: the first ids are one string for
+        # all of them rather than one each (an idle tab holds its ids several times over).
+        return sys.intern(iid) if n < _SHARED_IDS else iid
 
     def push_history(self, snapshot: Snapshot) -> None:
         self.history.append(snapshot)

@@ -278,6 +278,7 @@ def finish(conv: Conversation, now: float) -> Step:
 def _finish(fold: Fold) -> Step:
     """Settle, and build the Step: the new conversation, what the page and the world get."""
     settle(fold)
+    fold.close()
     old = fold.conv
     # Positionally, in field order (`dataclasses.replace` costs a few µs on every click):
     # a new field of Conversation is added here too.

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-import weakref
 from typing import Any
 
 from htpy import BaseElement, Element, VoidElement
@@ -55,24 +54,32 @@ __all__ = [
 class Host:
     """What a component may ask the kernel during render: its children's HTML.
 
-    It holds its fold weakly: a component keeps its mount after the fold that mounted it is
-    over, so a strong reference would chain every conversation value to the one before it,
-    and memory would grow with every event whatever `history_limit` says.
+    It holds its fold only while the fold lasts (`Fold.close` lets go): a component keeps
+    its mount after the fold that mounted it is over, so a reference kept beyond the fold
+    would chain every conversation value to the one before it, and memory would grow with
+    every event whatever `history_limit` says. (Letting go by hand rather than holding the
+    fold weakly spares every idle conversation a weak reference: 80 bytes.)
     """
 
+    __slots__ = ("_current",)
+
     def __init__(self, fold: Fold) -> None:
-        self._ref = weakref.ref(fold)
+        self._current: Fold | None = fold
+
+    def release(self) -> None:
+        """The fold is over: what its components ask from now on is refused."""
+        self._current = None
 
     @property
     def _fold(self) -> Fold:
-        fold = self._ref()
+        fold = self._current
         if fold is None:
             raise RuntimeError("slot() and keyed() can only be used inside render()")
         return fold
 
     @property
     def can_go_back(self) -> bool:
-        fold = self._ref()
+        fold = self._current
         return fold is not None and bool(fold.history)
 
     def render_slot(self, iid: str, slot: str) -> Markup:

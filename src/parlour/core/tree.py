@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from .component import Component
-from .conversation import Conversation, Instance
+from .conversation import EMPTY, Conversation, Instance
 from .fold import Fold
 from .render import mount
 from .state import clone, encode_checked
@@ -62,7 +62,7 @@ def instantiate(
         component=comp,
         parent=parent,
         resume=resume,
-        children=children,
+        children=children or EMPTY,
         slot=slot,
         previous=previous,
         state=encode_checked(comp),

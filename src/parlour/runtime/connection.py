@@ -58,6 +58,29 @@ class Listener(Protocol):
 class Connection:
     """The outgoing, coalescing queue of one SSE stream of conversation `cid`."""
 
+    # Slots: every open stream holds one, idle or not (56 bytes less each than a dict's).
+    __slots__ = (
+        "__weakref__",
+        "_listener",
+        "_queue",
+        "_urgent",
+        "_waiter",
+        "_wants_urgent",
+        "cid",
+        "closed",
+        "coalesced",
+        "epoch",
+        "gone",
+        "id",
+        "idle",
+        "limit",
+        "nudged",
+        "replayed",
+        "sent",
+        "seq",
+        "stale",
+    )
+
     def __init__(self, cid: str, *, limit: int = 500) -> None:
         self.cid = cid
         self.id = next(_ids)

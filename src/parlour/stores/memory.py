@@ -55,7 +55,7 @@ class MemoryStore:
             check_cid(cid)
         if type(touched) is not float or touched - touched != 0.0:  # not a finite float
             touched = check_touched(touched)
-        rows[cid] = (data, touched, records)
+        rows[cid] = (data, touched, records or None)  # no empty list held per conversation
 
     async def load(self, cid: str) -> bytes | None:
         self._check_open()
