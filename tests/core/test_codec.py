@@ -4,7 +4,8 @@ A save builds the head, history's first record and each delta from the conversat
 values (tuples, dicts, arrays) rather than through the decoding structs (decision 0011: the
 save runs on every click). These tests pin that written form to the structs, byte for byte,
 for conversations with children, keyed lists, timers, subscriptions, a parked frame and
-removed instances.
+removed instances; and format 3 (arrays) beside the maps of formats 1 and 2 that stores
+written by earlier releases hold.
 """
 
 from __future__ import annotations
@@ -13,13 +14,24 @@ from dataclasses import replace
 from typing import Any
 
 import msgspec
+import pytest
 from examples.todo import TodoList
 
 from parlour.core import codec
-from parlour.core.codec import decode, encode, encode_head, history_records, join
+from parlour.core.codec import FormatError, decode, encode, encode_head, history_records, join
 from parlour.core.conversation import Conversation, Instance, KeyedSlot
 from parlour.testing import Harness
-from tests.core.test_conversation import Shop, busy_conversation
+from tests.core.test_conversation import (
+    STORED_FIELDS,
+    Board,
+    Shop,
+    board_history,
+    busy_conversation,
+    fields,
+    format_2,
+    is_full_record,
+    record_of,
+)
 
 
 def _keyed(keyed: Any) -> dict[str, codec._StoredKeyed]:  # pyright: ignore[reportPrivateUsage]
@@ -185,3 +197,115 @@ def test_what_is_written_is_read_back_the_same() -> None:
         data = join(encode_head(conv), history_records(conv))
         assert data == encode(conv)
         assert encode(decode(data)) == data
+
+
+# -- format 3: arrays, not maps; formats 1 and 2 still read -----------------------------------
+
+
+def history_of(conv: Conversation) -> list[tuple[Any, ...]]:
+    return [record_of(s.conversation()) for s in conv.history]
+
+
+def test_a_head_is_an_array_smaller_than_the_map_by_exactly_its_key_names() -> None:
+    names = sum(len(msgspec.msgpack.encode(name)) for name in STORED_FIELDS)
+    for conv in variety():
+        head = encode_head(conv)
+        assert isinstance(msgspec.msgpack.decode(head), list)
+        assert fields(head)["v"] == codec.FORMAT_VERSION == 3
+        assert len(format_2(head)) - len(head) == names  # 127 bytes less, of a few hundred
+
+
+def test_conversations_stored_by_the_release_before_format_3_still_read() -> None:
+    for conv in [*variety(), board_history().conversation]:
+        old = format_2(encode(conv))
+        assert isinstance(msgspec.msgpack.decode(old), dict)
+        again = decode(old)
+        assert record_of(again) == record_of(conv)
+        assert (again.history_base, again.owner, again.created) == (
+            conv.history_base,
+            conv.owner,
+            conv.created,
+        )
+        assert history_of(again) == history_of(conv)
+        # Saved again, it is a head of format 3 and reads back the same.
+        assert fields(encode(again))["v"] == 3
+        assert history_of(decode(encode(again))) == history_of(conv)
+
+
+def test_back_works_through_a_history_stored_by_the_release_before_format_3() -> None:
+    h = board_history()
+    expected = history_of(h.conversation)
+    h.conversation = decode(format_2(encode(h.conversation)))
+    while h.conversation.history:
+        snapshot = h.conversation.history[-1]
+        assert record_of(snapshot.conversation()) == expected[len(h.conversation.history) - 1]
+        h.back()
+
+
+def test_a_conversation_of_format_2_continued_keeps_its_old_records_as_they_are() -> None:
+    h = board_history()
+    old = format_2(encode(h.conversation))
+    h.conversation = decode(old)
+    h.dispatch(None, "click")
+    records = history_records(h.conversation)
+    assert records[: len(fields(old)["history"])] == fields(old)["history"]  # by identity
+    assert isinstance(msgspec.msgpack.decode(records[0]), dict)  # a full record of format 2
+    data = join(encode_head(h.conversation), records)  # a head of format 3, older records
+    assert data == encode(h.conversation)
+    assert fields(data)["v"] == 3
+    assert history_of(decode(data)) == history_of(h.conversation)
+
+
+def test_a_head_of_format_3_joined_with_full_records_of_format_2_and_deltas_reads() -> None:
+    for conv in [*variety(), board_history().conversation]:
+        records = history_records(conv)
+        mixed = [format_2(r) if is_full_record(r) else r for r in records]
+        again = decode(join(encode_head(conv), mixed))
+        assert record_of(again) == record_of(conv)
+        assert history_of(again) == history_of(conv)
+
+
+def test_join_takes_heads_of_format_3_and_2_and_refuses_anything_else() -> None:
+    conv = board_history().conversation
+    records = history_records(conv)
+    assert join(encode_head(conv), records) == encode(conv)
+    assert history_of(decode(join(format_2(encode_head(conv)), records))) == history_of(conv)
+    # One history entry: the stored conversation ends with a full record, whose own bytes
+    # end with an empty list; it is still not a head (its last element is not empty).
+    one = Harness(Shop, cid="shop-3")
+    one.dispatch(None, "add", "tea")
+    assert len(one.conversation.history) == 1
+    whole = encode(one.conversation)
+    assert whole.endswith(b"\x90")
+    for wrong in (whole, b"", b"\x90", b"\x91\x01", b"\xdc\x00", b"junk"):
+        with pytest.raises(FormatError, match="not the head of a stored parlour conversation"):
+            join(wrong, records)
+
+
+def test_an_array_that_is_not_a_conversation_is_refused_clearly() -> None:
+    for wrong in ([3, "shop-1"], ["v", 3]):
+        with pytest.raises(FormatError, match="not a stored parlour conversation"):
+            decode(msgspec.msgpack.encode(wrong))
+
+
+def test_full_records_and_deltas_are_told_apart_whatever_their_lengths() -> None:
+    is_delta = codec._is_delta  # pyright: ignore[reportPrivateUsage]
+    h = Harness(Board, cid="board-2", history_limit=40)
+    h.dispatch(None, "set_notes", ["a", "#b"])
+    for _ in range(20):
+        h.dispatch(None, "click")
+    conv = h.conversation
+    records = history_records(conv)
+    assert len(records) > 15  # the stored history is an array16 too
+    assert [is_delta(r) for r in records] == [False] + [True] * (len(records) - 1)
+    assert records[0][:3] == b"\xdc\x00\x10"  # 16 fields: an array16 header, then `v`
+    assert not is_delta(format_2(records[0]))  # a map
+    assert history_of(decode(encode(conv))) == history_of(conv)
+    # A delta whose stack changed to more than 15 frames starts with an array16 too.
+    deep = replace(conv, stack=tuple(conv.stack) * 17)
+    delta = codec._encode_delta(conv, deep)  # pyright: ignore[reportPrivateUsage]
+    assert delta[1] == 0xDC
+    assert is_delta(delta)
+    assert is_delta(codec._encode_delta(deep, deep))  # pyright: ignore[reportPrivateUsage]
+    assert not is_delta(encode(deep, history=False))
+    assert not any(is_delta(r) for r in (b"", b"\x90", b"\x98", b"junk"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -58,6 +58,43 @@ def busy_conversation() -> Conversation:
     h.dispatch(None, "add", "milk")
     h.dispatch(None, "open")
     return h.conversation
+
+
+STORED_FIELDS = (
+    *("v", "id", "base", "stack", "instances", "history_base", "history_limit", "created"),
+    *("touched", "owner", "next_id", "last_url", "ended", "timers", "subscriptions", "history"),
+)
+"""A stored conversation's fields in order: an array of them in format 3, a map before."""
+
+
+def fields(data: bytes) -> dict[str, Any]:
+    """Stored bytes of any format (a conversation or a full record) as a dict of its fields,
+    to read or change in a test."""
+    stored = msgspec.msgpack.decode(data)
+    if isinstance(stored, dict):
+        return cast(dict[str, Any], stored)
+    return dict(zip(STORED_FIELDS, cast(list[Any], stored), strict=True))
+
+
+def pack(stored: dict[str, Any]) -> bytes:
+    """`stored` (from `fields`) as format 3 writes it: an array of the fields in order."""
+    return msgspec.msgpack.encode([stored[name] for name in STORED_FIELDS])
+
+
+def is_full_record(record: bytes) -> bool:
+    """A full history record (a map in formats 1 and 2, an array starting with its version in
+    format 3), not a delta (an array starting with its stack: a list or nil)."""
+    raw = msgspec.msgpack.decode(record)
+    return isinstance(raw, dict) or isinstance(cast(list[Any], raw)[0], int)
+
+
+def format_2(data: bytes) -> bytes:
+    """What the release before format 3 stored for the same conversation: a map with `v` 2,
+    its full history records maps too (its deltas were the same bytes). Byte for byte what
+    that release's `encode` wrote, the same fields in the same order, as a map."""
+    old = fields(data) | {"v": 2}
+    old["history"] = [format_2(r) if is_full_record(r) else r for r in old["history"]]
+    return msgspec.msgpack.encode(old)
 
 
 def test_encode_decode_encode_gives_the_same_bytes() -> None:
@@ -130,10 +167,10 @@ def test_encoding_without_history_drops_it() -> None:
 
 
 def test_another_format_version_is_refused_clearly() -> None:
-    stored = msgspec.msgpack.decode(encode(busy_conversation()))
+    stored = fields(encode(busy_conversation()))
     stored["v"] = FORMAT_VERSION + 1
     with pytest.raises(FormatError, match=f"format version {FORMAT_VERSION + 1}, this parlour"):
-        decode(msgspec.msgpack.encode(stored))
+        decode(pack(stored))
 
 
 def test_bytes_that_are_not_a_conversation_are_refused() -> None:
@@ -142,10 +179,10 @@ def test_bytes_that_are_not_a_conversation_are_refused() -> None:
 
 
 def test_a_conversation_naming_an_unknown_component_says_what_to_do() -> None:
-    stored = msgspec.msgpack.decode(encode(busy_conversation()))
+    stored = fields(encode(busy_conversation()))
     stored["instances"][0][1] = "gone.Module.Renamed"
     with pytest.raises(UnknownComponentError, match=r"'gone\.Module\.Renamed'.*renamed or removed"):
-        decode(msgspec.msgpack.encode(stored))
+        decode(pack(stored))
 
 
 def test_state_that_cannot_be_stored_fails_to_encode_naming_the_field() -> None:
@@ -285,11 +322,13 @@ def test_every_snapshot_survives_the_delta_codec() -> None:
 
 def test_history_after_the_first_entry_is_stored_as_deltas() -> None:
     conv = board_history().conversation
-    stored = msgspec.msgpack.decode(encode(conv))
-    assert stored["v"] == FORMAT_VERSION == 2
+    stored = fields(encode(conv))
+    assert stored["v"] == FORMAT_VERSION == 3
     first, *rest = stored["history"]
-    assert isinstance(msgspec.msgpack.decode(first), dict)  # a full record
+    assert fields(first)["v"] == FORMAT_VERSION  # a full record
+    assert is_full_record(first)
     assert all(isinstance(msgspec.msgpack.decode(r), list) for r in rest)  # changes only
+    assert not any(is_full_record(r) for r in rest)
     for record, snapshot in zip(rest, conv.history[1:], strict=True):
         assert len(record) < len(snapshot.data())
 
@@ -345,12 +384,12 @@ def test_format_1_conversations_are_still_read() -> None:
     h = board_history()
     conv = h.conversation
 
-    def v1(data: bytes) -> bytes:
-        stored = msgspec.msgpack.decode(data)
+    def v1(data: bytes) -> bytes:  # format 1 stored maps, like format 2
+        stored = fields(data)
         stored["v"] = 1
         return msgspec.msgpack.encode(stored)
 
-    old = msgspec.msgpack.decode(encode(conv, history=False))
+    old = fields(encode(conv, history=False))
     old["v"] = 1
     old["history"] = [v1(s.data()) for s in conv.history]
     old["history_base"] = conv.history_base
@@ -360,7 +399,7 @@ def test_format_1_conversations_are_still_read() -> None:
     ]
     assert record_of(again) == record_of(conv)
     # Saved again, it is written in the current format and reads back the same.
-    assert msgspec.msgpack.decode(encode(again))["v"] == FORMAT_VERSION
+    assert fields(encode(again))["v"] == FORMAT_VERSION
     assert [record_of(s.conversation()) for s in decode(encode(again)).history] == [
         record_of(s.conversation()) for s in conv.history
     ]
@@ -368,8 +407,8 @@ def test_format_1_conversations_are_still_read() -> None:
 
 def test_a_delta_without_the_entry_it_changes_is_refused_clearly() -> None:
     conv = board_history().conversation
-    stored = msgspec.msgpack.decode(encode(conv))
+    stored = fields(encode(conv))
     stored["history"] = stored["history"][1:]  # the first entry is now a delta
-    again = decode(msgspec.msgpack.encode(stored))
+    again = decode(pack(stored))
     with pytest.raises(FormatError, match="earlier entry that is missing"):
         again.history[0].conversation()

@@ -5,15 +5,17 @@ name. These tests decode what `codec.encode` writes, so a change of the stored l
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from parlour.core.codec import encode
+from parlour.core.codec import FORMAT_VERSION, encode
 from parlour.devtools.stored import NotAConversation, import_components, peek, type_names
 from parlour.stores import FileStore, MemoryStore, SqliteStore
 from parlour.stores.protocol import ConversationStore
 from parlour.testing import Harness
+from tests.core.test_conversation import format_2
 
 from .components import Board, Counter
 
@@ -28,7 +30,7 @@ def test_peek_reads_the_summary_and_raw_state_without_classes() -> None:
     assert (seen.id, seen.root, seen.stack) == ("test", "devtools_tests.Board", ("p1",))
     assert (seen.created, seen.touched, seen.history, seen.history_base) == (100.0, 160.0, 1, 0)
     assert not seen.ended
-    assert seen.version == 2
+    assert seen.version == FORMAT_VERSION == 3
     by_iid = {i.iid: i for i in seen.instances}
     assert by_iid["p2"].type == "devtools_tests.Counter"
     assert by_iid["p2"].parent == "p1"
@@ -48,6 +50,19 @@ def test_type_names_include_the_types_only_the_history_holds() -> None:
     assert {"devtools_tests.Board", "devtools_tests.Counter", "devtools_tests.Item"} <= type_names(
         data
     )
+
+
+def test_a_conversation_stored_by_the_release_before_format_3_is_read_the_same() -> None:
+    h = Harness(Board, now=100.0)
+    h.dispatch(Board, "open")
+    h.dispatch("p6", "close")
+    h.dispatch("p2", "inc")
+    data = encode(h.conversation)
+    old = format_2(data)  # a map, its full history record a map too
+
+    assert peek(old) == replace(peek(data), version=2)
+    assert type_names(old) == type_names(data)
+    assert "devtools_tests.Dialog" in type_names(old)
 
 
 def test_peek_refuses_bytes_that_are_not_a_conversation() -> None:

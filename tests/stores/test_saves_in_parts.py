@@ -30,6 +30,7 @@ from parlour.core.codec import decode, encode, encode_head, history_records, joi
 from parlour.core.conversation import Conversation
 from parlour.runtime import Runtime
 from parlour.stores import Change, PartStore, SqliteStore
+from tests.core.test_conversation import fields, format_2, is_full_record
 
 
 class Tally(Component, name="tests.saves_in_parts.Tally"):
@@ -86,7 +87,7 @@ def test_a_head_alone_reads_as_the_conversation_without_back_history() -> None:
 
 def test_a_conversation_saved_whole_in_the_earlier_field_order_still_reads() -> None:
     conv = clicked(3)
-    stored = msgspec.msgpack.decode(encode(conv))
+    stored = fields(format_2(encode(conv)))  # a map, as the release before format 3 wrote it
     earlier = {k: stored[k] for k in ["v", "id", "base", "stack", "instances", "history"]}
     earlier |= {k: v for k, v in stored.items() if k not in earlier}  # history before the rest
     again = decode(msgspec.msgpack.encode(earlier))
@@ -241,6 +242,26 @@ async def test_a_conversation_saved_whole_restores_and_goes_on_in_parts(tmp_path
     assert live.conv.instances["p1"].component.count == 9
     assert await store.load(conv.id) == encode(live.conv)
     assert rows(path, "SELECT count(*) FROM history") == [(9,)]
+    await runtime.close()
+
+
+async def test_a_conversation_saved_in_parts_by_the_release_before_format_3_goes_on(
+    tmp_path: Path,
+) -> None:
+    conv = clicked(12)
+    old = [format_2(r) if is_full_record(r) else r for r in history_records(conv)]
+    store = SqliteStore(tmp_path / "state.sqlite")
+    change = Change.of(format_2(encode_head(conv)), touched=5.0, base=0, records=old, before=None)
+    await store.save_change(conv.id, change)  # the head and records of format 2
+    runtime = Runtime(store=store)
+    await runtime.dispatch(conv.id, kernel.Event("p1", "inc"))
+    live = runtime.live[conv.id]
+    assert live.conv.instances["p1"].component.count == 13
+    assert await store.load(conv.id) == encode(live.conv)
+    [(head,)] = rows(store.path, "SELECT data FROM conversations")
+    assert isinstance(head, bytes)
+    assert fields(head)["v"] == 3  # the head saved after the click
+    assert rows(store.path, "SELECT record FROM history WHERE depth = 0") == [(old[0],)]  # kept
     await runtime.close()
 
 

@@ -11,10 +11,10 @@
 Encodings of snapshots and of unchanged state are computed once and cached: a conversation
 restored from a store keeps its history as bytes until *back* needs an entry.
 
-Stored history (format 2): the oldest snapshot is a full record; every later one is a small
-*delta* against the snapshot before it (the instances that changed, were added or removed,
-and the stack, timers and subscriptions only when they changed), so a save no longer grows
-by a whole conversation per history step. Format 1 (every snapshot full) is still read.
+Stored (format 3): a conversation is a msgpack array of its fields, no key names repeated;
+the oldest history snapshot is a full record, every later one a small *delta* against the
+one before it (the instances that changed, were added or removed; the stack, timers and
+subscriptions only if changed). Formats 1 and 2 (maps; 1 without deltas) are still read.
 
 A store may also keep a conversation in parts, its head and its history records one by one
 (`parlour.stores.protocol.Change`), so that the save of a click writes the head and the one
@@ -26,7 +26,7 @@ What this module does not do: define the data model (see `conversation`), or per
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -47,14 +47,15 @@ __all__ = [
     "join",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Version of the stored conversation format; bumped on incompatible changes.
 
-2: history entries after the first are deltas against the entry before them.
+3: a conversation and its full records are arrays of their fields in order, not maps.
+2: history entries after the first are deltas against the entry before them (still decoded).
 1: every history entry is a full conversation record (still decoded).
 """
 
-_READABLE = frozenset({1, FORMAT_VERSION})
+_READABLE = frozenset({1, 2, FORMAT_VERSION})
 
 
 class FormatError(ValueError):
@@ -75,11 +76,7 @@ class Snapshot:
 
     __slots__ = ("_conversation", "_data", "_delta", "_delta_of", "_records", "_records_for")
 
-    def __init__(
-        self,
-        conversation: Conversation | None = None,
-        data: bytes | None = None,
-    ) -> None:
+    def __init__(self, conversation: Conversation | None = None, data: bytes | None = None):
         if conversation is None and data is None:
             raise ValueError("a Snapshot needs a conversation or its encoding")
         self._conversation = conversation
@@ -191,8 +188,8 @@ class _StoredSubscription(msgspec.Struct, array_like=True):
     method: str
 
 
-class _Stored(msgspec.Struct, kw_only=True):
-    v: int
+class _Stored(msgspec.Struct, array_like=True):
+    v: int  # first: the version is read before the rest
     id: str
     base: str
     stack: list[str]
@@ -210,30 +207,16 @@ class _Stored(msgspec.Struct, kw_only=True):
     history: list[bytes]  # last: `join` replaces the empty list a head ends with
 
 
-class _Head(msgspec.Struct):
-    """`_Stored` as a save writes it (the same fields in order, so the same bytes), made from
-    the conversation's own values; instances, timers and subscriptions as arrays."""
-
-    v: int
-    id: str
-    base: str
-    stack: tuple[str, ...]
-    instances: list[Any]
-    history_base: int
-    history_limit: int
-    created: float
-    touched: float
-    owner: str | None
-    next_id: int
-    last_url: str | None
-    ended: bool
-    timers: list[Any]
-    subscriptions: list[Any]
-    history: list[bytes]
+class _StoredMap(_Stored, array_like=False):
+    """A stored conversation of formats 1 and 2: the same fields, as a map by name."""
 
 
 class _Version(msgspec.Struct):
     v: int = 0
+
+
+class _VersionArray(_Version, array_like=True):
+    """The version of a stored array (format 3 and later): its first element."""
 
 
 class _StoredChange(msgspec.Struct, array_like=True):
@@ -256,8 +239,8 @@ class _StoredDelta(msgspec.Struct, array_like=True):
 
     `instances` holds the instances that differ or are new; `removed` the iids that are gone;
     `order` the instances' order when applying the change would not give it. `None` means
-    "as before" for stack, timers and subscriptions. Encoded as a msgpack array, while full
-    records are maps: that tells the two kinds apart without decoding.
+    "as before" for stack, timers and subscriptions. Encoded as a msgpack array whose first
+    element is the stack, a list or nil: that tells it from a full record (`_is_delta`).
     """
 
     stack: list[str] | None
@@ -273,13 +256,22 @@ class _StoredDelta(msgspec.Struct, array_like=True):
 _encoder = msgspec.msgpack.Encoder()
 _Raw = msgspec.Raw
 _decoder = msgspec.msgpack.Decoder(_Stored)
+_map_decoder = msgspec.msgpack.Decoder(_StoredMap)
 _version_decoder = msgspec.msgpack.Decoder(_Version)
+_version_array_decoder = msgspec.msgpack.Decoder(_VersionArray)
 _delta_decoder = msgspec.msgpack.Decoder(_StoredDelta)
+_items_decoder = msgspec.msgpack.Decoder(list[msgspec.Raw])
+
+_ARRAY = {**dict.fromkeys(range(0x90, 0xA0), 1), 0xDC: 3, 0xDD: 5}  # 1st byte -> header length
 
 
 def _is_delta(record: bytes) -> bool:
-    # msgpack arrays: fixarray 0x90-0x9f, array16 0xdc, array32 0xdd.
-    return bool(record) and (0x90 <= record[0] <= 0x9F or record[0] in (0xDC, 0xDD))
+    """Whether a history record is a delta, from its first bytes (run per record on restore).
+    Full records of formats 1 and 2 are maps; of format 3, arrays like deltas: a full record
+    starts with its version, an int, a delta with its stack, a list or nil (whatever the
+    array headers' lengths: a full record has 16 elements, a stack can have more than 15)."""
+    skip = _ARRAY.get(record[0], 0) if record else 0  # 0: a map (or not a record: decode says)
+    return 0 < skip < len(record) and (record[skip] == 0xC0 or record[skip] in _ARRAY)
 
 
 def _dict[K, V](mapping: Mapping[K, V]) -> dict[K, V]:
@@ -456,7 +448,7 @@ def encode(conv: Conversation, *, history: bool = True) -> bytes:
     """
     if not history:
         return _encoder.encode(_stored(conv, history_base=0))
-    return join(encode_head(conv), _history_records(conv.history))
+    return _encoder.encode(_stored(conv, conv.history_base, _history_records(conv.history)))
 
 
 def encode_head(conv: Conversation) -> bytes:
@@ -477,13 +469,21 @@ def history_records(conv: Conversation) -> list[bytes]:
 
 
 _NO_HISTORY = _encoder.encode("history") + _encoder.encode([])
-"""How a head ends: its last key, `history`, and an empty list."""
+"""How a head of format 1 or 2 (a map) ends: its last key, `history`, and an empty list."""
 
 
 def join(head: bytes, records: list[bytes]) -> bytes:
     """`encode(conv)` from `encode_head(conv)` and `history_records(conv)`: the empty list
-    the head ends with replaced by the records."""
-    if not head.endswith(_NO_HISTORY):
+    the head ends with replaced by the records (its last element; in a head of format 2,
+    a map that a store written by an earlier release holds, its last entry `history`)."""
+    if head[:1] and head[0] in _ARRAY:  # format 3: its whole last element, read without copies
+        try:  # (the bytes of the last history record can end like an empty list)
+            is_head = bytes(_items_decoder.decode(head)[-1]) == b"\x90"
+        except (msgspec.DecodeError, IndexError):
+            is_head = False
+    else:
+        is_head = head.endswith(_NO_HISTORY)
+    if not is_head:
         raise FormatError(
             "not the head of a stored parlour conversation (it must end with an empty "
             "history); store what parlour.core.codec.encode_head returns"
@@ -493,8 +493,10 @@ def join(head: bytes, records: list[bytes]) -> bytes:
     return b"".join((head[:-1], _encoder.encode(records)))
 
 
-def _stored(conv: Conversation, *, history_base: int) -> _Head:
-    return _Head(
+def _stored(conv: Conversation, history_base: int, records: Sequence[bytes] = ()) -> list[Any]:
+    """`_Stored` as a save writes it: its fields in order (so the same bytes as the struct),
+    from the conversation's own values, with instances, timers and subscriptions as arrays."""
+    return [
         FORMAT_VERSION,
         conv.id,
         conv.base,
@@ -510,8 +512,8 @@ def _stored(conv: Conversation, *, history_base: int) -> _Head:
         conv.ended,
         _stored_timers(conv.timers) if conv.timers else [],
         _stored_subscriptions(conv.subscriptions) if conv.subscriptions else [],
-        [],
-    )
+        records,
+    ]
 
 
 def _history_records(history: tuple[Snapshot, ...]) -> list[bytes]:
@@ -553,21 +555,24 @@ def _history_records(history: tuple[Snapshot, ...]) -> list[bytes]:
 
 def decode(data: bytes) -> Conversation:
     """Rebuild a conversation from `encode` bytes. Every instance comes back unrendered."""
+    array = bool(data) and data[0] in _ARRAY  # format 3; a map: format 1 or 2
     try:
-        version = _version_decoder.decode(data).v
+        version = (_version_array_decoder if array else _version_decoder).decode(data).v
+        stored = (
+            (_decoder if array else _map_decoder).decode(data) if version in _READABLE else None
+        )
     except msgspec.DecodeError as exc:
         raise FormatError(f"not a stored parlour conversation: {exc}") from exc
-    if version not in _READABLE:
+    if stored is None:
         raise FormatError(
             f"stored conversation has format version {version}, this parlour reads version "
             f"{FORMAT_VERSION} (and older ones down to 1). Upgrade parlour, or clear the store."
         )
-    stored = _decoder.decode(data)
     instances = {si.iid: _instance(si, si.type) for si in stored.instances}
     history: list[Snapshot] = []
     before: Snapshot | None = None
     for record in stored.history:
-        # Format 1 stored only full records; format 2 stores deltas after the first one.
+        # Format 1 stored only full records; later ones store deltas after the first one.
         before = Snapshot(data=record) if version == 1 else Snapshot._stored(record, before)  # pyright: ignore[reportPrivateUsage]
         history.append(before)
     if history:
