@@ -28,8 +28,9 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
            two (NATS KV), against one SQLite node; a KV save and a click against SQLite; a
            conversation's restore from KV (needs haproxy: scripts/ensure-haproxy).
   click-fanout  benchmarks/fanout_click_bench.py: one user's click while a shared view fans
-           out to 10,000 viewers: the click's p99, three rounds (the fan-out pushes 500
-           streams per loop turn, runtime/fanout.py).
+           out to 10,000 viewers: the click's p99, three rounds with the clicking user a
+           process of its own, and one clicking from the viewers' client (the fan-out pushes
+           500 streams per loop turn, runtime/fanout.py).
   compression  benchmarks/compression_bench.py: bytes on the wire of the console's Agents
            page under the demo swarm, one tab gzipped and one not, side by side for
            --compression-minutes (10; 1 with --quick), and the compression's CPU per delivery.
@@ -135,6 +136,7 @@ def write_summary(out: Path) -> None:
         ("A click during a fan-out to 10,000 viewers", out / "click-fanout.txt"),
         ("... round 2", out / "click-fanout-2.txt"),
         ("... round 3", out / "click-fanout-3.txt"),
+        ("... clicking from the viewers' client", out / "click-fanout-in-client.txt"),
         ("Reconnect storm, --before revision", out / "storm-before.txt"),
         ("Stream compression: the console's Agents page", out / "compression-summary.md"),
     ):
@@ -429,10 +431,18 @@ def main() -> None:
                 )
         if "click-fanout" in parts:
             viewers = "1000" if args.quick else "10000"
-            # Three rounds: a p99 over ~300 clicks moves with one slow fan-out.
-            for label in ("click-fanout", "click-fanout-2", "click-fanout-3"):
+            # Three rounds: a p99 over ~300 clicks moves with one slow fan-out. The clicking
+            # user is a process of its own; a fourth round clicks from the viewers' client, as
+            # this part measured before 2026-12-08 (its patch waits behind 10,000 streams'
+            # reads in that client's loop).
+            for label, extra in (
+                ("click-fanout", []),
+                ("click-fanout-2", []),
+                ("click-fanout-3", []),
+                ("click-fanout-in-client", ["--clicker-in-client"]),
+            ):
                 run(
-                    [vpy, str(HERE / "fanout_click_bench.py"), "--viewers", viewers],
+                    [vpy, str(HERE / "fanout_click_bench.py"), "--viewers", viewers, *extra],
                     cwd=REPO,
                     env=env,
                     limit=600,

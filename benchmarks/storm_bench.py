@@ -43,7 +43,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path[:0] = [str(REPO / "src"), str(REPO)]
+# A parlour on PYTHONPATH (live_bench's `--before` source) comes first: the store is prepared
+# by the parlour that will serve it, whose stored format may differ from this checkout's.
+_GIVEN = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+sys.path[:0] = [*_GIVEN, str(REPO / "src"), str(REPO)]
 
 SECRET = "storm-bench-only-not-a-secret"
 
