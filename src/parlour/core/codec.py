@@ -6,7 +6,7 @@
     history_records(conv) -> list[bytes]    its history records (the first full, then deltas)
     join(head, records) -> bytes            the two back together: what `encode` gives
     Snapshot                                one history entry: a conversation, or its bytes
-    FORMAT_VERSION, FormatError             the format written, and bytes that cannot be read
+    FORMAT_VERSION, STORED_FIELDS, FormatError   the format written, and what cannot be read
 
 Encodings of snapshots and of unchanged state are computed once and cached: a conversation
 restored from a store keeps its history as bytes until *back* needs an entry.
@@ -38,6 +38,7 @@ from .state import decode_state
 
 __all__ = [
     "FORMAT_VERSION",
+    "STORED_FIELDS",
     "FormatError",
     "Snapshot",
     "decode",
@@ -153,9 +154,6 @@ class Snapshot:
         return delta
 
 
-# -- stored format ---------------------------------------------------------------------------
-
-
 class _StoredKeyed(msgspec.Struct, array_like=True):
     order: list[str]
     children: dict[str, str]
@@ -205,6 +203,9 @@ class _Stored(msgspec.Struct, array_like=True):
     timers: list[_StoredTimer]
     subscriptions: list[_StoredSubscription]
     history: list[bytes]  # last: `join` replaces the empty list a head ends with
+
+
+STORED_FIELDS: tuple[str, ...] = _Stored.__struct_fields__  # in order: format 3's array
 
 
 class _StoredMap(_Stored, array_like=False):

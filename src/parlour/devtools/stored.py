@@ -15,7 +15,7 @@ state is msgpack, readable as plain values.
 `peek` reads the stored layout of `parlour.core.codec` (format 1 and 2: a map with the
 instances as arrays `[iid, type, state, parent, ...]`, history entries as bytes, the later
 ones of format 2 as arrays whose second item lists changed instances; format 3: the same,
-the conversation and its full records as arrays of `_FIELDS`). Its tests decode
+the conversation and its full records as arrays of `codec.STORED_FIELDS`). Its tests decode
 `encode(...)` output, so a change of that layout fails them rather than this silently.
 """
 
@@ -31,6 +31,7 @@ from typing import Any, cast
 
 import msgspec
 
+from parlour.core.codec import STORED_FIELDS
 from parlour.core.component import registered
 
 __all__ = ["Peek", "PeekedInstance", "import_components", "peek", "type_names"]
@@ -64,20 +65,15 @@ class NotAConversation(ValueError):
     """Bytes that are not a stored parlour conversation."""
 
 
-_FIELDS = (
-    *("v", "id", "base", "stack", "instances", "history_base", "history_limit", "created"),
-    *("touched", "owner", "next_id", "last_url", "ended", "timers", "subscriptions", "history"),
-)
-"""A stored conversation's fields in order: format 3 stores an array of them (a map before)."""
-
-
 def _by_name(raw: object) -> object:
     """A conversation or full record of format 3 (an array starting with its version, an int)
     as the map of formats 1 and 2; anything else (a map, a delta) as it is."""
     if not isinstance(raw, list):
         return raw
     items = cast(list[Any], raw)
-    return dict(zip(_FIELDS, items, strict=False)) if items and type(items[0]) is int else items
+    if items and type(items[0]) is int:
+        return dict(zip(STORED_FIELDS, items, strict=False))
+    return items
 
 
 def _map(data: bytes) -> dict[str, Any]:
