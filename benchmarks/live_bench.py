@@ -14,8 +14,9 @@ Parts (see docs/benchmarks.md for what each measures and how to read it):
            ASGI floor (`sse_app.py`), measured in the same run with the same client.
   peer     shared/peer-bench with parlour added as a framework (benchmarks/peer-bench/parlour):
            clicks/s, server CPU per click, latency and KB per idle user beside `raw`,
-           `stario` and the floors `asgi`, `proto` and `lean`, and our own floor `htpyfloor`
-           (benchmarks/peer-bench/htpyfloor: the asgi floor rendering the counter with htpy).
+           `stario` and the floors `asgi`, `proto` and `lean`, and our own floors `htpyfloor`
+           (benchmarks/peer-bench/htpyfloor: the asgi floor rendering the counter with htpy)
+           and `protohtpy` (the same render on an HTTP server of its own, no ASGI server).
   profile  where the time goes: cProfile and pyinstrument (sampling) of the server under the
            peer-bench click load and during fan-out publishes (5,000 viewers), the
            collector's share of a click run, and
@@ -187,11 +188,12 @@ def main() -> None:
     ap.add_argument("--publishes", type=int, default=3)
     # The floors of peer-bench (results-2026-12-07-floors.md) beside raw and Stario: asgi (a
     # bare ASGI callable on uvicorn), proto (asyncio.Protocol + httptools) and lean (parlour's
-    # click duties on bare ASGI), and htpyfloor (the asgi floor rendering the counter with
-    # htpy), so every figure of issue 17 is a ratio within one run.
+    # click duties on bare ASGI), htpyfloor (the asgi floor rendering the counter with htpy)
+    # and protohtpy (that render on its own HTTP server), so every figure of issue 17 is a
+    # ratio within one run.
     ap.add_argument(
         "--peer-frameworks",
-        default="raw,stario,asgi,proto,lean,htpyfloor,parlour,parlour:sqlite",
+        default="raw,stario,asgi,proto,lean,htpyfloor,protohtpy,parlour,parlour:sqlite",
     )
     ap.add_argument("--peer-reps", type=int, default=3, help="click-test repetitions")
     ap.add_argument("--hold-reps", type=int, default=1, help="memory-test repetitions")
