@@ -4,7 +4,6 @@ passwords kept only as salted scrypt hashes. (The browser flow is tests/e2e/test
 from __future__ import annotations
 
 import ast
-import importlib
 import inspect
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -13,6 +12,7 @@ import examples.login
 import pytest
 
 from parlour.testing import AsgiClient, Page
+from tests.support.examples import private_example
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -21,7 +21,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 async def login(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModuleType]:
     """The example module, fresh (its sign-ins are module state); closed after the test."""
     monkeypatch.setenv("PARLOUR_SECRET", "login-test-secret")  # leave the repo's .parlour/ be
-    module = importlib.reload(examples.login)
+    module = private_example("login")  # closed after the test: no other test may get it
     yield module
     await module.pages.close()
 

@@ -9,15 +9,14 @@ events are applied one by one, but a stream sends what piled up during its coale
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
-import examples.ticker
 import pytest
 
 from parlour.testing import Document, Page
 from parlour.web.app import App
+from tests.support.examples import private_example
 
 BURST = 500
 MAX_PATCHES = 50  # per viewer, per burst; measured: a handful (see the printed counts)
@@ -26,18 +25,12 @@ EVENT_TIMEOUT = 5.0  # seconds for any one patch to arrive
 
 @pytest.fixture
 async def app(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[App]:
-    """`examples.ticker.app` itself, closed after the test (AsgiClient runs no lifespan).
-
-    Closing ends its runtime and bus for good, so the module is reloaded afterwards: whoever
-    imports it next gets a fresh app.
-    """
+    """The ticker's app, from a private copy of its module, closed after the test (AsgiClient
+    runs no lifespan; closing is for good, so no other test may be handed this app)."""
     monkeypatch.setenv("PARLOUR_SECRET", "ticker-test-secret")  # leave the repo's .parlour/ be
-    app = examples.ticker.app
+    app: App = private_example("ticker").app
     yield app
-    await app.runtime.close()
-    if app.runtime.bus is not None:
-        await app.runtime.bus.close()
-    importlib.reload(examples.ticker)
+    await app.close()
 
 
 async def open_viewer(app: App, stack: AsyncExitStack) -> Page:
@@ -94,6 +87,6 @@ async def test_a_burst_reaches_each_viewer_as_a_few_patches(
             top = live.conv.top
             assert top is not None
             ticker = live.conv.instances[top].component
-            assert isinstance(ticker, examples.ticker.Ticker)
+            assert isinstance(ticker, app.root)
             assert ticker.seen == BURST
             assert all(len(connection) == 0 for connection in live.connections)

@@ -15,7 +15,6 @@ seconds). The generator is seeded, so a failure reproduces:
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import random
@@ -34,6 +33,7 @@ import pytest
 
 from parlour.console.app import Console
 from parlour.testing import AsgiClient, Page
+from tests.support.examples import private_example
 
 from .hostile import RAW_GARBAGE, Hostile, Outcome, Request, Site, send_asgi, send_raw, send_socket
 
@@ -123,15 +123,13 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 async def example(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[str, Any]]:
-    """The example's own `app`, closed after the test and its module reloaded (AsgiClient
-    runs no lifespan, and a closed app is closed for good)."""
+    """The app of a private copy of the example, closed after the test (AsgiClient runs no
+    lifespan, and a closed app is closed for good: no other test may be handed it)."""
     monkeypatch.setenv("PARLOUR_SECRET", "fuzz-test-secret")  # leave the repo's .parlour/ be
     monkeypatch.delenv("PARLOUR_DATASTAR_JS", raising=False)
-    module = importlib.import_module(f"examples.{request.param}")
-    app = module.app
+    app = private_example(request.param).app
     yield request.param, app
     await app.close()
-    importlib.reload(module)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, indirect=True)

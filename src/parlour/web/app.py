@@ -168,6 +168,7 @@ class App:
         )
         self._bus_url: str | None = bus if isinstance(bus, str) else None
         self._started = False
+        self._closed = False
         self._starting = asyncio.Lock()
         self._owners = Owners(secret, state_dir)
         self._ownership = Ownership(self._owners, authenticate)
@@ -348,7 +349,13 @@ class App:
         self.runtime.provide(*services)
 
     async def close(self) -> None:
-        """Stop the runtime (timers, streams, background work), then close the bus."""
+        """Stop the runtime (timers, streams, background work), then close the bus.
+
+        For good: its store and bus are closed with it, so a closed App answers every request
+        503 and refuses to start again (`with TestClient(app)` a second time raises, saying
+        how to make an App per test instead)."""
+        self._closed = True
+        self._started = False  # every request now reaches `_serve`, which answers 503
         await self.runtime.close()
         if self.runtime.bus is not None:
             await self.runtime.bus.close()
@@ -363,6 +370,16 @@ class App:
         async with self._starting:
             if self._started:
                 return
+            if self._closed:
+                raise RuntimeError(
+                    f"{self!r} was closed (its lifespan ended, or `app.close()` was awaited) "
+                    "and cannot start again: its store, bus and streams are closed for good. "
+                    "Expected one lifespan per App. Fix: make the App in a function and call "
+                    "it for each server or test (a pytest fixture returning `App(...)`), or "
+                    "keep one `TestClient(app)` open for all the tests that share this app "
+                    "(a module-scoped fixture); parlour's pytest fixtures never close an app "
+                    "they are given."
+                )
             if self._bus_url is not None:
                 old = self.runtime.use_bus(await open_bus(self._bus_url))
                 self._bus_url = None
@@ -415,6 +432,11 @@ class App:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if not self._started:
+                if self._closed:  # shut down: a client retries a 503 (not a fault of ours)
+                    await plain(503, "this server has shut down; retry shortly")(
+                        scope, receive, send
+                    )
+                    return
                 await self._start()
             # The two routes every click and every open tab use are plain ASGI: Starlette's
             # router, middleware, Request and Response were a fifth of a click's CPU and most
