@@ -48,5 +48,6 @@ async def test_a_closed_app_answers_every_route_503_and_names_no_internals() -> 
     ]
     for response in answers:
         assert response.status == 503
+        assert response.headers["retry-after"] == "1"  # the client comes back, as when busy
         assert response.text.strip() == "this server has shut down; retry shortly"
         assert response.headers["x-content-type-options"] == "nosniff"  # still guarded

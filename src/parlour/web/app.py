@@ -432,10 +432,8 @@ class App:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if not self._started:
-                if self._closed:  # shut down: a client retries a 503 (not a fault of ours)
-                    await plain(503, "this server has shut down; retry shortly")(
-                        scope, receive, send
-                    )
+                if self._closed:  # shut down: shed like load, the client comes back
+                    await busy("this server has shut down; retry shortly")(scope, receive, send)
                     return
                 await self._start()
             # The two routes every click and every open tab use are plain ASGI: Starlette's
